@@ -1,0 +1,27 @@
+/*
+ * adam.c - Adam with Keras' bias correction (formula in optim.h). The step
+ * size a_t is computed in double once per step; the element loop is float.
+ */
+#include "optim.h"
+
+#include <math.h>
+
+#define PAR_MIN_ELEMS 32768
+
+void ember__adam_step(ember_optim *o, float *w, const float *g);
+
+void ember__adam_step(ember_optim *o, float *w, const float *g)
+{
+    int64_t n = o->n;
+    float b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.epsilon;
+    double t = (double)o->t;
+    float a = (float)((double)o->cfg.learning_rate * sqrt(1.0 - pow(b2, t)) / (1.0 - pow(b1, t)));
+    float *m = o->m, *v = o->v;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
+    for (int64_t i = 0; i < n; i++) {
+        float gi = g[i];
+        m[i] = b1 * m[i] + (1.0f - b1) * gi;
+        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+        w[i] -= a * m[i] / (sqrtf(v[i]) + eps);
+    }
+}

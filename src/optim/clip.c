@@ -1,0 +1,46 @@
+/*
+ * clip.c - gradient norm (deterministic), scaling and L2 weight decay.
+ */
+#include "optim.h"
+
+/* Chunk of the deterministic sum: big enough to amortise a task, small
+ * enough that small layers still split across threads. */
+#define SUMSQ_CHUNK 4096
+#define PAR_MIN_ELEMS 32768
+
+double ember__sumsq(const float *g, int64_t n)
+{
+    int64_t nchunks = (n + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
+    double total = 0.0;
+    /* Process chunks in groups of 64 so partials fit on the stack. */
+    enum { GROUP = 64 };
+    for (int64_t c0 = 0; c0 < nchunks; c0 += GROUP) {
+        double part[GROUP];
+        int64_t c1 = c0 + GROUP < nchunks ? c0 + GROUP : nchunks;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
+        for (int64_t c = c0; c < c1; c++) {
+            int64_t i0 = c * SUMSQ_CHUNK, i1 = i0 + SUMSQ_CHUNK < n ? i0 + SUMSQ_CHUNK : n;
+            double s = 0.0;
+            for (int64_t i = i0; i < i1; i++)
+                s += (double)g[i] * g[i];
+            part[c - c0] = s;
+        }
+        for (int64_t c = c0; c < c1; c++)
+            total += part[c - c0];
+    }
+    return total;
+}
+
+void ember__scale(float *g, int64_t n, float s)
+{
+#pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
+    for (int64_t i = 0; i < n; i++)
+        g[i] *= s;
+}
+
+void ember__axpy(float *g, const float *w, int64_t n, float wd)
+{
+#pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
+    for (int64_t i = 0; i < n; i++)
+        g[i] += wd * w[i];
+}
