@@ -379,7 +379,7 @@ static void test_networks(void)
 static void test_gemm(void)
 {
     /* CBLAS against the naive reference on odd shapes, all transposes */
-    const int64_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 1, 9}, {33, 65, 31}, {64, 10, 784}};
+    const int64_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 1, 9}, {33, 65, 31}, {64, 10, 784}, {256, 300, 100}, {50, 700, 300}};
     ember_rng r = ember__rng_stream(3, 3, 3, 3);
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int ta = 0; ta < 2; ta++)
@@ -391,7 +391,7 @@ static void test_gemm(void)
                 fill_uniform(Bm, K * N, &r, -1, 1);
                 fill_uniform(C1, M * N, &r, -1, 1);
                 memcpy(C2, C1, M * N * 4);
-                ember__gemm(ta, tb, M, N, K, 0.5f, A, Bm, 1.0f, C1);
+                ember__gemm(1 + (int)(s % 2), ta, tb, M, N, K, 0.5f, A, Bm, 1.0f, C1);
                 ember__gemm_naive(ta, tb, M, N, K, 0.5f, A, Bm, 1.0f, C2);
                 double worst = 0;
                 for (int64_t i = 0; i < M * N; i++)

@@ -90,11 +90,10 @@ static void dense_init(ember_layer *l, ember_rng *rng)
 
 static void dense_fwd(ember_layer *l, float *y, const float *x, int64_t B, const ember_step_ctx *ctx)
 {
-    (void)ctx;
     dense_config *c = l->config;
     int64_t in = l->in_size, out = c->units;
     const float *W = l->params;
-    ember__gemm(0, 0, B, out, in, 1.0f, x, W, 0.0f, y);
+    ember__gemm(ctx->threads, 0, 0, B, out, in, 1.0f, x, W, 0.0f, y);
     if (c->use_bias) {
         const float *b = W + in * out;
 #pragma omp parallel for schedule(static) if (B * out > PAR_MIN_ELEMS)
@@ -114,7 +113,6 @@ static void dense_fwd(ember_layer *l, float *y, const float *x, int64_t B, const
 static void dense_bwd(ember_layer *l, float *dx, const float *dy, const float *x, const float *y,
                       int64_t B, const ember_step_ctx *ctx)
 {
-    (void)ctx;
     dense_config *c = l->config;
     int64_t in = l->in_size, out = c->units;
     const float *dz = dy;
@@ -123,7 +121,7 @@ static void dense_bwd(ember_layer *l, float *dx, const float *dy, const float *x
         dz = l->scratch;
     }
     float *dW = l->grads;
-    ember__gemm(1, 0, in, out, B, 1.0f, x, dz, 1.0f, dW);
+    ember__gemm(ctx->threads, 1, 0, in, out, B, 1.0f, x, dz, 1.0f, dW);
     if (c->use_bias) {
         float *db = dW + in * out;
         /* Columns in blocks per thread; each column summed over rows in order. */
@@ -145,7 +143,7 @@ static void dense_bwd(ember_layer *l, float *dx, const float *dy, const float *x
         }
     }
     if (dx)
-        ember__gemm(0, 1, B, in, out, 1.0f, dz, l->params, 0.0f, dx);
+        ember__gemm(ctx->threads, 0, 1, B, in, out, 1.0f, dz, l->params, 0.0f, dx);
 }
 
 static int dense_describe(const ember_layer *l, char *buf, size_t cap)

@@ -87,7 +87,7 @@ static void set_threads(const ember_model *m)
 #ifdef _OPENMP
     omp_set_num_threads(m->threads);
 #endif
-    ember__blas_set_threads(m->threads);
+    ember__blas_single_thread();
 }
 
 typedef struct targets_info {
