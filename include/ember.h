@@ -195,6 +195,16 @@ void ember_model_summary(const ember_model *m, FILE *f);
 void ember_model_set_threads(ember_model *m, int n);
 int ember_model_get_threads(const ember_model *m);
 
+/* Free-form string metadata saved in the model file's "__metadata__" map
+ * (e.g. how inputs were prepared). Keys starting with "ember." are reserved.
+ * Setting an existing key replaces its value. Errors: EMBER_ERR_ARG (NULL,
+ * empty or reserved key), EMBER_ERR_NOMEM. */
+ember_status ember_model_set_metadata(ember_model *m, const char *key, const char *value,
+                                      ember_error *err);
+/* Value for `key`, or NULL. Borrowed until the key is set again or the model
+ * is destroyed. */
+const char *ember_model_get_metadata(const ember_model *m, const char *key);
+
 /* ------------------------------------------------------------- compile */
 
 typedef enum ember_optimizer_kind { EMBER_OPT_SGD = 0, EMBER_OPT_ADAM } ember_optimizer_kind;

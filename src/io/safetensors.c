@@ -910,9 +910,43 @@ static int by_offset(const void *a, const void *b)
     return (x->end > y->end) - (x->end < y->end);
 }
 
-/* Everything about the parsed header that does not need the data bytes. */
-static ember_status check_layout(ember_st_file *f, uint64_t data_len, st_entry **order,
-                                 ember_error *err)
+/* Names: tensor names and metadata keys unique (sorted copies kept for
+ * lookup); the checksum, if present, well formed. */
+static ember_status check_names(ember_st_file *f, ember_error *err)
+{
+    if (!(f->meta_sorted = malloc(sizeof *f->meta_sorted * (size_t)f->n_meta + 1)) ||
+        !(f->by_name = malloc(sizeof *f->by_name * (size_t)f->n + 1)))
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "%s: out of memory", f->path);
+    for (int i = 0; i < f->n_meta; i++)
+        f->meta_sorted[i] = (named){f->meta[i].key, i};
+    const char *dup = sort_find_dup(f->meta_sorted, f->n_meta);
+    if (dup)
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: __metadata__ key \"%.*s\" appears twice",
+                          f->path, NAME_MAX_SHOWN, dup);
+    for (int i = 0; i < f->n; i++)
+        f->by_name[i] = (named){f->t[i].name, i};
+    if ((dup = sort_find_dup(f->by_name, f->n)) != NULL)
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: tensor name '%.*s' appears twice in the header",
+                          f->path, NAME_MAX_SHOWN, dup);
+    const char *sum = ember__st_meta(f, EMBER_ST_CHECKSUM_KEY);
+    if (sum) {
+        int ok = strlen(sum) == EMBER_SHA256_HEX_LEN;
+        for (const char *c = sum; ok && *c; c++)
+            ok = (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f');
+        if (!ok)
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT,
+                              "%s: __metadata__ \"%s\" is not a 64-digit lowercase hex SHA-256",
+                              f->path, EMBER_ST_CHECKSUM_KEY);
+        f->has_checksum = 1;
+    }
+    return EMBER_OK;
+}
+
+/* Offsets: each tensor's span matches its shape and lies inside the data
+ * section (data_len bytes), and together they tile it from 0. `order` gets
+ * the tensors sorted by offset. */
+static ember_status check_offsets(const ember_st_file *f, uint64_t data_len, st_entry **order,
+                                  ember_error *err)
 {
     const char *path = f->path;
     for (int i = 0; i < f->n; i++) {
@@ -921,8 +955,9 @@ static ember_status check_layout(ember_st_file *f, uint64_t data_len, st_entry *
         uint64_t numel;
         shape_str(sh, sizeof sh, t->ndim, t->shape);
         if (!shape_numel(t->ndim, t->shape, &numel))
-            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: tensor '%.*s': shape %s has more than 2^53 elements",
-                              path, NAME_MAX_SHOWN, t->name, sh);
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT,
+                              "%s: tensor '%.*s': shape %s has more than 2^53 elements", path,
+                              NAME_MAX_SHOWN, t->name, sh);
         if (t->begin > t->end)
             return EMBER_FAIL(err, EMBER_ERR_FORMAT,
                               "%s: tensor '%.*s': data_offsets [%" PRIu64 ",%" PRIu64
@@ -930,10 +965,11 @@ static ember_status check_layout(ember_st_file *f, uint64_t data_len, st_entry *
                               path, NAME_MAX_SHOWN, t->name, t->begin, t->end);
         if (t->end - t->begin != numel * F32_BYTES)
             return EMBER_FAIL(err, EMBER_ERR_FORMAT,
-                              "%s: tensor '%.*s': data_offsets [%" PRIu64 ",%" PRIu64 "] span %" PRIu64
-                              " bytes, but shape %s of F32 needs %" PRIu64 " bytes",
-                              path, NAME_MAX_SHOWN, t->name, t->begin, t->end, t->end - t->begin, sh,
-                              numel * F32_BYTES);
+                              "%s: tensor '%.*s': data_offsets [%" PRIu64 ",%" PRIu64
+                              "] span %" PRIu64 " bytes, but shape %s of F32 needs %" PRIu64
+                              " bytes",
+                              path, NAME_MAX_SHOWN, t->name, t->begin, t->end, t->end - t->begin,
+                              sh, numel * F32_BYTES);
         if (t->end > data_len)
             return EMBER_FAIL(err, EMBER_ERR_FORMAT,
                               "%s: tensor '%.*s': data_offsets [%" PRIu64 ",%" PRIu64
@@ -961,39 +997,6 @@ static ember_status check_layout(ember_st_file *f, uint64_t data_len, st_entry *
                           "%s: %" PRIu64 " trailing bytes after the last tensor (the data "
                           "section is %" PRIu64 " bytes, the tensors end at %" PRIu64 ")",
                           path, data_len - at, data_len, at);
-
-    named *v = malloc(sizeof *v * (size_t)(f->n > f->n_meta ? f->n : f->n_meta) + 1);
-    if (!v)
-        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "%s: out of memory", path);
-    for (int i = 0; i < f->n_meta; i++)
-        v[i] = (named){f->meta_k[i], i};
-    const char *dup = sort_find_dup(v, f->n_meta);
-    if (dup) {
-        ember_status s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: __metadata__ key \"%.*s\" appears twice",
-                                    path, NAME_MAX_SHOWN, dup);
-        free(v);
-        return s;
-    }
-    f->meta_sorted = v;
-    if (!(f->by_name = malloc(sizeof *f->by_name * (size_t)f->n + 1)))
-        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "%s: out of memory", path);
-    for (int i = 0; i < f->n; i++)
-        f->by_name[i] = (named){f->t[i].name, i};
-    if ((dup = sort_find_dup(f->by_name, f->n)) != NULL)
-        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: tensor name '%.*s' appears twice in the header",
-                          path, NAME_MAX_SHOWN, dup);
-
-    const char *sum = ember__st_meta(f, EMBER_ST_CHECKSUM_KEY);
-    if (sum) {
-        int ok = strlen(sum) == EMBER_SHA256_HEX_LEN;
-        for (const char *c = sum; ok && *c; c++)
-            ok = (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f');
-        if (!ok)
-            return EMBER_FAIL(err, EMBER_ERR_FORMAT,
-                              "%s: __metadata__ \"%s\" is not a 64-digit lowercase hex SHA-256",
-                              path, EMBER_ST_CHECKSUM_KEY);
-        f->has_checksum = 1;
-    }
     return EMBER_OK;
 }
 
@@ -1103,7 +1106,9 @@ static ember_status read_file(ember_st_file *f, FILE *fp, ember_error *err)
     st_entry **order = malloc(sizeof *order * (size_t)f->n + 1);
     if (!order)
         return EMBER_FAIL(err, EMBER_ERR_NOMEM, "%s: out of memory", path);
-    s = check_layout(f, size - LEN_BYTES - n, order, err);
+    s = check_names(f, err);
+    if (s == EMBER_OK)
+        s = check_offsets(f, size - LEN_BYTES - n, order, err);
     if (s == EMBER_OK)
         s = read_data(f, fp, order, err);
     free(order);

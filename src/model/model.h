@@ -35,6 +35,9 @@ struct ember_model {
     float *grads;           /* [n_params] */
     int64_t epochs_done;    /* across fit calls: drives shuffle/dropout streams */
 
+    int n_meta;             /* user metadata (ember_model_set_metadata) */
+    char **meta_keys, **meta_values;
+
     /* arena, sized for arena_batch rows */
     int64_t arena_batch;
     float *arena;

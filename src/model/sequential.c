@@ -4,6 +4,7 @@
  * optimizer, loss fusion), summary, and the forward/backward passes over the
  * layer list that train.c drives.
  */
+#define _POSIX_C_SOURCE 200809L /* strdup */
 #include "model.h"
 
 #include <math.h>
@@ -66,6 +67,12 @@ void ember_model_destroy(ember_model *m)
         free(l);
     }
     free(m->layers);
+    for (int i = 0; i < m->n_meta; i++) {
+        free(m->meta_keys[i]);
+        free(m->meta_values[i]);
+    }
+    free(m->meta_keys);
+    free(m->meta_values);
     ember__optim_deinit(&m->optim);
     ember__free(m->params);
     ember__free(m->grads);
@@ -418,4 +425,46 @@ void ember__model_backward(ember_model *m, const float *dout, int64_t B, const e
         dy = dx;
         which ^= 1;
     }
+}
+
+ember_status ember_model_set_metadata(ember_model *m, const char *key, const char *value,
+                                      ember_error *err)
+{
+    if (!m || !key || !value)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "set_metadata: NULL argument");
+    if (!*key || strncmp(key, "ember.", 6) == 0 || strcmp(key, "__metadata__") == 0)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "metadata key '%s' is empty or reserved", key);
+    char *v = strdup(value);
+    if (!v)
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < m->n_meta; i++)
+        if (strcmp(m->meta_keys[i], key) == 0) {
+            free(m->meta_values[i]);
+            m->meta_values[i] = v;
+            return EMBER_OK;
+        }
+    char *k = strdup(key);
+    char **nk = realloc(m->meta_keys, (size_t)(m->n_meta + 1) * sizeof *nk);
+    if (nk)
+        m->meta_keys = nk;
+    char **nv = nk ? realloc(m->meta_values, (size_t)(m->n_meta + 1) * sizeof *nv) : NULL;
+    if (nv)
+        m->meta_values = nv;
+    if (!k || !nk || !nv) {
+        free(k);
+        free(v);
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory");
+    }
+    m->meta_keys[m->n_meta] = k;
+    m->meta_values[m->n_meta] = v;
+    m->n_meta++;
+    return EMBER_OK;
+}
+
+const char *ember_model_get_metadata(const ember_model *m, const char *key)
+{
+    for (int i = 0; m && key && i < m->n_meta; i++)
+        if (strcmp(m->meta_keys[i], key) == 0)
+            return m->meta_values[i];
+    return NULL;
 }

@@ -1,3 +1,212 @@
-#include "ember.h"
+/*
+ * main.c - `ember` entry point: dispatch to subcommands, --help, --version,
+ * and the shared helpers of cli.h.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
-int main(void) { printf("ember %s\n", ember_version()); return 0; }
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: ember <command> [options]\n"
+    "\n"
+    "Ember: deep learning on an ordinary CPU.\n"
+    "\n"
+    "commands:\n"
+    "  train     train a model on labelled data and save it\n"
+    "  test      evaluate a saved model on labelled data (loss, accuracy)\n"
+    "  predict   print the predicted class of each example\n"
+    "\n"
+    "  ember <command> --help   options of one command\n"
+    "  ember --version          version and the git commit it was built from\n"
+    "\n"
+    "Every command takes --json (machine-readable output) and --quiet.\n"
+    "Exit status: 0 ok, 1 usage error, 2 data or model error, 3 training failed.\n";
+
+void cli_json_str(const char *s)
+{
+    putchar('"');
+    for (const char *p = s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if ((unsigned char)*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}
+
+int cli_fail(const cli_out *o, const char *cmd, int code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (o && o->json) {
+        printf("{\"error\":");
+        cli_json_str(msg);
+        printf(",\"exit\":%d}\n", code);
+    }
+    fprintf(stderr, "ember %s: %s\n", cmd, msg);
+    return code;
+}
+
+int cli_fail_err(const cli_out *o, const char *cmd, const ember_error *err)
+{
+    int code = err->code == EMBER_ERR_ARG ? EXIT_USAGE
+               : err->code == EMBER_ERR_NUMERIC ? EXIT_TRAIN : EXIT_DATA;
+    return cli_fail(o, cmd, code, "%s", err->message);
+}
+
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0)
+        return 0;
+    if (a[n] == '=') {
+        *value = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *value = argv[++*i];
+    return 1;
+}
+
+int cli_parse_int(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_float(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static char *labels_path_for(const char *images)
+{
+    /* MNIST naming: train-images-idx3-ubyte.gz -> train-labels-idx1-ubyte.gz,
+     * also with a dot (train-images.idx3-ubyte). */
+    const char *p = strstr(images, "images");
+    const char *q = p ? strstr(p, "idx3") : NULL;
+    if (!p || !q)
+        return NULL;
+    size_t len = strlen(images);
+    char *out = malloc(len + 1);
+    if (!out)
+        return NULL;
+    memcpy(out, images, len + 1);
+    memcpy(out + (p - images), "labels", 6);
+    out[q - images + 3] = '1';
+    return out;
+}
+
+int cli_load_idx_pair(const char *images_path, const char *labels_path, float scale,
+                      ember_tensor **x, ember_tensor **y, ember_error *err)
+{
+    *x = NULL;
+    if (y)
+        *y = NULL;
+    char *guess = NULL;
+    if (!labels_path && y) {
+        guess = labels_path_for(images_path);
+        if (!guess) {
+            snprintf(err->message, sizeof err->message,
+                     "%s: cannot find its labels file (expected a name with \"images-idx3\" to "
+                     "derive \"labels-idx1\" from); give it with --train-labels/--valid-labels/--labels",
+                     images_path);
+            err->code = EMBER_ERR_ARG;
+            return -1;
+        }
+        labels_path = guess;
+    }
+    ember_tensor *xi = NULL, *yi = NULL;
+    if (ember_idx_load(&xi, images_path, err) != EMBER_OK ||
+        (y && ember_idx_load(&yi, labels_path, err) != EMBER_OK))
+        goto fail;
+    if (xi->ndim < 2) {
+        snprintf(err->message, sizeof err->message,
+                 "%s: holds a 1-dimensional IDX array (labels?); expected images [N, ...]", images_path);
+        err->code = EMBER_ERR_FORMAT;
+        goto fail;
+    }
+    if (yi && yi->ndim != 1) {
+        snprintf(err->message, sizeof err->message, "%s: a labels file must have 1 dimension, got %d",
+                 labels_path, yi->ndim);
+        err->code = EMBER_ERR_FORMAT;
+        goto fail;
+    }
+    if (yi && yi->shape[0] != xi->shape[0]) {
+        snprintf(err->message, sizeof err->message, "%s has %lld labels but %s has %lld examples",
+                 labels_path, (long long)yi->shape[0], images_path, (long long)xi->shape[0]);
+        err->code = EMBER_ERR_FORMAT;
+        goto fail;
+    }
+    /* flatten [N, ...] -> [N, features], then scale (1/255 for byte images) */
+    int64_t feat = 1;
+    for (int i = 1; i < xi->ndim; i++)
+        feat *= xi->shape[i];
+    xi->shape[1] = feat;
+    for (int i = 2; i < EMBER_MAX_DIMS; i++)
+        xi->shape[i] = 1;
+    xi->ndim = 2;
+    if (scale != 1.0f)
+        ember_tensor_scale(xi, scale);
+    free(guess);
+    *x = xi;
+    if (y)
+        *y = yi;
+    return 0;
+fail:
+    free(guess);
+    ember_tensor_destroy(xi);
+    ember_tensor_destroy(yi);
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("ember %s (commit %s)\n", ember_version(), ember_git_commit());
+        return EXIT_OK;
+    }
+    if (!strcmp(cmd, "train"))
+        return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "test"))
+        return cmd_test(argc - 1, argv + 1);
+    if (!strcmp(cmd, "predict"))
+        return cmd_predict(argc - 1, argv + 1);
+    fprintf(stderr, "ember: unknown command '%s'\n\n%s", cmd, usage);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,508 @@
+/*
+ * serialize.c - model files: a Sequential model <-> one safetensors file.
+ *
+ * Tensors: "layers.<i>.kernel" [in, out] and "layers.<i>.bias" [out] for each
+ * Dense layer i (Keras' kernel layout). Metadata (all strings):
+ *   ember.format          "ember-model"
+ *   ember.format_version  "1" (readers refuse newer versions)
+ *   ember.architecture    {"input_shape":[...],"layers":[{"type":"dense",...},...]}
+ *   ember.compile         {"loss":"...","optimizer":{"name":"adam",...}}
+ *   ember.seed, ember.threads, ember.epochs_done, ember.version, ember.git_commit
+ *   ember.sha256          SHA-256 of the tensor bytes (added by the writer)
+ *   plus the caller's own keys (ember_model_set_metadata).
+ * The loader is strict: unknown layer types, unknown or missing keys, wrong
+ * shapes, extra tensors and a missing checksum are errors naming the field.
+ * Optimizer state is not saved (checkpoints are a separate format).
+ */
+#include "model.h"
+#include "io/safetensors.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FORMAT_NAME "ember-model"
+#define FORMAT_VERSION 1
+#define MAX_LAYERS 4096 /* sanity bound for a file's layer list */
+
+/* Parameter tensors of one layer: name suffix, shape, offset in its view. */
+typedef struct ptensor {
+    const char *suffix;
+    int ndim;
+    int64_t shape[EMBER_MAX_DIMS];
+    int64_t offset;
+} ptensor;
+
+static int layer_tensors(const ember_layer *l, ptensor out[2])
+{
+    if (l->kind != EMBER_LAYER_DENSE || l->param_count == 0)
+        return 0;
+    const dense_config *c = l->config;
+    ptensor k = {"kernel", 2, {l->in_size, c->units, 1, 1}, 0};
+    out[0] = k;
+    if (!c->use_bias)
+        return 1;
+    ptensor b = {"bias", 1, {c->units, 1, 1, 1}, l->in_size * c->units};
+    out[1] = b;
+    return 2;
+}
+
+/* ------------------------------------------------------------------ save */
+
+static char *architecture_json(const ember_model *m)
+{
+    size_t cap = 256 + (size_t)m->n_layers * 256;
+    char *buf = malloc(cap);
+    if (!buf)
+        return NULL;
+    size_t k = (size_t)snprintf(buf, cap, "{\"input_shape\":[");
+    for (int i = 0; i < m->input_rank; i++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%lld", i ? "," : "", (long long)m->input_shape[i]);
+    k += (size_t)snprintf(buf + k, cap - k, "],\"layers\":[");
+    for (int i = 0; i < m->n_layers; i++) {
+        if (i)
+            buf[k++] = ',';
+        int n = m->layers[i]->ops->describe(m->layers[i], buf + k, cap - k);
+        if (n < 0 || (size_t)n >= cap - k) {
+            free(buf);
+            return NULL;
+        }
+        k += (size_t)n;
+    }
+    snprintf(buf + k, cap - k, "]}");
+    return buf;
+}
+
+static char *compile_json(const ember_model *m)
+{
+    const ember_optimizer_config *o = &m->optim.cfg;
+    char *buf = malloc(512);
+    if (!buf)
+        return NULL;
+    if (o->kind == EMBER_OPT_ADAM)
+        snprintf(buf, 512,
+                 "{\"loss\":\"%s\",\"optimizer\":{\"name\":\"adam\",\"learning_rate\":%.9g,"
+                 "\"beta1\":%.9g,\"beta2\":%.9g,\"epsilon\":%.9g,\"weight_decay\":%.9g,"
+                 "\"clip_norm\":%.9g}}",
+                 ember__loss_name(m->loss), (double)o->learning_rate, (double)o->beta1,
+                 (double)o->beta2, (double)o->epsilon, (double)o->weight_decay,
+                 (double)o->clip_norm);
+    else
+        snprintf(buf, 512,
+                 "{\"loss\":\"%s\",\"optimizer\":{\"name\":\"sgd\",\"learning_rate\":%.9g,"
+                 "\"momentum\":%.9g,\"nesterov\":%s,\"weight_decay\":%.9g,\"clip_norm\":%.9g}}",
+                 ember__loss_name(m->loss), (double)o->learning_rate, (double)o->momentum,
+                 o->nesterov ? "true" : "false", (double)o->weight_decay, (double)o->clip_norm);
+    return buf;
+}
+
+ember_status ember_model_save(const ember_model *m, const char *path, ember_error *err)
+{
+    if (!m || !path)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "ember_model_save: NULL argument");
+    if (!m->compiled)
+        return EMBER_FAIL(err, EMBER_ERR_STATE, "save: the model is not compiled");
+    enum { FIXED_META = 9 };
+    int nt = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        ptensor pt[2];
+        nt += layer_tensors(m->layers[i], pt);
+    }
+    ember_st_tensor *ts = calloc((size_t)nt + 1, sizeof *ts);
+    char (*names)[48] = calloc((size_t)nt + 1, sizeof *names);
+    int nm = FIXED_META + m->n_meta;
+    const char **keys = calloc((size_t)nm, sizeof *keys), **vals = calloc((size_t)nm, sizeof *vals);
+    char *arch = architecture_json(m), *comp = compile_json(m);
+    ember_status s = EMBER_OK;
+    if (!ts || !names || !keys || !vals || !arch || !comp) {
+        s = EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory saving %s", path);
+        goto done;
+    }
+    int t = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const ember_layer *l = m->layers[i];
+        ptensor pt[2];
+        int n = layer_tensors(l, pt);
+        for (int j = 0; j < n; j++, t++) {
+            snprintf(names[t], sizeof names[t], "layers.%d.%s", i, pt[j].suffix);
+            ts[t].name = names[t];
+            ts[t].ndim = pt[j].ndim;
+            memcpy(ts[t].shape, pt[j].shape, sizeof ts[t].shape);
+            ts[t].data = l->params + pt[j].offset;
+        }
+    }
+    char version[16], seed[32], threads[16], epochs[32];
+    snprintf(version, sizeof version, "%d", FORMAT_VERSION);
+    snprintf(seed, sizeof seed, "%" PRIu64, m->seed);
+    snprintf(threads, sizeof threads, "%d", m->threads);
+    snprintf(epochs, sizeof epochs, "%lld", (long long)m->epochs_done);
+    const char *fk[FIXED_META] = {"ember.format", "ember.format_version", "ember.architecture",
+                                  "ember.compile", "ember.seed", "ember.threads",
+                                  "ember.epochs_done", "ember.version", "ember.git_commit"};
+    const char *fv[FIXED_META] = {FORMAT_NAME, version, arch, comp, seed, threads, epochs,
+                                  ember_version(), ember_git_commit()};
+    for (int i = 0; i < FIXED_META; i++) {
+        keys[i] = fk[i];
+        vals[i] = fv[i];
+    }
+    for (int i = 0; i < m->n_meta; i++) {
+        keys[FIXED_META + i] = m->meta_keys[i];
+        vals[FIXED_META + i] = m->meta_values[i];
+    }
+    s = ember__st_write(path, ts, nt, keys, vals, nm, err);
+done:
+    free(ts);
+    free(names);
+    free(keys);
+    free(vals);
+    free(arch);
+    free(comp);
+    return s;
+}
+
+/* ------------------------------------------------------------------ load */
+
+/* Reject keys other than `allowed` (NULL-terminated) in a JSON object. */
+static ember_status only_keys(const cJSON *obj, const char *const *allowed, const char *where,
+                              const char *path, ember_error *err)
+{
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        int ok = 0;
+        for (const char *const *a = allowed; *a; a++)
+            ok |= strcmp(it->string, *a) == 0;
+        if (!ok)
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s has an unknown key \"%s\"", path,
+                              where, it->string);
+    }
+    return EMBER_OK;
+}
+
+static ember_status get_num(const cJSON *obj, const char *key, double lo, double hi, int integer,
+                            double *out, const char *where, const char *path, ember_error *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(v))
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s.%s is missing or not a number", path,
+                          where, key);
+    double d = v->valuedouble;
+    if (!(d >= lo && d <= hi) || (integer && d != (double)(int64_t)d))
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s.%s = %g is not %s in [%g, %g]", path,
+                          where, key, d, integer ? "an integer" : "a number", lo, hi);
+    *out = d;
+    return EMBER_OK;
+}
+
+static ember_status get_str(const cJSON *obj, const char *key, const char **out,
+                            const char *where, const char *path, ember_error *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsString(v))
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s.%s is missing or not a string", path,
+                          where, key);
+    *out = v->valuestring;
+    return EMBER_OK;
+}
+
+static ember_status get_bool(const cJSON *obj, const char *key, int *out, const char *where,
+                             const char *path, ember_error *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsBool(v))
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s.%s is missing or not true/false", path,
+                          where, key);
+    *out = cJSON_IsTrue(v);
+    return EMBER_OK;
+}
+
+static ember_status add_layer_from_json(ember_model *m, const cJSON *lj, int i, const char *path,
+                                        ember_error *err)
+{
+    char where[48];
+    snprintf(where, sizeof where, "architecture.layers[%d]", i);
+    if (!cJSON_IsObject(lj))
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s is not an object", path, where);
+    const char *type = NULL, *s = NULL;
+    ember_status st = get_str(lj, "type", &type, where, path, err);
+    if (st)
+        return st;
+    int kind = ember__layer_kind_from_name(type);
+    double d;
+    switch (kind) {
+    case EMBER_LAYER_DENSE: {
+        static const char *const keys[] = {"type", "units", "activation", "kernel_init",
+                                           "use_bias", NULL};
+        ember_dense_config c;
+        int a, k;
+        if ((st = only_keys(lj, keys, where, path, err)) ||
+            (st = get_num(lj, "units", 1, 1e9, 1, &d, where, path, err)))
+            return st;
+        c.units = (int64_t)d;
+        if ((st = get_str(lj, "activation", &s, where, path, err)))
+            return st;
+        if ((a = ember__act_from_name(s)) < 0)
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s.activation \"%s\" is unknown", path,
+                              where, s);
+        c.activation = (ember_activation)a;
+        if ((st = get_str(lj, "kernel_init", &s, where, path, err)))
+            return st;
+        if ((k = ember__init_from_name(s)) < 0)
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s.kernel_init \"%s\" is unknown", path,
+                              where, s);
+        c.kernel_init = (ember_init)k;
+        if ((st = get_bool(lj, "use_bias", &c.use_bias, where, path, err)))
+            return st;
+        return ember_model_add_dense_ex(m, &c, err);
+    }
+    case EMBER_LAYER_ACTIVATION: {
+        static const char *const keys[] = {"type", "activation", NULL};
+        int a;
+        if ((st = only_keys(lj, keys, where, path, err)) ||
+            (st = get_str(lj, "activation", &s, where, path, err)))
+            return st;
+        if ((a = ember__act_from_name(s)) < 0)
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s.activation \"%s\" is unknown", path,
+                              where, s);
+        return ember_model_add_activation(m, (ember_activation)a, err);
+    }
+    case EMBER_LAYER_DROPOUT: {
+        static const char *const keys[] = {"type", "rate", NULL};
+        if ((st = only_keys(lj, keys, where, path, err)) ||
+            (st = get_num(lj, "rate", 0, 0.999999, 0, &d, where, path, err)))
+            return st;
+        return ember_model_add_dropout(m, (float)d, err);
+    }
+    default:
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s.type \"%s\" is not a known layer type",
+                          path, where, type);
+    }
+}
+
+static ember_status parse_compile(const cJSON *cj, ember_optimizer_config *o, ember_loss_kind *loss,
+                                  const char *path, ember_error *err)
+{
+    static const char *const top[] = {"loss", "optimizer", NULL};
+    const char *s = NULL;
+    ember_status st;
+    if (!cJSON_IsObject(cj))
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: ember.compile is not a JSON object", path);
+    if ((st = only_keys(cj, top, "compile", path, err)) ||
+        (st = get_str(cj, "loss", &s, "compile", path, err)))
+        return st;
+    int l = ember__loss_from_name(s);
+    if (l < 0)
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: compile.loss \"%s\" is unknown", path, s);
+    *loss = (ember_loss_kind)l;
+    const cJSON *oj = cJSON_GetObjectItemCaseSensitive(cj, "optimizer");
+    if (!cJSON_IsObject(oj))
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: compile.optimizer is missing or not an object",
+                          path);
+    if ((st = get_str(oj, "name", &s, "compile.optimizer", path, err)))
+        return st;
+    double lr = 0, wd = 0, clip = 0, a = 0, b = 0, c = 0;
+    const char *W = "compile.optimizer";
+    if (!strcmp(s, "adam")) {
+        static const char *const keys[] = {"name", "learning_rate", "beta1", "beta2", "epsilon",
+                                           "weight_decay", "clip_norm", NULL};
+        if ((st = only_keys(oj, keys, W, path, err)) ||
+            (st = get_num(oj, "learning_rate", 0, 1e6, 0, &lr, W, path, err)) ||
+            (st = get_num(oj, "beta1", 0, 1, 0, &a, W, path, err)) ||
+            (st = get_num(oj, "beta2", 0, 1, 0, &b, W, path, err)) ||
+            (st = get_num(oj, "epsilon", 0, 1, 0, &c, W, path, err)))
+            return st;
+        *o = ember_optimizer_adam((float)lr);
+        o->beta1 = (float)a;
+        o->beta2 = (float)b;
+        o->epsilon = (float)c;
+    } else if (!strcmp(s, "sgd")) {
+        static const char *const keys[] = {"name", "learning_rate", "momentum", "nesterov",
+                                           "weight_decay", "clip_norm", NULL};
+        int nesterov = 0;
+        if ((st = only_keys(oj, keys, W, path, err)) ||
+            (st = get_num(oj, "learning_rate", 0, 1e6, 0, &lr, W, path, err)) ||
+            (st = get_num(oj, "momentum", 0, 1, 0, &a, W, path, err)) ||
+            (st = get_bool(oj, "nesterov", &nesterov, W, path, err)))
+            return st;
+        *o = ember_optimizer_sgd((float)lr, (float)a, nesterov);
+    } else {
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: compile.optimizer.name \"%s\" is unknown",
+                          path, s);
+    }
+    if ((st = get_num(oj, "weight_decay", 0, 1e6, 0, &wd, W, path, err)) ||
+        (st = get_num(oj, "clip_norm", 0, 1e30, 0, &clip, W, path, err)))
+        return st;
+    o->weight_decay = (float)wd;
+    o->clip_norm = (float)clip;
+    ember_status vs = ember__optim_validate(o, err);
+    if (vs)
+        ember__error_prefix(err, "%s: compile.optimizer", path);
+    return vs;
+}
+
+static ember_status meta_u64(const ember_st_file *f, const char *key, uint64_t max, uint64_t *out,
+                             const char *path, ember_error *err)
+{
+    const char *v = ember__st_meta(f, key);
+    if (!v)
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata \"%s\" is missing", path, key);
+    char *end;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (end == v || *end || v[0] == '-' || x > max)
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata \"%s\" = \"%s\" is not an integer "
+                          "in [0, %llu]", path, key, v, (unsigned long long)max);
+    *out = x;
+    return EMBER_OK;
+}
+
+ember_status ember_model_load(ember_model **out, const char *path, ember_error *err)
+{
+    if (!out || !path)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "ember_model_load: NULL argument");
+    *out = NULL;
+    ember_st_file *f = NULL;
+    cJSON *arch = NULL, *comp = NULL;
+    ember_model *m = NULL;
+    ember_status s = ember__st_read(&f, path, err);
+    if (s)
+        return s;
+    const char *fmt = ember__st_meta(f, "ember.format");
+    if (!fmt || strcmp(fmt, FORMAT_NAME) != 0) {
+        s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: not an Ember model (metadata ember.format is %s%s%s)",
+                       path, fmt ? "\"" : "", fmt ? fmt : "missing", fmt ? "\"" : "");
+        goto fail;
+    }
+    uint64_t version, seed, threads, epochs;
+    if ((s = meta_u64(f, "ember.format_version", 1000000, &version, path, err)))
+        goto fail;
+    if (version != FORMAT_VERSION) {
+        s = EMBER_FAIL(err, EMBER_ERR_UNSUPPORTED, "%s: model format version %llu; this Ember "
+                       "(%s) reads version %d", path, (unsigned long long)version, ember_version(),
+                       FORMAT_VERSION);
+        goto fail;
+    }
+    if (!ember__st_has_checksum(f)) {
+        s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata ember.sha256 (the checksum of the "
+                       "tensor data) is missing", path);
+        goto fail;
+    }
+    if ((s = meta_u64(f, "ember.seed", UINT64_MAX, &seed, path, err)) ||
+        (s = meta_u64(f, "ember.threads", 4096, &threads, path, err)) ||
+        (s = meta_u64(f, "ember.epochs_done", INT64_MAX, &epochs, path, err)))
+        goto fail;
+    const char *as = ember__st_meta(f, "ember.architecture");
+    const char *cs = ember__st_meta(f, "ember.compile");
+    if (!as || !cs) {
+        s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata ember.%s is missing", path,
+                       as ? "compile" : "architecture");
+        goto fail;
+    }
+    arch = cJSON_Parse(as);
+    comp = cJSON_Parse(cs);
+    if (!cJSON_IsObject(arch) || !comp) {
+        s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata ember.%s is not valid JSON", path,
+                       cJSON_IsObject(arch) ? "compile" : "architecture");
+        goto fail;
+    }
+    static const char *const akeys[] = {"input_shape", "layers", NULL};
+    if ((s = only_keys(arch, akeys, "architecture", path, err)))
+        goto fail;
+    const cJSON *ish = cJSON_GetObjectItemCaseSensitive(arch, "input_shape");
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(arch, "layers");
+    int rank = cJSON_GetArraySize(ish);
+    if (!cJSON_IsArray(ish) || rank < 1 || rank > EMBER_MAX_DIMS - 1) {
+        s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: architecture.input_shape must be an array of "
+                       "1..%d sizes", path, EMBER_MAX_DIMS - 1);
+        goto fail;
+    }
+    int64_t shape[EMBER_MAX_DIMS];
+    int r = 0;
+    for (const cJSON *it = ish->child; it; it = it->next, r++) {
+        double d = it->valuedouble;
+        if (!cJSON_IsNumber(it) || !(d >= 1 && d <= 1e12) || d != (double)(int64_t)d) {
+            s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: architecture.input_shape[%d] is not a "
+                           "positive integer", path, r);
+            goto fail;
+        }
+        shape[r] = (int64_t)d;
+    }
+    int nl = cJSON_GetArraySize(layers);
+    if (!cJSON_IsArray(layers) || nl < 1 || nl > MAX_LAYERS) {
+        s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: architecture.layers must be an array of "
+                       "1..%d layers", path, MAX_LAYERS);
+        goto fail;
+    }
+    if ((s = ember_model_create(&m, rank, shape, seed, err)))
+        goto fail;
+    m->threads = (int)threads ? (int)threads : m->threads;
+    int i = 0;
+    for (const cJSON *lj = layers->child; lj; lj = lj->next, i++)
+        if ((s = add_layer_from_json(m, lj, i, path, err)))
+            goto fail;
+    ember_optimizer_config opt;
+    ember_loss_kind loss = EMBER_LOSS_MSE;
+    if ((s = parse_compile(comp, &opt, &loss, path, err)) ||
+        (s = ember__model_alloc_params(m, err)))
+        goto fail;
+    int expected = 0;
+    for (i = 0; i < m->n_layers; i++) {
+        const ember_layer *l = m->layers[i];
+        ptensor pt[2];
+        int n = layer_tensors(l, pt);
+        for (int j = 0; j < n; j++, expected++) {
+            char name[48];
+            snprintf(name, sizeof name, "layers.%d.%s", i, pt[j].suffix);
+            const float *data;
+            if ((s = ember__st_get(f, name, pt[j].ndim, pt[j].shape, &data, err)))
+                goto fail;
+            int64_t count = 1;
+            for (int d = 0; d < pt[j].ndim; d++)
+                count *= pt[j].shape[d];
+            memcpy(l->params + pt[j].offset, data, (size_t)count * sizeof(float));
+        }
+    }
+    if (ember__st_count(f) != expected) {
+        for (i = 0; i < ember__st_count(f); i++) {
+            const char *nm = ember__st_name(f, i);
+            int known = 0;
+            for (int li = 0; li < m->n_layers && !known; li++) {
+                ptensor pt[2];
+                int n = layer_tensors(m->layers[li], pt);
+                for (int j = 0; j < n; j++) {
+                    char name[48];
+                    snprintf(name, sizeof name, "layers.%d.%s", li, pt[j].suffix);
+                    known |= strcmp(name, nm) == 0;
+                }
+            }
+            if (!known) {
+                s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: tensor \"%s\" does not belong to the "
+                               "architecture", path, nm);
+                goto fail;
+            }
+        }
+    }
+    m->initialised = 1;
+    m->epochs_done = (int64_t)epochs;
+    if ((s = ember_model_compile(m, &opt, loss, err)))
+        goto fail;
+    for (i = 0; i < ember__st_meta_count(f); i++) {
+        const char *k = ember__st_meta_key(f, i);
+        if (strncmp(k, "ember.", 6) == 0)
+            continue;
+        if ((s = ember_model_set_metadata(m, k, ember__st_meta(f, k), err)))
+            goto fail;
+    }
+    cJSON_Delete(arch);
+    cJSON_Delete(comp);
+    ember__st_free(f);
+    *out = m;
+    return EMBER_OK;
+fail:
+    if (m && s != EMBER_OK && err && strncmp(err->message, path, strlen(path)) != 0)
+        ember__error_prefix(err, "%s", path);
+    cJSON_Delete(arch);
+    cJSON_Delete(comp);
+    ember_model_destroy(m);
+    ember__st_free(f);
+    return s;
+}

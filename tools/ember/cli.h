@@ -1,0 +1,53 @@
+/*
+ * cli.h - shared pieces of the `ember` command-line tool. The CLI uses only
+ * the public header; it parses arguments, loads data, calls the library and
+ * picks exit codes (0 ok, 1 usage, 2 data or model error, 3 training failed).
+ */
+#ifndef EMBER_CLI_H
+#define EMBER_CLI_H
+
+#include "ember.h"
+
+#include <stdbool.h>
+
+enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_DATA = 2, EXIT_TRAIN = 3 };
+
+/* Output mode shared by every subcommand. */
+typedef struct cli_out {
+    bool json;
+    bool quiet;
+} cli_out;
+
+int cmd_train(int argc, char **argv);
+int cmd_test(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+
+/* Print "ember <cmd>: <message>" to stderr (or a JSON error object on stdout
+ * when json) and return `code`. */
+int cli_fail(const cli_out *o, const char *cmd, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Print s as a JSON string literal to stdout. */
+void cli_json_str(const char *s);
+int cli_fail_err(const cli_out *o, const char *cmd, const ember_error *err);
+
+/* Option parsing: if argv[*i] is `name`, take the next argument as its value
+ * (error if missing) and advance *i. Returns 1 if matched, 0 if not, -1 on a
+ * missing value. Also accepts --name=value. */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+int cli_parse_int(const char *s, long long lo, long long hi, long long *out);
+int cli_parse_float(const char *s, double lo, double hi, double *out);
+
+/* Load a labelled data set: an IDX images file (gzip or not) with its labels
+ * file given or found beside it by the MNIST naming convention
+ * (...-images-idx3-ubyte[.gz] -> ...-labels-idx1-ubyte[.gz]). Images are
+ * flattened to [N, features] and multiplied by `scale` (the model records
+ * the scale it was trained with). `labels_path` may be NULL; `y` may be
+ * NULL to load images only. */
+int cli_load_idx_pair(const char *images_path, const char *labels_path, float scale,
+                      ember_tensor **x, ember_tensor **y, ember_error *err);
+
+/* Metadata keys the CLI stores in model files. */
+#define CLI_META_SCALE "cli.input_scale"
+#define CLI_DEFAULT_SCALE (1.0f / 255.0f) /* IDX images are bytes 0..255 */
+
+#endif
