@@ -9,12 +9,16 @@
  *   ember.compile         {"loss":"...","optimizer":{"name":"adam",...}}
  *   ember.seed, ember.threads, ember.epochs_done, ember.version, ember.git_commit
  *   ember.sha256          SHA-256 of the tensor bytes (added by the writer)
+ *   ember.meta_sha256     SHA-256 over every other metadata pair (sorted by
+ *                         key, each as key NUL value NUL), so a changed
+ *                         architecture or setting is caught like changed data
  *   plus the caller's own keys (ember_model_set_metadata).
  * The loader is strict: unknown layer types, unknown or missing keys, wrong
  * shapes, extra tensors and a missing checksum are errors naming the field.
  * Optimizer state is not saved (checkpoints are a separate format).
  */
 #include "model.h"
+#include "io/hash.h"
 #include "io/safetensors.h"
 
 #include <cjson/cJSON.h>
@@ -47,6 +51,44 @@ static int layer_tensors(const ember_layer *l, ptensor out[2])
     ptensor b = {"bias", 1, {c->units, 1, 1, 1}, l->in_size * c->units};
     out[1] = b;
     return 2;
+}
+
+#define META_HASH_KEY "ember.meta_sha256"
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Hash of metadata pairs (keys[i], vals[i]) other than the two checksums,
+ * in sorted key order. */
+static ember_status meta_hash(int n, const char *const *keys, const char *const *vals,
+                              char out[EMBER_SHA256_HEX_LEN + 1], ember_error *err)
+{
+    const char **sorted = malloc((size_t)(n ? n : 1) * sizeof *sorted);
+    if (!sorted) {
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < n; i++)
+        sorted[i] = keys[i];
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_str);
+    ember_sha256 h;
+    ember_status s = ember__sha256_init(&h, err);
+    for (int i = 0; i < n && !s; i++) {
+        if (!strcmp(sorted[i], META_HASH_KEY) || !strcmp(sorted[i], EMBER_ST_CHECKSUM_KEY))
+            continue;
+        int j = 0;
+        while (keys[j] != sorted[i])
+            j++;
+        s = ember__sha256_update(&h, keys[j], strlen(keys[j]) + 1, err);
+        if (!s)
+            s = ember__sha256_update(&h, vals[j], strlen(vals[j]) + 1, err);
+    }
+    if (!s)
+        s = ember__sha256_final(&h, out, err);
+    ember__sha256_deinit(&h);
+    free(sorted);
+    return s;
 }
 
 /* ------------------------------------------------------------------ save */
@@ -104,7 +146,7 @@ ember_status ember_model_save(const ember_model *m, const char *path, ember_erro
         return EMBER_FAIL(err, EMBER_ERR_ARG, "ember_model_save: NULL argument");
     if (!m->compiled)
         return EMBER_FAIL(err, EMBER_ERR_STATE, "save: the model is not compiled");
-    enum { FIXED_META = 9 };
+    enum { FIXED_META = 9, HASHED_META = FIXED_META + 1 };
     int nt = 0;
     for (int i = 0; i < m->n_layers; i++) {
         ptensor pt[2];
@@ -112,7 +154,7 @@ ember_status ember_model_save(const ember_model *m, const char *path, ember_erro
     }
     ember_st_tensor *ts = calloc((size_t)nt + 1, sizeof *ts);
     char (*names)[48] = calloc((size_t)nt + 1, sizeof *names);
-    int nm = FIXED_META + m->n_meta;
+    int nm = HASHED_META + m->n_meta;
     const char **keys = calloc((size_t)nm, sizeof *keys), **vals = calloc((size_t)nm, sizeof *vals);
     char *arch = architecture_json(m), *comp = compile_json(m);
     ember_status s = EMBER_OK;
@@ -148,9 +190,14 @@ ember_status ember_model_save(const ember_model *m, const char *path, ember_erro
         vals[i] = fv[i];
     }
     for (int i = 0; i < m->n_meta; i++) {
-        keys[FIXED_META + i] = m->meta_keys[i];
-        vals[FIXED_META + i] = m->meta_values[i];
+        keys[HASHED_META + i] = m->meta_keys[i];
+        vals[HASHED_META + i] = m->meta_values[i];
     }
+    char mh[EMBER_SHA256_HEX_LEN + 1] = "";
+    keys[FIXED_META] = META_HASH_KEY;
+    vals[FIXED_META] = mh;
+    if ((s = meta_hash(nm, keys, vals, mh, err)))
+        goto done;
     s = ember__st_write(path, ts, nt, keys, vals, nm, err);
 done:
     free(ts);
@@ -385,6 +432,34 @@ ember_status ember_model_load(ember_model **out, const char *path, ember_error *
         s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata ember.sha256 (the checksum of the "
                        "tensor data) is missing", path);
         goto fail;
+    }
+    {
+        int n = ember__st_meta_count(f);
+        const char **k = malloc((size_t)(n ? n : 1) * sizeof *k);
+        const char **v = malloc((size_t)(n ? n : 1) * sizeof *v);
+        char want[EMBER_SHA256_HEX_LEN + 1];
+        if (!k || !v) {
+            free(k);
+            free(v);
+            s = EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory loading %s", path);
+            goto fail;
+        }
+        for (int i = 0; i < n; i++) {
+            k[i] = ember__st_meta_key(f, i);
+            v[i] = ember__st_meta(f, k[i]);
+        }
+        s = meta_hash(n, k, v, want, err);
+        free(k);
+        free(v);
+        if (s)
+            goto fail;
+        const char *got = ember__st_meta(f, META_HASH_KEY);
+        if (!got || strcmp(got, want) != 0) {
+            s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata checksum %s %s: the architecture "
+                           "or settings were changed or corrupted", path, META_HASH_KEY,
+                           got ? "does not match" : "is missing");
+            goto fail;
+        }
     }
     if ((s = meta_u64(f, "ember.seed", UINT64_MAX, &seed, path, err)) ||
         (s = meta_u64(f, "ember.threads", 4096, &threads, path, err)) ||
