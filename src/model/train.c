@@ -86,6 +86,8 @@ static void set_threads(const ember_model *m)
 {
 #ifdef _OPENMP
     omp_set_num_threads(m->threads);
+#else
+    (void)m;
 #endif
     ember__blas_single_thread();
 }

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# tests/cli/run.sh EMBER - the `ember` command line end to end on small
+# synthetic IDX files written here: train -> test -> predict round trip,
+# --json output, --help, --version, and the documented exit codes for usage
+# errors (1) and bad data or models (2).
+set -u
+EMBER=$1
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fails=0 passes=0
+ok()   { passes=$((passes + 1)); }
+fail() { fails=$((fails + 1)); echo "FAIL: $*" >&2; }
+# expect CODE DESCRIPTION -- command...: run, check the exit status
+expect() {
+    local want=$1 what=$2; shift 3
+    "$@" >"$T/out" 2>"$T/err"; local got=$?
+    if [ "$got" -eq "$want" ]; then ok; else fail "$what: exit $got, want $want; stderr: $(head -c 300 "$T/err")"; fi
+}
+# contains FILE TEXT DESCRIPTION
+contains() { if grep -q -- "$2" "$1"; then ok; else fail "$3: '$2' not in $(head -c 300 "$1")"; fi; }
+
+# IDX writer: u8 images [N,4,4] where class c lights pixel c; labels [N].
+N=300
+python3 - "$T" "$N" <<'PY' || { echo "python3 needed to write fixtures"; exit 1; }
+import random, struct, sys
+d, n = sys.argv[1], int(sys.argv[2])
+random.seed(1)
+labels = [random.randrange(3) for _ in range(n)]
+img = bytearray()
+for c in labels:
+    px = [random.randrange(40) for _ in range(16)]
+    px[c * 5] = 255
+    img += bytes(px)
+for split, rng in (("train", range(0, 240)), ("t10k", range(240, n))):
+    k = len(rng)
+    with open(f"{d}/{split}-images-idx3-ubyte", "wb") as f:
+        f.write(struct.pack(">I", 0x0803) + struct.pack(">III", k, 4, 4) + bytes(img[rng.start*16:rng.stop*16]))
+    with open(f"{d}/{split}-labels-idx1-ubyte", "wb") as f:
+        f.write(struct.pack(">I", 0x0801) + struct.pack(">I", k) + bytes(labels[rng.start:rng.stop]))
+PY
+
+expect 0 "--version" -- "$EMBER" --version
+contains "$T/out" "^ember [0-9]*\.[0-9]*\.[0-9]* (commit " "--version output"
+expect 0 "--help" -- "$EMBER" --help
+contains "$T/out" "train" "--help lists train"
+for c in train test predict; do expect 0 "$c --help" -- "$EMBER" $c --help; done
+expect 1 "no command" -- "$EMBER"
+expect 1 "unknown command" -- "$EMBER" frobnicate
+expect 1 "unknown option" -- "$EMBER" train --train "$T/train-images-idx3-ubyte" --out "$T/m" --bogus
+contains "$T/err" "unknown option '--bogus'" "unknown option named"
+expect 1 "bad number" -- "$EMBER" train --train "$T/train-images-idx3-ubyte" --out "$T/m" --epochs zero
+contains "$T/err" "--epochs: 'zero'" "bad number named"
+expect 1 "missing --out" -- "$EMBER" train --train "$T/train-images-idx3-ubyte"
+expect 1 "option without value" -- "$EMBER" train --out "$T/m" --train
+
+# train (plain lines when stdout is not a terminal), then test and predict
+expect 0 "train" -- "$EMBER" train --train "$T/train-images-idx3-ubyte" --valid "$T/t10k-images-idx3-ubyte" \
+    --hidden 16 --epochs 8 --batch-size 16 --lr 0.01 --seed 3 --threads 1 --out "$T/m.safetensors"
+contains "$T/out" "Epoch 8/8 - 15/15" "per-epoch line"
+contains "$T/out" "val_accuracy" "val metrics printed"
+expect 0 "test --json" -- "$EMBER" test "$T/m.safetensors" "$T/t10k-images-idx3-ubyte" --json
+python3 - "$T/out" <<'PY' && ok || fail "test --json: accuracy below 0.9 or not JSON"
+import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(0 if r["examples"] == 60 and r["accuracy"] >= 0.9 else 1)
+PY
+expect 0 "predict" -- "$EMBER" predict "$T/m.safetensors" "$T/t10k-images-idx3-ubyte"
+[ "$(wc -l < "$T/out")" -eq 60 ] && ok || fail "predict printed $(wc -l < "$T/out") lines, want 60"
+expect 0 "train --json" -- "$EMBER" train --train "$T/train-images-idx3-ubyte" --hidden 8 --epochs 2 \
+    --out "$T/m2.safetensors" --json --threads 1
+python3 - "$T/out" <<'PY' && ok || fail "train --json: not one JSON object per line"
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+objs = [json.loads(l) for l in lines]
+sys.exit(0 if len(objs) == 3 and objs[0]["epoch"] == 1 and "model" in objs[2] else 1)
+PY
+expect 0 "train --quiet" -- "$EMBER" train --train "$T/train-images-idx3-ubyte" --epochs 1 --out "$T/m3.safetensors" --quiet
+[ ! -s "$T/out" ] && ok || fail "--quiet printed something"
+
+# same seed and threads -> identical model bytes apart from nothing: compare predictions
+"$EMBER" train --train "$T/train-images-idx3-ubyte" --hidden 8 --epochs 2 --seed 9 --threads 1 --out "$T/a.safetensors" --quiet
+"$EMBER" train --train "$T/train-images-idx3-ubyte" --hidden 8 --epochs 2 --seed 9 --threads 1 --out "$T/b.safetensors" --quiet
+cmp -s "$T/a.safetensors" "$T/b.safetensors" && ok || fail "same seed gave different model files"
+
+# bad data and models: exit 2 with the file named
+expect 2 "missing data" -- "$EMBER" test "$T/m.safetensors" "$T/nope-images-idx3-ubyte"
+contains "$T/err" "nope-images-idx3-ubyte" "missing file named"
+printf 'junk' > "$T/bad-images-idx3-ubyte"
+expect 2 "bad IDX" -- "$EMBER" test "$T/m.safetensors" "$T/bad-images-idx3-ubyte" --labels "$T/t10k-labels-idx1-ubyte"
+contains "$T/err" "magic" "bad IDX names the field"
+head -c 100 "$T/m.safetensors" > "$T/cut.safetensors"
+expect 2 "truncated model" -- "$EMBER" test "$T/cut.safetensors" "$T/t10k-images-idx3-ubyte"
+contains "$T/err" "cut.safetensors" "truncated model named"
+expect 2 "test --json error" -- "$EMBER" test "$T/cut.safetensors" "$T/t10k-images-idx3-ubyte" --json
+contains "$T/out" '"error":' "JSON error object"
+# labels that do not match the images
+expect 2 "label count mismatch" -- "$EMBER" test "$T/m.safetensors" "$T/t10k-images-idx3-ubyte" --labels "$T/train-labels-idx1-ubyte"
+contains "$T/err" "240 labels" "mismatch explained"
+
+echo "cli: $passes passed, $fails failed"
+[ "$fails" -eq 0 ]
