@@ -6,13 +6,28 @@
  * cJSON prints numbers with %g, so 10^15 would come out as "1e+15", which
  * Python's reader rejects for an offset.
  *
- * The reader does not use cJSON. cJSON accepts text that is not JSON
- * (control bytes as whitespace, raw control characters in strings, invalid
- * UTF-8, leading zeros), keeps duplicate keys, cuts strings at "\u0000" and
- * rounds integers through double. Instead a small strict parser here walks
- * the one shape a header may have (object of tensor entries and
- * __metadata__), with exact 64-bit integers and no recursion, and reports the
- * first problem by field name.
+ * The reader parses the header with cJSON and checks, in this order:
+ *  - the raw text, for what cJSON lets through (check_text): valid UTF-8 and
+ *    no control characters in strings; no "\u0000" and no \u escape without
+ *    four hex digits; outside strings, no control byte but tab/LF/CR and no
+ *    non-ASCII byte (so no BOM); numbers written as plain integers (no
+ *    leading zero, fraction or exponent), the non-negative ones at most 2^53,
+ *    checked exactly (cJSON holds numbers as doubles);
+ *  - that cJSON parses it (nesting deeper than CJSON_NESTING_LIMIT, 1000,
+ *    fails there) and that only JSON whitespace follows the object;
+ *  - the tree: an object whose members are tensor entries (exactly dtype,
+ *    shape, data_offsets, each once, of the right types) and at most one
+ *    __metadata__ object of strings; duplicate tensor names and metadata keys,
+ *    which cJSON keeps, are refused by name (check_names);
+ *  - offsets, contiguity, the checksum (as safetensors.h lists).
+ * Errors name the tensor or field, or give the byte offset in the file.
+ *
+ * Costs of using cJSON here: it builds the whole tree before any schema
+ * check, about 40 bytes of memory per header byte at worst (a 100 MB header
+ * of "[0,0,0,...]" took some 4 GB), which is why EMBER_ST_MAX_HEADER is
+ * 16 MiB rather than the reference reader's 100 MB;
+ * and cJSON 1.7.15 writes a process-wide error variable on every parse (we
+ * never read it), so concurrent reads are a benign data race for TSan.
  *
  * Deliberately not here: other dtypes, memory mapping, byte swapping for
  * big-endian hosts (refused at run time), partial reads.
@@ -27,7 +42,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -147,6 +162,7 @@ static const char *sort_find_dup(named *v, int n)
 static ember_status check_tensor_arg(const ember_st_tensor *t, int i, uint64_t *bytes,
                                      ember_error *err)
 {
+    *bytes = 0;
     if (!t->name)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "safetensors write: tensor %d has a NULL name", i);
     if (!utf8_valid(t->name))
@@ -441,74 +457,27 @@ typedef struct st_meta {
 struct ember_st_file {
     char *path;                /* for messages from ember__st_get */
     st_entry *t;               /* tensors in header order */
-    int n, cap;
+    int n;
     named *by_name;            /* n tensor names, sorted */
     st_meta *meta;             /* metadata in header order */
-    int n_meta, meta_cap;
+    int n_meta;
     named *meta_sorted;        /* n_meta keys, sorted */
     int has_checksum;
     void *block;               /* all tensor data, each tensor EMBER_ALIGNMENT-aligned */
 };
 
-/* Parser state: the header text (not NUL-terminated) and a cursor. */
-typedef struct jp {
-    const char *s;
-    size_t n, i;
-    const char *path;
-    ember_error *err;
-} jp;
-
-static int peek(const jp *p) { return p->i < p->n ? (unsigned char)p->s[p->i] : -1; }
-
-static void skip_ws(jp *p)
+/* `at` is an offset into the header text. */
+static ember_status bad_json(const char *path, ember_error *err, const char *what, size_t at)
 {
-    int c;
-    while ((c = peek(p)) == ' ' || c == '\t' || c == '\n' || c == '\r')
-        p->i++;
+    return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: header is not valid JSON: %s at byte %zu of the file",
+                      path, what, at + LEN_BYTES);
 }
 
-static ember_status bad_json(const jp *p, const char *what)
-{
-    return EMBER_FAIL(p->err, EMBER_ERR_FORMAT,
-                      "%s: header is not valid JSON: %s at byte %zu of the file", p->path, what,
-                      p->i + LEN_BYTES);
-}
-
-static int literal_at(const jp *p, const char *word)
-{
-    size_t k = strlen(word);
-    return p->n - p->i >= k && memcmp(p->s + p->i, word, k) == 0;
-}
-
-/* What kind of JSON value starts at the cursor, or NULL if none does. */
-static const char *value_kind(const jp *p)
-{
-    int c = peek(p);
-    if (c == '{') return "an object";
-    if (c == '[') return "an array";
-    if (c == '"') return "a string";
-    if (c == '-' || (c >= '0' && c <= '9')) return "a number";
-    if (literal_at(p, "true") || literal_at(p, "false")) return "a boolean";
-    if (literal_at(p, "null")) return "null";
-    return NULL;
-}
-
-/* Value at the cursor is of the wrong type: a schema error naming `what`,
- * or a syntax error if no value starts there. */
-static ember_status wrong_type(const jp *p, const char *what, const char *want)
-{
-    const char *kind = value_kind(p);
-    if (!kind)
-        return bad_json(p, "expected a value");
-    return EMBER_FAIL(p->err, EMBER_ERR_FORMAT, "%s: %s must be %s, got %s", p->path, what, want,
-                      kind);
-}
-
-static int hex4(const char *s, unsigned *v)
+static int hex4(const unsigned char *s, unsigned *v)
 {
     *v = 0;
     for (int k = 0; k < 4; k++) {
-        int c = (unsigned char)s[k], d;
+        int c = s[k], d;
         if (c >= '0' && c <= '9') d = c - '0';
         else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
         else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
@@ -518,388 +487,252 @@ static int hex4(const char *s, unsigned *v)
     return 1;
 }
 
-/* Parse the string at the cursor (which is at '"') into a new NUL-terminated
- * UTF-8 string *out (caller frees). */
-static ember_status parse_string(jp *p, char **out)
+static int number_char(unsigned c)
 {
-    size_t start = ++p->i, end = start;
-    while (end < p->n && p->s[end] != '"')
-        end += p->s[end] == '\\' ? 2 : 1;
-    if (end >= p->n)
-        return bad_json(p, "unterminated string");
-    char *o = malloc(end - start + 1); /* decoding never lengthens */
-    if (!o)
-        return EMBER_FAIL(p->err, EMBER_ERR_NOMEM, "%s: out of memory", p->path);
-    size_t k = 0;
-    const char *what = NULL;
-    while (p->i < end && !what) {
-        unsigned char c = (unsigned char)p->s[p->i];
-        if (c < 0x20) {
-            what = "control character in a string";
-        } else if (c >= 0x80) {
-            size_t len = utf8_seq((const unsigned char *)p->s + p->i, end - p->i);
-            if (!len) {
+    return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+}
+
+/* What cJSON lets through, checked on the raw header text in one pass that
+ * only tells strings from the rest (cJSON does the parsing): strings must be
+ * valid UTF-8 without control characters, with \u escapes of four hex digits
+ * (cJSON reads bad hex as U+0000) and never \u0000 (cJSON cuts the string
+ * there); outside strings, no control character but tab, LF and CR (cJSON
+ * skips any byte <= 0x20, NUL included) and no non-ASCII byte (cJSON skips a
+ * UTF-8 BOM); numbers are plain integers, no leading zero, fraction or
+ * exponent (serde's rule for u64; cJSON takes 01, 1. and 1e3), and the
+ * non-negative ones at most 2^53, checked exactly here because cJSON's double
+ * rounds 2^53 + 1 down to 2^53. Reports the first problem. */
+static ember_status check_text(const char *text, size_t n, const char *path, ember_error *err)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    int in_string = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = s[i], cp = 1;
+        const char *what = NULL;
+        if (in_string) {
+            size_t len = c >= 0x80 ? utf8_seq(s + i, n - i) : 1;
+            int u = c == '\\' && i + 1 < n && s[i + 1] == 'u';
+            if (c == '"')
+                in_string = 0;
+            else if (c < 0x20)
+                what = "control character in a string";
+            else if (!len)
                 what = "invalid UTF-8 in a string";
-                break;
-            }
-            memcpy(o + k, p->s + p->i, len);
-            k += len, p->i += len;
-        } else if (c != '\\') {
-            o[k++] = (char)c, p->i++;
-        } else {
-            char e = p->s[p->i + 1]; /* in bounds: the scan above stopped after it */
-            const char *simple = strchr("\"\\/bfnrt", e), *map = "\"\\/\b\f\n\r\t";
-            unsigned cp, lo;
-            if (e && simple) {
-                o[k++] = map[simple - "\"\\/bfnrt"], p->i += 2;
-                continue;
-            }
-            if (e != 'u' || end - p->i < 6 || !hex4(p->s + p->i + 2, &cp)) {
+            else if (u && (n - i < 6 || !hex4(s + i + 2, &cp)))
                 what = "bad escape sequence";
-                break;
-            }
-            p->i += 6;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (end - p->i < 6 || p->s[p->i] != '\\' || p->s[p->i + 1] != 'u' ||
-                    !hex4(p->s + p->i + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
-                    what = "unpaired UTF-16 surrogate in a \\u escape";
-                    break;
-                }
-                p->i += 6;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                what = "unpaired UTF-16 surrogate in a \\u escape";
-                break;
-            } else if (cp == 0) {
-                free(o);
-                return EMBER_FAIL(p->err, EMBER_ERR_FORMAT,
-                                  "%s: header string at byte %zu contains \\u0000, which Ember "
-                                  "does not accept",
-                                  p->path, p->i + LEN_BYTES);
-            }
-            if (cp < 0x80) {
-                o[k++] = (char)cp;
-            } else if (cp < 0x800) {
-                o[k++] = (char)(0xC0 | cp >> 6);
-                o[k++] = (char)(0x80 | (cp & 0x3F));
-            } else if (cp < 0x10000) {
-                o[k++] = (char)(0xE0 | cp >> 12);
-                o[k++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                o[k++] = (char)(0x80 | (cp & 0x3F));
-            } else {
-                o[k++] = (char)(0xF0 | cp >> 18);
-                o[k++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-                o[k++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                o[k++] = (char)(0x80 | (cp & 0x3F));
-            }
+            else if (u && cp == 0)
+                return EMBER_FAIL(err, EMBER_ERR_FORMAT,
+                                  "%s: header string at byte %zu contains \\u0000, which Ember does "
+                                  "not accept",
+                                  path, i + LEN_BYTES);
+            else /* skip the sequence; for an escape, the letter (and 4 hex digits) */
+                i += c == '\\' ? (u ? 5 : 1) : len - 1;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+            what = "control character outside a string";
+        } else if (c >= 0x80) {
+            what = "non-ASCII byte outside a string";
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t digits = i + (c == '-'), j = digits, end = i;
+            uint64_t v = 0;
+            for (; j < n && s[j] >= '0' && s[j] <= '9'; j++)
+                if (v <= EMBER_ST_MAX_INT) /* stays below 2^57: no overflow */
+                    v = v * 10 + (s[j] - '0');
+            while (end < n && number_char(s[end]))
+                end++;
+            int len = (int)(end - i > 40 ? 40 : end - i);
+            if (j - digits > 1 && s[digits] == '0')
+                what = "number with a leading zero";
+            else if (j > digits && end > j)
+                return EMBER_FAIL(err, EMBER_ERR_FORMAT,
+                                  "%s: header number %.*s at byte %zu is not a plain integer "
+                                  "(shape and data_offsets take no fraction or exponent)",
+                                  path, len, text + i, i + LEN_BYTES);
+            else if (c != '-' && v > EMBER_ST_MAX_INT)
+                return EMBER_FAIL(err, EMBER_ERR_FORMAT,
+                                  "%s: header number %.*s at byte %zu is above the limit 2^53",
+                                  path, len, text + i, i + LEN_BYTES);
+            if (!what)
+                i = end - 1; /* anything else malformed is left to cJSON */
         }
+        if (what)
+            return bad_json(path, err, what, i);
     }
-    if (what) {
-        free(o);
-        return bad_json(p, what);
-    }
-    o[k] = '\0';
-    p->i = end + 1;
-    *out = o;
     return EMBER_OK;
 }
 
-/* Parse "key": at the cursor; *key is new (caller frees). */
-static ember_status parse_key(jp *p, char **key)
+static const char *kind(const cJSON *v)
 {
-    skip_ws(p);
-    if (peek(p) != '"')
-        return bad_json(p, "expected a string key");
-    ember_status s = parse_string(p, key);
-    if (s != EMBER_OK)
-        return s;
-    skip_ws(p);
-    if (peek(p) != ':') {
-        free(*key);
-        return bad_json(p, "expected ':'");
-    }
-    p->i++;
-    skip_ws(p);
-    return EMBER_OK;
+    return cJSON_IsObject(v) ? "an object" : cJSON_IsArray(v) ? "an array"
+           : cJSON_IsString(v) ? "a string" : cJSON_IsNumber(v) ? "a number"
+           : cJSON_IsBool(v) ? "a boolean" : "null";
 }
 
-/* After a member or element: 1 at ',' (consumed), 0 at `close` (consumed),
- * -1 with a syntax error otherwise. */
-static int next_or_close(jp *p, char close, ember_status *s)
+static ember_status wrong_type(const char *path, ember_error *err, const char *what,
+                               const char *want, const cJSON *got)
 {
-    skip_ws(p);
-    int c = peek(p);
-    p->i += c == ',' || c == close;
-    if (c == ',')
-        return 1;
-    if (c == close)
-        return 0;
-    *s = bad_json(p, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
-    return -1;
+    return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s must be %s, got %s", path, what, want, kind(got));
 }
 
-/* A non-negative integer <= EMBER_ST_MAX_INT, in JSON number syntax. */
-static ember_status parse_uint(jp *p, const char *tensor, const char *field, int idx,
-                               uint64_t *out)
-{
-    char what[NAME_MAX_SHOWN + 64];
-    snprintf(what, sizeof what, "tensor '%.*s': %s[%d]", NAME_MAX_SHOWN, tensor, field, idx);
-    int c = peek(p);
-    if (c != '-' && !(c >= '0' && c <= '9'))
-        return wrong_type(p, what, "an integer");
-    size_t start = p->i;
-    int plain = c != '-';
-    p->i += c == '-';
-    if (peek(p) == '0')
-        p->i++;
-    else if (peek(p) >= '1' && peek(p) <= '9')
-        while (peek(p) >= '0' && peek(p) <= '9')
-            p->i++;
-    else
-        return bad_json(p, "bad number");
-    if (peek(p) == '.') {
-        plain = 0, p->i++;
-        if (!(peek(p) >= '0' && peek(p) <= '9'))
-            return bad_json(p, "bad number");
-        while (peek(p) >= '0' && peek(p) <= '9')
-            p->i++;
-    }
-    if (peek(p) == 'e' || peek(p) == 'E') {
-        plain = 0, p->i++;
-        p->i += peek(p) == '+' || peek(p) == '-';
-        if (!(peek(p) >= '0' && peek(p) <= '9'))
-            return bad_json(p, "bad number");
-        while (peek(p) >= '0' && peek(p) <= '9')
-            p->i++;
-    }
-    int len = (int)(p->i - start > 40 ? 40 : p->i - start);
-    if (!plain)
-        return EMBER_FAIL(p->err, EMBER_ERR_FORMAT, "%s: %s is %.*s, not a non-negative integer",
-                          p->path, what, len, p->s + start);
-    uint64_t v = 0;
-    for (size_t k = start; k < p->i; k++) {
-        v = v * 10 + (uint64_t)(p->s[k] - '0'); /* v <= 2^53 here, so no overflow */
-        if (v > EMBER_ST_MAX_INT)
-            return EMBER_FAIL(p->err, EMBER_ERR_FORMAT, "%s: %s is %.*s, above the limit 2^53",
-                              p->path, what, len, p->s + start);
-    }
-    *out = v;
-    return EMBER_OK;
-}
-
-/* [n0, n1, ...] with at most `max` entries into v; count in *n. */
-static ember_status parse_uint_array(jp *p, const char *tensor, const char *field, int max,
-                                     uint64_t *v, int *n)
+/* A JSON array of at most `max` integers in [0, 2^53] into v; count in *n. */
+static ember_status get_uints(const char *path, const char *tensor, const char *field,
+                              const cJSON *a, int max, uint64_t *v, int *n, ember_error *err)
 {
     char what[NAME_MAX_SHOWN + 64];
     snprintf(what, sizeof what, "tensor '%.*s': %s", NAME_MAX_SHOWN, tensor, field);
-    if (peek(p) != '[')
-        return wrong_type(p, what, "an array of integers");
-    p->i++;
-    skip_ws(p);
+    if (!cJSON_IsArray(a))
+        return wrong_type(path, err, what, "an array of integers", a);
     *n = 0;
-    if (peek(p) == ']') {
-        p->i++;
-        return EMBER_OK;
-    }
-    ember_status s = EMBER_OK;
-    do {
-        skip_ws(p);
+    for (const cJSON *x = a->child; x; x = x->next, ++*n) {
         if (*n == max)
-            return EMBER_FAIL(p->err, EMBER_ERR_FORMAT, "%s: %s has more than %d entries",
-                              p->path, what, max);
-        s = parse_uint(p, tensor, field, *n, &v[*n]);
-        if (s != EMBER_OK)
-            return s;
-        ++*n;
-    } while (next_or_close(p, ']', &s) == 1);
-    return s;
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s has more than %d entries", path, what,
+                              max);
+        if (!cJSON_IsNumber(x))
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s[%d] must be an integer, got %s", path,
+                              what, *n, kind(x));
+        double d = x->valuedouble; /* a plain integer (check_text), exact if >= 0 */
+        if (signbit(d) || d > (double)EMBER_ST_MAX_INT || d != (double)(uint64_t)d)
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s[%d] is %.17g, not a non-negative "
+                              "integer up to 2^53", path, what, *n, d);
+        v[*n] = (uint64_t)d;
+    }
+    return EMBER_OK;
+}
+
+static ember_status check_dtype(const char *path, const char *tensor, const cJSON *dtype,
+                                ember_error *err)
+{
+    char what[NAME_MAX_SHOWN + 32];
+    snprintf(what, sizeof what, "tensor '%.*s': dtype", NAME_MAX_SHOWN, tensor);
+    if (!cJSON_IsString(dtype))
+        return wrong_type(path, err, what, "a string", dtype);
+    const char *dt = dtype->valuestring;
+    if (strcmp(dt, "F32") == 0)
+        return EMBER_OK;
+    for (size_t k = 0; k < sizeof other_dtypes / sizeof *other_dtypes; k++)
+        if (strcmp(dt, other_dtypes[k]) == 0)
+            return EMBER_FAIL(err, EMBER_ERR_UNSUPPORTED,
+                              "%s: %s %s is not supported (Ember reads F32 only)", path, what, dt);
+    return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s \"%.32s\" is not a safetensors dtype", path,
+                      what, dt);
 }
 
 enum { KEY_DTYPE = 1, KEY_SHAPE = 2, KEY_OFFSETS = 4 };
 
-static ember_status parse_dtype(jp *p, const char *name)
-{
-    char what[NAME_MAX_SHOWN + 32], *dt;
-    snprintf(what, sizeof what, "tensor '%.*s': dtype", NAME_MAX_SHOWN, name);
-    if (peek(p) != '"')
-        return wrong_type(p, what, "a string");
-    ember_status s = parse_string(p, &dt);
-    if (s != EMBER_OK || strcmp(dt, "F32") == 0) {
-        if (s == EMBER_OK)
-            free(dt);
-        return s;
-    }
-    s = EMBER_FAIL(p->err, EMBER_ERR_FORMAT, "%s: %s \"%.32s\" is not a safetensors dtype", p->path,
-                   what, dt);
-    for (size_t k = 0; k < sizeof other_dtypes / sizeof *other_dtypes; k++)
-        if (strcmp(dt, other_dtypes[k]) == 0)
-            s = EMBER_FAIL(p->err, EMBER_ERR_UNSUPPORTED,
-                           "%s: %s %s is not supported (Ember reads F32 only)", p->path, what, dt);
-    free(dt);
-    return s;
-}
-
-/* One tensor entry {"dtype":..,"shape":..,"data_offsets":..} into *t. */
-static ember_status parse_tensor(jp *p, st_entry *t)
+/* One tensor entry {"dtype":..,"shape":..,"data_offsets":..} into *t (name set). */
+static ember_status load_tensor(const char *path, const cJSON *e, st_entry *t, ember_error *err)
 {
     char what[NAME_MAX_SHOWN + 32];
     snprintf(what, sizeof what, "tensor '%.*s'", NAME_MAX_SHOWN, t->name);
-    if (peek(p) != '{')
-        return wrong_type(p, what, "an object {\"dtype\", \"shape\", \"data_offsets\"}");
-    p->i++;
-    skip_ws(p);
+    if (!cJSON_IsObject(e))
+        return wrong_type(path, err, what, "an object {\"dtype\", \"shape\", \"data_offsets\"}", e);
     int seen = 0;
-    ember_status s = EMBER_OK;
-    if (peek(p) == '}')
-        p->i++;
-    else
-        do {
-            char *key;
-            if ((s = parse_key(p, &key)) != EMBER_OK)
-                return s;
-            int which = strcmp(key, "dtype") == 0         ? KEY_DTYPE
-                        : strcmp(key, "shape") == 0        ? KEY_SHAPE
-                        : strcmp(key, "data_offsets") == 0 ? KEY_OFFSETS
-                                                           : 0;
-            if (!which || (seen & which))
-                s = EMBER_FAIL(p->err, EMBER_ERR_FORMAT,
-                               which ? "%s: %s: key \"%.*s\" appears twice"
-                                     : "%s: %s: unexpected key \"%.*s\" (an entry holds only "
-                                       "dtype, shape and data_offsets)",
-                               p->path, what, NAME_MAX_SHOWN, key);
-            free(key);
-            if (s != EMBER_OK)
-                return s;
-            seen |= which;
-            uint64_t v[EMBER_MAX_DIMS];
-            int n = 0;
-            if (which == KEY_DTYPE) {
-                s = parse_dtype(p, t->name);
-            } else if (which == KEY_SHAPE) {
-                s = parse_uint_array(p, t->name, "shape", EMBER_MAX_DIMS, v, &n);
-                t->ndim = n;
-                for (int d = 0; d < n; d++)
-                    t->shape[d] = (int64_t)v[d];
-            } else {
-                s = parse_uint_array(p, t->name, "data_offsets", 2, v, &n);
-                if (s == EMBER_OK && n != 2)
-                    s = EMBER_FAIL(p->err, EMBER_ERR_FORMAT,
-                                   "%s: %s: data_offsets must hold 2 integers [begin, end], got %d",
-                                   p->path, what, n);
-                if (s == EMBER_OK)
-                    t->begin = v[0], t->end = v[1];
-            }
-            if (s != EMBER_OK)
-                return s;
-        } while (next_or_close(p, '}', &s) == 1);
-    if (s != EMBER_OK)
-        return s;
+    for (const cJSON *k = e->child; k; k = k->next) {
+        int which = strcmp(k->string, "dtype") == 0          ? KEY_DTYPE
+                    : strcmp(k->string, "shape") == 0        ? KEY_SHAPE
+                    : strcmp(k->string, "data_offsets") == 0 ? KEY_OFFSETS
+                                                             : 0;
+        if (!which || (seen & which))
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT,
+                              which ? "%s: %s: key \"%.*s\" appears twice"
+                                    : "%s: %s: unexpected key \"%.*s\" (an entry holds only "
+                                      "dtype, shape and data_offsets)",
+                              path, what, NAME_MAX_SHOWN, k->string);
+        seen |= which;
+        uint64_t v[EMBER_MAX_DIMS];
+        int n = 0;
+        ember_status s;
+        if (which == KEY_DTYPE) {
+            s = check_dtype(path, t->name, k, err);
+        } else if (which == KEY_SHAPE) {
+            s = get_uints(path, t->name, "shape", k, EMBER_MAX_DIMS, v, &n, err);
+            t->ndim = n;
+            for (int d = 0; d < n; d++)
+                t->shape[d] = (int64_t)v[d];
+        } else {
+            s = get_uints(path, t->name, "data_offsets", k, 2, v, &n, err);
+            if (s == EMBER_OK && n != 2)
+                s = EMBER_FAIL(err, EMBER_ERR_FORMAT,
+                               "%s: %s: data_offsets must hold 2 integers [begin, end], got %d",
+                               path, what, n);
+            if (s == EMBER_OK)
+                t->begin = v[0], t->end = v[1];
+        }
+        if (s != EMBER_OK)
+            return s;
+    }
     const char *missing = !(seen & KEY_DTYPE) ? "dtype" : !(seen & KEY_SHAPE) ? "shape"
                           : !(seen & KEY_OFFSETS) ? "data_offsets" : NULL;
     if (missing)
-        return EMBER_FAIL(p->err, EMBER_ERR_FORMAT, "%s: %s: \"%s\" is missing", p->path, what,
-                          missing);
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s: \"%s\" is missing", path, what, missing);
     return EMBER_OK;
 }
 
-/* Room for element n of a growing array of `size`-byte items: the array,
- * moved if needed, or NULL (the old one still valid) when out of memory. */
-static void *grow(void *arr, int *cap, int n, size_t size)
+static ember_status load_metadata(ember_st_file *f, const cJSON *m, ember_error *err)
 {
-    if (n < *cap)
-        return arr;
-    if (*cap > INT_MAX / 2)
-        return NULL;
-    int c = *cap ? *cap * 2 : 16;
-    size_t bytes;
-    if (!ember__mul_size((size_t)c, size, &bytes))
-        return NULL;
-    void *q = realloc(arr, bytes);
-    if (q)
-        *cap = c;
-    return q;
-}
-
-static ember_status parse_metadata(jp *p, ember_st_file *f)
-{
-    if (peek(p) != '{')
-        return wrong_type(p, "__metadata__", "an object of strings");
-    p->i++;
-    skip_ws(p);
-    if (peek(p) == '}') {
-        p->i++;
-        return EMBER_OK;
+    if (!cJSON_IsObject(m))
+        return wrong_type(f->path, err, "__metadata__", "an object of strings", m);
+    if (!(f->meta = calloc((size_t)cJSON_GetArraySize(m) + 1, sizeof *f->meta)))
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "%s: out of memory", f->path);
+    for (const cJSON *it = m->child; it; it = it->next) {
+        if (!cJSON_IsString(it)) {
+            char what[NAME_MAX_SHOWN + 32];
+            snprintf(what, sizeof what, "__metadata__ \"%.*s\"", NAME_MAX_SHOWN, it->string);
+            return wrong_type(f->path, err, what, "a string", it);
+        }
+        st_meta *e = &f->meta[f->n_meta++];
+        e->key = strdup(it->string);
+        e->value = strdup(it->valuestring);
+        if (!e->key || !e->value)
+            return EMBER_FAIL(err, EMBER_ERR_NOMEM, "%s: out of memory", f->path);
     }
-    ember_status s = EMBER_OK;
-    do {
-        char *key, *value;
-        if ((s = parse_key(p, &key)) != EMBER_OK)
-            return s;
-        char what[NAME_MAX_SHOWN + 32];
-        snprintf(what, sizeof what, "__metadata__ \"%.*s\"", NAME_MAX_SHOWN, key);
-        if (peek(p) != '"')
-            s = wrong_type(p, what, "a string");
-        else
-            s = parse_string(p, &value);
-        st_meta *m = s == EMBER_OK ? grow(f->meta, &f->meta_cap, f->n_meta, sizeof *m) : NULL;
-        if (s == EMBER_OK && !m) {
-            free(value);
-            s = EMBER_FAIL(p->err, EMBER_ERR_NOMEM, "%s: out of memory", p->path);
-        }
-        if (s != EMBER_OK) {
-            free(key);
-            return s;
-        }
-        f->meta = m;
-        f->meta[f->n_meta++] = (st_meta){key, value};
-    } while (next_or_close(p, '}', &s) == 1);
-    return s;
+    return EMBER_OK; /* duplicate keys: check_names */
 }
 
-static ember_status parse_header(jp *p, ember_st_file *f)
+static ember_status load_entries(ember_st_file *f, const cJSON *root, ember_error *err)
 {
-    skip_ws(p);
-    if (peek(p) != '{')
-        return wrong_type(p, "the header", "a JSON object");
-    p->i++;
-    skip_ws(p);
+    if (!(f->t = calloc((size_t)cJSON_GetArraySize(root) + 1, sizeof *f->t)))
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "%s: out of memory", f->path);
     int seen_meta = 0;
     ember_status s = EMBER_OK;
-    if (peek(p) == '}')
-        p->i++;
-    else
-        do {
-            char *key;
-            if ((s = parse_key(p, &key)) != EMBER_OK)
-                return s;
-            if (strcmp(key, "__metadata__") == 0) {
-                free(key);
-                if (seen_meta++)
-                    return EMBER_FAIL(p->err, EMBER_ERR_FORMAT, "%s: __metadata__ appears twice",
-                                      p->path);
-                s = parse_metadata(p, f);
-            } else {
-                st_entry *grown = grow(f->t, &f->cap, f->n, sizeof *f->t);
-                if (!grown) {
-                    free(key);
-                    return EMBER_FAIL(p->err, EMBER_ERR_NOMEM, "%s: out of memory", p->path);
-                }
-                f->t = grown;
-                st_entry *t = &f->t[f->n++];
-                memset(t, 0, sizeof *t);
-                t->name = key;
-                s = parse_tensor(p, t);
-            }
-            if (s != EMBER_OK)
-                return s;
-        } while (next_or_close(p, '}', &s) == 1);
+    for (const cJSON *it = root->child; s == EMBER_OK && it; it = it->next) {
+        if (strcmp(it->string, "__metadata__") == 0) {
+            s = seen_meta++ ? EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: __metadata__ appears twice",
+                                         f->path)
+                            : load_metadata(f, it, err);
+            continue;
+        }
+        st_entry *t = &f->t[f->n++];
+        if (!(t->name = strdup(it->string)))
+            return EMBER_FAIL(err, EMBER_ERR_NOMEM, "%s: out of memory", f->path);
+        s = load_tensor(f->path, it, t, err);
+    }
+    return s; /* duplicate names: check_names */
+}
+
+/* The header text (n bytes, NUL after them) into f: check_text, parse with
+ * cJSON, allow only JSON whitespace (the writer's padding) after the object,
+ * walk the tree. */
+static ember_status parse_header(ember_st_file *f, const char *text, size_t n, ember_error *err)
+{
+    ember_status s = check_text(text, n, f->path, err);
     if (s != EMBER_OK)
         return s;
-    skip_ws(p); /* the writer's padding */
-    if (p->i != p->n)
-        return bad_json(p, "unexpected text after the header object");
-    return EMBER_OK;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, n, &end, 0);
+    if (!root)
+        return bad_json(f->path, err, "syntax error (cJSON stops)",
+                        end ? (size_t)(end - text) : 0);
+    if (!cJSON_IsObject(root))
+        s = wrong_type(f->path, err, "the header", "a JSON object", root);
+    for (; s == EMBER_OK && end < text + n; end++)
+        if (*end != ' ' && *end != '\t' && *end != '\n' && *end != '\r')
+            s = bad_json(f->path, err, "unexpected text after the header object", (size_t)(end - text));
+    if (s == EMBER_OK)
+        s = load_entries(f, root, err);
+    cJSON_Delete(root);
+    return s;
 }
 
 static int by_offset(const void *a, const void *b)
@@ -1091,14 +924,14 @@ static ember_status read_file(ember_st_file *f, FILE *fp, ember_error *err)
                           "%s: header length %" PRIu64 " is larger than the %" PRIu64
                           " bytes after it (file truncated?)",
                           path, n, size - LEN_BYTES);
-    char *text = malloc((size_t)n);
+    char *text = malloc((size_t)n + 1);
     if (!text)
         return EMBER_FAIL(err, EMBER_ERR_NOMEM, "%s: out of memory for a %" PRIu64 "-byte header",
                           path, n);
     s = read_exact(fp, text, (size_t)n, path, err);
     if (s == EMBER_OK) {
-        jp p = {text, (size_t)n, 0, path, err};
-        s = parse_header(&p, f);
+        text[n] = '\0'; /* not needed by cJSON given the length; a guard */
+        s = parse_header(f, text, (size_t)n, err);
     }
     free(text);
     if (s != EMBER_OK)

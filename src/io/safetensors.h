@@ -31,11 +31,13 @@
 
 #include "ember.h"
 
-/* Largest header the reader accepts, in bytes. The same cap as the reference
- * implementation (Rust safetensors' MAX_HEADER_SIZE), so a file we accept is
- * one Python accepts too; it also bounds what a hostile header can make us
- * allocate before the tensors are checked. */
-#define EMBER_ST_MAX_HEADER 100000000ULL
+/* Largest header the reader accepts, in bytes: 16 MiB. Ember's headers are a
+ * few KiB (architecture, settings, lineage). The cap bounds what a hostile
+ * header can make us allocate: cJSON builds its whole tree before any check,
+ * about 40 bytes per byte of header in the worst case (measured: 4 GB for a
+ * 100 MB header), so 16 MiB keeps that under ~700 MB. Python's reference
+ * reader allows 100 MB; every file we write is far below both. */
+#define EMBER_ST_MAX_HEADER (16ULL << 20)
 
 /* Largest shape entry and data offset, read or written: 2^53 = 9007199254740992.
  * JSON readers that hold numbers as doubles (cJSON, JavaScript) are exact only
@@ -119,7 +121,9 @@ ember_status ember__st_read(ember_st_file **out, const char *path, ember_error *
  * a no-op. */
 void ember__st_free(ember_st_file *f);
 
-/* 1 if the file carried EMBER_ST_CHECKSUM_KEY (and so it was verified), else 0.
+/* The queries below take a non-NULL file from ember__st_read and never fail.
+ *
+ * 1 if the file carried EMBER_ST_CHECKSUM_KEY (and so it was verified), else 0.
  * The model loader requires it; plain safetensors files from elsewhere lack it. */
 int ember__st_has_checksum(const ember_st_file *f);
 
