@@ -191,7 +191,10 @@ void ember_model_summary(const ember_model *m, FILE *f);
 
 /* Set the thread count used by OpenMP loops and OpenBLAS inside this model's
  * calls; n <= 0 means the number of cores. Same seed + same thread count gives
- * bit-identical weights. */
+ * bit-identical weights. On a machine shared with other programs, run with
+ * OMP_WAIT_POLICY=passive in the environment (the `ember` tool does this
+ * itself): OpenMP's default spinning makes every parallel region wait for a
+ * descheduled worker, which measured 100x slower with one busy core. */
 void ember_model_set_threads(ember_model *m, int n);
 int ember_model_get_threads(const ember_model *m);
 

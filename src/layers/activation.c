@@ -87,8 +87,12 @@ void ember__act_backward(ember_activation a, float *dx, const float *dy, const f
         break;
     case EMBER_ACT_RELU:
 #pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
-        for (int64_t i = 0; i < n; i++)
-            dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+        for (int64_t i = 0; i < n; i++) {
+            /* Load dy unconditionally so this is a select, which vectorises;
+             * `y > 0 ? dy[i] : 0` compiled to a mispredicted branch (bench). */
+            float g = dy[i];
+            dx[i] = y[i] > 0.0f ? g : 0.0f;
+        }
         break;
     case EMBER_ACT_SIGMOID:
 #pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
