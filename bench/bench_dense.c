@@ -174,7 +174,7 @@ static int setup(bench_case *c, uint64_t seed)
     if (!s)
         s = ember_model_compile(c->m, &opt, c->loss, &err);
     if (!s)
-        s = ember__model_arena(c->m, c->B, &err);
+        s = ember__model_arena(c->m, c->B, 0, &err);
     if (s) {
         fprintf(stderr, "bench_dense: %s: %s (%s)\n", c->name, err.message, err.where);
         return 1;

@@ -130,6 +130,139 @@ ember_status ember_idx_load(ember_tensor **out, const char *path, ember_error *e
 ember_status ember_one_hot(ember_tensor **out, const ember_tensor *labels, int64_t classes,
                            ember_error *err);
 
+/* ---------------------------------------------------------- data: text */
+
+/* A labelled text data set read from a file or folder. Texts are UTF-8,
+ * NUL-terminated, kept once (no second copy). Labels are strings; an example
+ * may have several (fastText multi-label) or none only if the reader allows. */
+typedef struct ember_text_dataset ember_text_dataset;
+
+typedef enum ember_text_format {
+    EMBER_TEXT_AUTO = 0, /* folder -> FOLDER; *.tsv[.gz] -> TSV; *.csv[.gz] -> CSV;
+                            otherwise FASTTEXT if the first line starts with __label__ */
+    EMBER_TEXT_CSV,      /* RFC 4180, comma, header row */
+    EMBER_TEXT_TSV,      /* tab-separated, header row, same quoting rules */
+    EMBER_TEXT_FASTTEXT, /* "__label__a __label__b text" per line */
+    EMBER_TEXT_FOLDER    /* one sub-folder per class, one example per file */
+} ember_text_format;
+
+typedef struct ember_text_read_options {
+    ember_text_format format;
+    /* CSV/TSV: column by header name or 0-based index ("2"). NULL: "text"
+     * if the header has it, else the first column; "label" if present,
+     * else the last column. */
+    const char *text_column;
+    const char *label_column;
+} ember_text_read_options;
+
+ember_text_read_options ember_text_read_options_default(void);
+
+/* Read a data set (gzip transparently). Errors: EMBER_ERR_IO, EMBER_ERR_FORMAT
+ * naming the file and line (and column) at fault: empty file, header only,
+ * missing column, unbalanced quote, a label with no text, invalid UTF-8. */
+ember_status ember_text_dataset_load(ember_text_dataset **out, const char *path,
+                                     const ember_text_read_options *opt, ember_error *err);
+void ember_text_dataset_destroy(ember_text_dataset *d);
+int64_t ember_text_dataset_size(const ember_text_dataset *d);
+/* Text of example i (borrowed, valid until destroy). */
+const char *ember_text_dataset_text(const ember_text_dataset *d, int64_t i);
+/* Number of labels of example i, and label j of it (borrowed). */
+int ember_text_dataset_label_count(const ember_text_dataset *d, int64_t i);
+const char *ember_text_dataset_label(const ember_text_dataset *d, int64_t i, int j);
+/* Build a data set from memory (copies the strings); labels may be NULL
+ * (unlabelled, for predict). */
+ember_status ember_text_dataset_create(ember_text_dataset **out, int64_t n,
+                                       const char *const *texts, const char *const *labels,
+                                       ember_error *err);
+
+/* ------------------------------------------------------ text pipeline */
+
+/* How raw text becomes token ids. Saved in the model file, so test/predict/
+ * serve apply exactly the training pipeline. Defaults in parentheses. */
+typedef struct ember_text_options {
+    /* cleaning */
+    int nfkc;                /* Unicode NFKC normalisation (1) */
+    int casefold;            /* Unicode case folding (1) */
+    int strip_html;          /* remove tags, decode entities (1) */
+    int replace_urls;        /* URLs -> "<url>" (1) */
+    int replace_emails;      /* e-mail addresses -> "<email>" (1) */
+    int replace_numbers;     /* digit runs -> "<num>" (0) */
+    int strip_email_headers; /* drop an RFC 822 header block at the start (0) */
+    int keep_punctuation;    /* 1: punctuation marks become tokens; 0: separators (0) */
+    /* tokenising */
+    int cjk_bigrams;         /* CJK: characters plus character bigrams (1) */
+    int word_ngrams;         /* add word n-grams up to N, hashed (1 = words only) */
+    int char_ngram_min;      /* character n-grams of words, hashed (0 = off) */
+    int char_ngram_max;
+    int64_t buckets;         /* hash buckets for n-grams (2000000 fastText; here 200000) */
+    /* vocabulary */
+    int64_t min_count;       /* words seen fewer times map to <oov> (1) */
+    int64_t max_vocab;       /* keep the most frequent words (0 = no limit) */
+} ember_text_options;
+
+ember_text_options ember_text_options_default(void);
+
+/* Token ids of many examples, without padding: example i has ids
+ * ids[offsets[i] .. offsets[i+1]). Id 0 is padding (never produced), 1 is
+ * out-of-vocabulary, then the vocabulary, then the n-gram buckets. */
+typedef struct ember_ragged {
+    int64_t n;        /* examples */
+    int64_t *offsets; /* [n + 1], offsets[0] = 0 */
+    int32_t *ids;     /* [offsets[n]] */
+} ember_ragged;
+void ember_ragged_destroy(ember_ragged *r); /* frees the struct and arrays; NULL ok */
+
+typedef struct ember_pipeline ember_pipeline;
+
+ember_status ember_pipeline_create(ember_pipeline **out, const ember_text_options *opt,
+                                   ember_error *err);
+void ember_pipeline_destroy(ember_pipeline *p);
+/* Build the vocabulary and the label table (labels sorted by byte order)
+ * from a training set. */
+ember_status ember_pipeline_fit(ember_pipeline *p, const ember_text_dataset *d,
+                                ember_error *err);
+/* Rows an Embedding needs: 2 + vocabulary + buckets. */
+int64_t ember_pipeline_input_dim(const ember_pipeline *p);
+int64_t ember_pipeline_class_count(const ember_pipeline *p);
+const char *ember_pipeline_class_name(const ember_pipeline *p, int64_t k);
+/* Class id of a label string, or -1. */
+int64_t ember_pipeline_class_id(const ember_pipeline *p, const char *label);
+/* Encode texts to ids (*ids) and, if `labels` is non-NULL, their first label
+ * to class ids as a [N] tensor (*labels). A label unknown to the pipeline is
+ * EMBER_ERR_FORMAT naming the example. */
+ember_status ember_pipeline_encode(const ember_pipeline *p, const ember_text_dataset *d,
+                                   ember_ragged **ids, ember_tensor **labels, ember_error *err);
+/* The pipeline as JSON text (caller frees with free()), and back. */
+ember_status ember_pipeline_to_json(const ember_pipeline *p, char **json, ember_error *err);
+ember_status ember_pipeline_from_json(ember_pipeline **out, const char *json, ember_error *err);
+/* The cleaned tokens of one text, space-separated (for inspection; caller
+ * frees with free()). */
+ember_status ember_pipeline_tokens(const ember_pipeline *p, const char *text, char **out,
+                                   ember_error *err);
+
+/* ---------------------------------------------------------- evaluation */
+
+/* Classification report from true and predicted class ids, and optionally
+ * the probabilities [N][K] for top-k accuracy. */
+typedef struct ember_class_report {
+    int64_t n, classes;
+    double accuracy;
+    double macro_precision, macro_recall, macro_f1;
+    double weighted_precision, weighted_recall, weighted_f1;
+    double top_k_accuracy;  /* NaN without probabilities */
+    int top_k;
+    double *precision, *recall, *f1; /* [classes] */
+    int64_t *support;                /* [classes] true examples per class */
+    int64_t *confusion;              /* [classes][classes], row = true, column = predicted */
+} ember_class_report;
+
+/* truth[N], pred[N] in [0, classes); probs may be NULL. A class with no
+ * predictions has precision 0 (as scikit-learn with zero_division=0). */
+ember_status ember_class_report_create(ember_class_report **out, const int64_t *truth,
+                                       const int64_t *pred, const float *probs, int64_t n,
+                                       int64_t classes, int top_k, ember_error *err);
+void ember_class_report_destroy(ember_class_report *r);
+
 /* ------------------------------------------------------------------ models */
 
 typedef enum ember_activation {
@@ -163,6 +296,10 @@ typedef struct ember_model ember_model;
  * number of cores. Errors: EMBER_ERR_ARG, EMBER_ERR_NOMEM. */
 ember_status ember_model_create(ember_model **out, int input_rank, const int64_t *input_shape,
                                 uint64_t seed, ember_error *err);
+/* Create an empty model whose examples are bags of token ids (ember_ragged,
+ * e.g. from ember_pipeline_encode). Its first layers must be an Embedding
+ * followed by GlobalAveragePooling1D. */
+ember_status ember_model_create_ids(ember_model **out, uint64_t seed, ember_error *err);
 /* Free a model. NULL is a no-op. */
 void ember_model_destroy(ember_model *m);
 
@@ -181,6 +318,18 @@ ember_status ember_model_add_activation(ember_model *m, ember_activation act, em
  * `rate` and the survivors are scaled by 1/(1-rate); identity in evaluation.
  * 0 <= rate < 1. */
 ember_status ember_model_add_dropout(ember_model *m, float rate, ember_error *err);
+
+/* Embedding(input_dim, output_dim): row i of a [input_dim][output_dim] table
+ * per token id i. Must be the first layer of a model from
+ * ember_model_create_ids and be followed by GlobalAveragePooling1D; the pair
+ * computes the mean of an example's rows without padding (EmbeddingBag).
+ * lazy = 1 (recommended): only the rows a batch touched get gradients and
+ * optimizer updates ("lazy Adam": moments of other rows are not decayed);
+ * lazy = 0: every row is updated every step, exactly as Keras' Adam does. */
+ember_status ember_model_add_embedding(ember_model *m, int64_t input_dim, int64_t output_dim,
+                                       int lazy, ember_error *err);
+/* GlobalAveragePooling1D: mean over the sequence (after an Embedding). */
+ember_status ember_model_add_global_average_pooling1d(ember_model *m, ember_error *err);
 
 /* Number of layers added so far, and of trainable parameters. */
 int ember_model_layer_count(const ember_model *m);
@@ -288,7 +437,11 @@ typedef struct ember_fit_config {
     int64_t batch_size;         /* >= 1 */
     int shuffle;                /* reshuffle the training order each epoch */
     const ember_tensor *x_val;  /* validation inputs, or NULL */
+    const struct ember_ragged *x_val_ids; /* validation token ids (ids models) */
     const ember_tensor *y_val;  /* validation targets (same forms as y) */
+    /* Per-example weights of the training loss [N] (NULL: all 1), e.g. class
+     * weights; the batch loss is sum(w_i * loss_i) / B as in Keras. */
+    const float *sample_weight;
     ember_progress_fn progress; /* NULL: silent */
     void *progress_user;
 } ember_fit_config;
@@ -313,6 +466,16 @@ double ember_history_get(const ember_history *h, const char *name, int epoch);
 ember_status ember_model_fit(ember_model *m, const ember_tensor *x, const ember_tensor *y,
                              const ember_fit_config *cfg, ember_history *history,
                              ember_error *err);
+
+/* The same three calls for models whose input is token ids. */
+ember_status ember_model_fit_ids(ember_model *m, const struct ember_ragged *x, const ember_tensor *y,
+                                 const ember_fit_config *cfg, ember_history *history,
+                                 ember_error *err);
+ember_status ember_model_evaluate_ids(ember_model *m, const struct ember_ragged *x,
+                                      const ember_tensor *y, int64_t batch_size, double *loss,
+                                      double *accuracy, ember_error *err);
+ember_status ember_model_predict_ids(ember_model *m, const struct ember_ragged *x,
+                                     int64_t batch_size, ember_tensor **out, ember_error *err);
 
 /* Loss and accuracy (NaN for MSE) over a data set, in evaluation mode.
  * batch_size <= 0 means 256. */

@@ -21,6 +21,8 @@ typedef enum ember_layer_kind {
     EMBER_LAYER_DENSE = 0,
     EMBER_LAYER_ACTIVATION,
     EMBER_LAYER_DROPOUT,
+    EMBER_LAYER_EMBEDDING,
+    EMBER_LAYER_GAP1D,
     EMBER_LAYER_KIND_COUNT
 } ember_layer_kind;
 
@@ -31,6 +33,10 @@ typedef struct ember_step_ctx {
     int training;           /* 1: training (dropout active), 0: evaluation */
     ember_rng dropout_rng;  /* stream for this step; layers offset by layer index */
     int threads;
+    /* Ragged token ids of this batch (models whose input is ids): example b
+     * has ids[offsets[b] .. offsets[b+1]). NULL for dense inputs. */
+    const int32_t *ids;
+    const int64_t *offsets;
 } ember_step_ctx;
 
 typedef struct ember_layer_ops {
@@ -68,6 +74,13 @@ struct ember_layer {
     void *config;                       /* family-specific */
     float *scratch;                     /* family-specific per-batch scratch, from the arena */
     int64_t scratch_per_row;            /* floats of scratch needed per batch row */
+    /* Sparse gradients (Embedding in lazy mode): after backward only rows
+     * touched[0..n_touched) of row_len floats each are non-zero; the model
+     * zeroes, norms, clips and updates just those rows. */
+    int sparse_grads;
+    int64_t row_len;
+    int64_t n_touched;
+    int64_t *touched;                   /* capacity: the arena's ids per batch */
 };
 
 const ember_layer_ops *ember__layer_ops(ember_layer_kind kind);
@@ -89,6 +102,14 @@ typedef struct activation_config {
 typedef struct dropout_config {
     float rate;
 } dropout_config;
+
+typedef struct embedding_config {
+    int64_t input_dim;  /* rows V: token ids are in [0, V) */
+    int64_t output_dim; /* D */
+    int lazy;           /* 1: sparse rows + lazy optimizer; 0: dense (Keras-exact) */
+    int64_t *stamp;     /* [V] last step that touched each row (sparse bookkeeping) */
+    int64_t step;
+} embedding_config;
 
 /* Activation helpers shared by dense.c and activation.c (activation.c). */
 void ember__act_forward(ember_activation a, float *y, const float *x, int64_t B, int64_t C);

@@ -9,11 +9,15 @@
 extern const ember_layer_ops ember__dense_ops;
 extern const ember_layer_ops ember__activation_ops;
 extern const ember_layer_ops ember__dropout_ops;
+extern const ember_layer_ops ember__embedding_ops;
+extern const ember_layer_ops ember__gap1d_ops;
 
 static const ember_layer_ops *const table[EMBER_LAYER_KIND_COUNT] = {
     [EMBER_LAYER_DENSE] = &ember__dense_ops,
     [EMBER_LAYER_ACTIVATION] = &ember__activation_ops,
     [EMBER_LAYER_DROPOUT] = &ember__dropout_ops,
+    [EMBER_LAYER_EMBEDDING] = &ember__embedding_ops,
+    [EMBER_LAYER_GAP1D] = &ember__gap1d_ops,
 };
 
 const ember_layer_ops *ember__layer_ops(ember_layer_kind kind)

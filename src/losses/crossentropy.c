@@ -146,6 +146,18 @@ void ember__loss_compute(const ember_loss_batch *lb, float *row_loss, float *dou
     case EMBER_LOSS_BINARY_CROSSENTROPY: bce(lb, row_loss, dout, correct); break;
     case EMBER_LOSS_MSE: mse(lb, row_loss, dout, correct); break;
     }
+    if (lb->weights) {
+        int64_t B = lb->B, K = lb->K;
+        for (int64_t b = 0; b < B; b++) {
+            float w = lb->weights[b];
+            if (w == 1.0f)
+                continue;
+            row_loss[b] *= w;
+            if (dout)
+                for (int64_t k = 0; k < K; k++)
+                    dout[b * K + k] *= w;
+        }
+    }
 }
 
 int ember__loss_fusable(ember_loss_kind kind, ember_activation out_act)

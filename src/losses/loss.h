@@ -21,9 +21,11 @@ typedef struct ember_loss_batch {
     const float *t;       /* targets, [B][K] or [B] when sparse */
     int sparse;
     int64_t B, K;
+    const float *weights; /* [B] per-example weights, or NULL (all 1) */
 } ember_loss_batch;
 
-/* row_loss[B]: each row's loss (its share before the batch mean).
+/* row_loss[B]: each row's loss (its share before the batch mean), times its
+ * weight when weights are given (the gradient rows are scaled alike).
  * dout[B][K] (may be NULL): gradient of the batch-mean loss with respect to
  * p, or to the logits when fused. *correct: rows (CCE) or elements (BCE)
  * predicted right; 0 for MSE. */

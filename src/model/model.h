@@ -16,6 +16,7 @@
 #include "optim/optim.h"
 
 struct ember_model {
+    int ids_input;          /* examples are bags of token ids (ember_ragged) */
     int input_rank;
     int64_t input_shape[EMBER_MAX_DIMS];
     int64_t input_size;
@@ -45,12 +46,17 @@ struct ember_model {
     float *grad_a, *grad_b; /* ping-pong gradient buffers, [arena_batch][max_width] */
     float *targets;         /* gathered targets [arena_batch][K] */
     float *row_loss;        /* [arena_batch] */
+    float *weights;         /* gathered sample weights [arena_batch] */
+    int64_t arena_ids;      /* capacity of batch_ids */
+    int32_t *batch_ids;     /* gathered token ids of a batch [arena_ids] */
+    int64_t *batch_offsets; /* [arena_batch + 1] */
+    int64_t *touched;       /* sparse-gradient row lists, [arena_ids] per sparse layer */
 };
 
 /* Output width K of the model (last layer's out_size, or the input size). */
 int64_t ember__model_out_size(const ember_model *m);
-/* Make the arena hold B rows. */
-ember_status ember__model_arena(ember_model *m, int64_t B, ember_error *err);
+/* Make the arena hold B rows (and, for ids models, n_ids token ids). */
+ember_status ember__model_arena(ember_model *m, int64_t B, int64_t n_ids, ember_error *err);
 /* Allocate params/grads blocks and point the layers at them (no init). */
 ember_status ember__model_alloc_params(ember_model *m, ember_error *err);
 /* Forward B rows already in acts[0]; returns the output pointer. */

@@ -51,9 +51,56 @@ static void free_arena(ember_model *m)
 {
     ember__free(m->arena);
     free(m->acts);
+    free(m->batch_ids);
+    free(m->batch_offsets);
+    free(m->touched);
     m->arena = NULL;
     m->acts = NULL;
+    m->batch_ids = NULL;
+    m->batch_offsets = NULL;
+    m->touched = NULL;
     m->arena_batch = 0;
+    m->arena_ids = 0;
+}
+
+ember_status ember_model_create_ids(ember_model **out, uint64_t seed, ember_error *err)
+{
+    if (!out)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "ember_model_create_ids: out is NULL");
+    *out = NULL;
+    ember_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for a model");
+    m->ids_input = 1;
+    m->input_rank = 0;
+    for (int i = 0; i < EMBER_MAX_DIMS; i++)
+        m->input_shape[i] = 1;
+    m->input_size = 0;
+    m->seed = seed;
+    m->threads = ember__cores();
+    *out = m;
+    return EMBER_OK;
+}
+
+ember_status ember_model_add_embedding(ember_model *m, int64_t input_dim, int64_t output_dim,
+                                       int lazy, ember_error *err)
+{
+    embedding_config *c = calloc(1, sizeof *c);
+    if (!c)
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory");
+    c->input_dim = input_dim;
+    c->output_dim = output_dim;
+    c->lazy = lazy != 0;
+    ember_status s = ember__model_add(m, EMBER_LAYER_EMBEDDING, c, err);
+    return s;
+}
+
+ember_status ember_model_add_global_average_pooling1d(ember_model *m, ember_error *err)
+{
+    void *c = calloc(1, 1);
+    if (!c)
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory");
+    return ember__model_add(m, EMBER_LAYER_GAP1D, c, err);
 }
 
 void ember_model_destroy(ember_model *m)
@@ -123,6 +170,7 @@ ember_status ember__model_add(ember_model *m, ember_layer_kind kind, void *confi
     ember_status s = l->ops->build(l, err);
     if (s) {
         ember__error_prefix(err, "layer %d (%s)", l->index, l->ops->name);
+        l->ops->destroy(l);
         free(config);
         free(l);
         return s;
@@ -290,6 +338,18 @@ ember_status ember_model_compile(ember_model *m, const ember_optimizer_config *o
     ember_status s = ember__optim_validate(opt, err);
     if (s)
         return s;
+    for (int i = 0; i < m->n_layers; i++) {
+        const ember_layer *l = m->layers[i];
+        int next_gap = i + 1 < m->n_layers && m->layers[i + 1]->kind == EMBER_LAYER_GAP1D;
+        if (l->kind == EMBER_LAYER_EMBEDDING && !next_gap)
+            return EMBER_FAIL(err, EMBER_ERR_SHAPE, "layer %d (embedding) must be followed by "
+                              "global_average_pooling1d (sequence outputs are not supported)", i);
+        if (l->kind == EMBER_LAYER_GAP1D && (i == 0 || m->layers[i - 1]->kind != EMBER_LAYER_EMBEDDING))
+            return EMBER_FAIL(err, EMBER_ERR_SHAPE, "layer %d (global_average_pooling1d) must "
+                              "follow an embedding", i);
+    }
+    if (m->ids_input && m->layers[0]->kind != EMBER_LAYER_EMBEDDING)
+        return EMBER_FAIL(err, EMBER_ERR_SHAPE, "a model of token ids must start with an embedding");
     const ember_layer *last = m->layers[m->n_layers - 1];
     if (loss == EMBER_LOSS_CATEGORICAL_CROSSENTROPY && last->out_size < 2)
         return EMBER_FAIL(err, EMBER_ERR_SHAPE,
@@ -323,10 +383,40 @@ ember_status ember_model_compile(ember_model *m, const ember_optimizer_config *o
     return EMBER_OK;
 }
 
-ember_status ember__model_arena(ember_model *m, int64_t B, ember_error *err)
+ember_status ember__model_arena(ember_model *m, int64_t B, int64_t n_ids, ember_error *err)
 {
+    if (m->ids_input && (n_ids > m->arena_ids || !m->batch_ids)) {
+        int n_sparse = 0;
+        for (int i = 0; i < m->n_layers; i++)
+            n_sparse += m->layers[i]->sparse_grads;
+        int64_t cap = n_ids > 0 ? n_ids : 1;
+        int32_t *ids = malloc((size_t)cap * sizeof *ids);
+        int64_t *touched = malloc((size_t)cap * (size_t)(n_sparse ? n_sparse : 1) * sizeof *touched);
+        if (!ids || !touched) {
+            free(ids);
+            free(touched);
+            return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for %lld token ids per batch",
+                              (long long)n_ids);
+        }
+        free(m->batch_ids);
+        free(m->touched);
+        m->batch_ids = ids;
+        m->touched = touched;
+        m->arena_ids = cap;
+        int k = 0;
+        for (int i = 0; i < m->n_layers; i++)
+            if (m->layers[i]->sparse_grads)
+                m->layers[i]->touched = touched + cap * k++;
+    }
     if (B <= m->arena_batch && m->arena)
         return EMBER_OK;
+    if (m->ids_input) {
+        int64_t *o = malloc((size_t)(B + 1) * sizeof *o);
+        if (!o)
+            return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for batch offsets");
+        free(m->batch_offsets);
+        m->batch_offsets = o;
+    }
     /* Layout: acts[0..n] (input + each output), two gradient buffers of the
      * widest layer, each layer's scratch, targets, per-row losses. Every
      * piece starts on a 64-byte boundary (16 floats). */
@@ -352,7 +442,7 @@ ember_status ember__model_arena(ember_model *m, int64_t B, ember_error *err)
     }
     if (!ember__mul_i64(B, K, &sz))
         goto overflow;
-    total += ROUNDUP(sz) + ROUNDUP(B);
+    total += ROUNDUP(sz) + 2 * ROUNDUP(B);
     if (total < 0 || (uint64_t)total > SIZE_MAX / sizeof(float))
         goto overflow;
     float *arena = ember__alloc((size_t)total * sizeof(float));
@@ -364,7 +454,8 @@ ember_status ember__model_arena(ember_model *m, int64_t B, ember_error *err)
                           "out of memory for activations of a batch of %lld (%lld floats)",
                           (long long)B, (long long)total);
     }
-    free_arena(m);
+    ember__free(m->arena);
+    free(m->acts);
     m->arena = arena;
     m->acts = acts;
     float *p = arena;
@@ -384,6 +475,8 @@ ember_status ember__model_arena(ember_model *m, int64_t B, ember_error *err)
     m->targets = p;
     p += ROUNDUP(B * K);
     m->row_loss = p;
+    p += ROUNDUP(B);
+    m->weights = p;
     m->arena_batch = B;
 #undef ROUNDUP
     return EMBER_OK;

@@ -2,7 +2,8 @@
  * serialize.c - model files: a Sequential model <-> one safetensors file.
  *
  * Tensors: "layers.<i>.kernel" [in, out] and "layers.<i>.bias" [out] for each
- * Dense layer i (Keras' kernel layout). Metadata (all strings):
+ * Dense layer i (Keras' kernel layout); "layers.<i>.embeddings" [V, D] for an
+ * Embedding. A model of token ids has "input_shape": [] in its architecture. Metadata (all strings):
  *   ember.format          "ember-model"
  *   ember.format_version  "1" (readers refuse newer versions)
  *   ember.architecture    {"input_shape":[...],"layers":[{"type":"dense",...},...]}
@@ -41,6 +42,12 @@ typedef struct ptensor {
 
 static int layer_tensors(const ember_layer *l, ptensor out[2])
 {
+    if (l->kind == EMBER_LAYER_EMBEDDING) {
+        const embedding_config *e = l->config;
+        ptensor t = {"embeddings", 2, {e->input_dim, e->output_dim, 1, 1}, 0};
+        out[0] = t;
+        return 1;
+    }
     if (l->kind != EMBER_LAYER_DENSE || l->param_count == 0)
         return 0;
     const dense_config *c = l->config;
@@ -313,6 +320,23 @@ static ember_status add_layer_from_json(ember_model *m, const cJSON *lj, int i, 
                               where, s);
         return ember_model_add_activation(m, (ember_activation)a, err);
     }
+    case EMBER_LAYER_EMBEDDING: {
+        static const char *const keys[] = {"type", "input_dim", "output_dim", "lazy", NULL};
+        double v = 0, dd = 0;
+        int lazy = 1;
+        if ((st = only_keys(lj, keys, where, path, err)) ||
+            (st = get_num(lj, "input_dim", 1, 2147483647.0, 1, &v, where, path, err)) ||
+            (st = get_num(lj, "output_dim", 1, 1e7, 1, &dd, where, path, err)) ||
+            (st = get_bool(lj, "lazy", &lazy, where, path, err)))
+            return st;
+        return ember_model_add_embedding(m, (int64_t)v, (int64_t)dd, lazy, err);
+    }
+    case EMBER_LAYER_GAP1D: {
+        static const char *const keys[] = {"type", NULL};
+        if ((st = only_keys(lj, keys, where, path, err)))
+            return st;
+        return ember_model_add_global_average_pooling1d(m, err);
+    }
     case EMBER_LAYER_DROPOUT: {
         static const char *const keys[] = {"type", "rate", NULL};
         if ((st = only_keys(lj, keys, where, path, err)) ||
@@ -485,9 +509,9 @@ ember_status ember_model_load(ember_model **out, const char *path, ember_error *
     const cJSON *ish = cJSON_GetObjectItemCaseSensitive(arch, "input_shape");
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(arch, "layers");
     int rank = cJSON_GetArraySize(ish);
-    if (!cJSON_IsArray(ish) || rank < 1 || rank > EMBER_MAX_DIMS - 1) {
+    if (!cJSON_IsArray(ish) || rank > EMBER_MAX_DIMS - 1) {
         s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: architecture.input_shape must be an array of "
-                       "1..%d sizes", path, EMBER_MAX_DIMS - 1);
+                       "0..%d sizes ([] for token ids)", path, EMBER_MAX_DIMS - 1);
         goto fail;
     }
     int64_t shape[EMBER_MAX_DIMS];
@@ -507,7 +531,8 @@ ember_status ember_model_load(ember_model **out, const char *path, ember_error *
                        "1..%d layers", path, MAX_LAYERS);
         goto fail;
     }
-    if ((s = ember_model_create(&m, rank, shape, seed, err)))
+    if ((s = rank == 0 ? ember_model_create_ids(&m, seed, err)
+                       : ember_model_create(&m, rank, shape, seed, err)))
         goto fail;
     m->threads = (int)threads ? (int)threads : m->threads;
     int i = 0;

@@ -92,30 +92,74 @@ static void set_threads(const ember_model *m)
     ember__blas_single_thread();
 }
 
+/* A data set's inputs: a dense tensor [N, ...] or ragged token ids. */
+typedef struct model_input {
+    const ember_tensor *x;
+    const ember_ragged *ids;
+} model_input;
+
+static int64_t input_rows(const model_input *in) { return in->x ? in->x->shape[0] : in->ids->n; }
+
 typedef struct targets_info {
     int sparse;
     int64_t K;      /* model outputs */
     int64_t width;  /* floats per target row: K, or 1 when sparse */
 } targets_info;
 
-/* Check x and y against the model; names what is wrong. `what` is "x"/"x_val". */
-static ember_status check_data(const ember_model *m, const ember_tensor *x, const ember_tensor *y,
+static ember_status check_ids(const ember_model *m, const ember_ragged *r, const char *xname,
+                              ember_error *err)
+{
+    if (r->n <= 0 || !r->offsets || (!r->ids && r->offsets[r->n] > 0))
+        return EMBER_FAIL(err, EMBER_ERR_SHAPE, "%s has no examples", xname);
+    const embedding_config *ec = m->layers[0]->config;
+    int64_t V = ec->input_dim;
+    if (r->offsets[0] != 0)
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: offsets[0] must be 0, got %lld", xname,
+                          (long long)r->offsets[0]);
+    for (int64_t i = 0; i < r->n; i++) {
+        if (r->offsets[i + 1] < r->offsets[i])
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: offsets decrease at example %lld", xname,
+                              (long long)i);
+        for (int64_t t = r->offsets[i]; t < r->offsets[i + 1]; t++)
+            if (r->ids[t] < 0 || r->ids[t] >= V)
+                return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s example %lld: token id %d is outside "
+                                  "the embedding's 0..%lld", xname, (long long)i, (int)r->ids[t],
+                                  (long long)V - 1);
+    }
+    return EMBER_OK;
+}
+
+/* Check inputs and targets against the model; names what is wrong. */
+static ember_status check_data(const ember_model *m, const model_input *in, const ember_tensor *y,
                                const char *xname, const char *yname, targets_info *ti,
                                ember_error *err)
 {
-    if (!x)
-        return EMBER_FAIL(err, EMBER_ERR_ARG, "%s is NULL", xname);
-    if (x->ndim != m->input_rank + 1)
-        return EMBER_FAIL(err, EMBER_ERR_SHAPE, "%s has rank %d, the model expects rank %d "
-                          "([N] + input shape)", xname, x->ndim, m->input_rank + 1);
-    for (int i = 0; i < m->input_rank; i++)
-        if (x->shape[i + 1] != m->input_shape[i])
-            return EMBER_FAIL(err, EMBER_ERR_SHAPE, "%s dimension %d is %lld, the model expects %lld",
-                              xname, i + 1, (long long)x->shape[i + 1],
-                              (long long)m->input_shape[i]);
-    int64_t N = x->shape[0];
-    if (N == 0)
-        return EMBER_FAIL(err, EMBER_ERR_SHAPE, "%s has no examples", xname);
+    if (m->n_layers == 0)
+        return EMBER_FAIL(err, EMBER_ERR_STATE, "the model has no layers");
+    if (m->ids_input) {
+        if (!in->ids)
+            return EMBER_FAIL(err, EMBER_ERR_ARG, "%s: this model takes token ids (use the _ids "
+                              "calls)", xname);
+        ember_status s = check_ids(m, in->ids, xname, err);
+        if (s)
+            return s;
+    } else {
+        const ember_tensor *x = in->x;
+        if (!x)
+            return EMBER_FAIL(err, EMBER_ERR_ARG, "%s is NULL (or token ids given to a model of "
+                              "dense inputs)", xname);
+        if (x->ndim != m->input_rank + 1)
+            return EMBER_FAIL(err, EMBER_ERR_SHAPE, "%s has rank %d, the model expects rank %d "
+                              "([N] + input shape)", xname, x->ndim, m->input_rank + 1);
+        for (int i = 0; i < m->input_rank; i++)
+            if (x->shape[i + 1] != m->input_shape[i])
+                return EMBER_FAIL(err, EMBER_ERR_SHAPE, "%s dimension %d is %lld, the model "
+                                  "expects %lld", xname, i + 1, (long long)x->shape[i + 1],
+                                  (long long)m->input_shape[i]);
+        if (x->shape[0] == 0)
+            return EMBER_FAIL(err, EMBER_ERR_SHAPE, "%s has no examples", xname);
+    }
+    int64_t N = input_rows(in);
     int64_t K = ember__model_out_size(m);
     ti->K = K;
     if (!y) {
@@ -154,18 +198,93 @@ static ember_status check_data(const ember_model *m, const ember_tensor *x, cons
     return EMBER_OK;
 }
 
-/* Copy rows idx[0..B) (or begin..begin+B when idx is NULL) into the arena. */
-static void gather(ember_model *m, const ember_tensor *x, const ember_tensor *y,
-                   const targets_info *ti, const int64_t *idx, int64_t begin, int64_t B)
+/* Most token ids any batch of B examples can hold: the sum of the B longest. */
+static int64_t max_batch_ids(const model_input *in, int64_t B)
+{
+    if (!in || !in->ids)
+        return 0;
+    const ember_ragged *r = in->ids;
+    if (B >= r->n)
+        return r->offsets[r->n];
+    /* counting sort on lengths would need their range; a heap is simpler: keep
+     * the B largest in a min-heap */
+    int64_t *h = malloc((size_t)B * sizeof *h);
+    if (!h)
+        return -1;
+    int64_t n = 0, total = 0;
+    for (int64_t i = 0; i < r->n; i++) {
+        int64_t len = r->offsets[i + 1] - r->offsets[i];
+        if (n < B) {
+            int64_t k = n++;
+            h[k] = len;
+            while (k > 0 && h[(k - 1) / 2] > h[k]) {
+                int64_t p = (k - 1) / 2, t = h[p];
+                h[p] = h[k];
+                h[k] = t;
+                k = p;
+            }
+        } else if (len > h[0]) {
+            h[0] = len;
+            int64_t k = 0;
+            for (;;) {
+                int64_t l = 2 * k + 1, rr = l + 1, mn = k;
+                if (l < n && h[l] < h[mn])
+                    mn = l;
+                if (rr < n && h[rr] < h[mn])
+                    mn = rr;
+                if (mn == k)
+                    break;
+                int64_t t = h[mn];
+                h[mn] = h[k];
+                h[k] = t;
+                k = mn;
+            }
+        }
+    }
+    for (int64_t i = 0; i < n; i++)
+        total += h[i];
+    free(h);
+    return total;
+}
+
+static ember_status prepare_arena(ember_model *m, const model_input *a, const model_input *b,
+                                  int64_t B, ember_error *err)
+{
+    int64_t na = max_batch_ids(a, B), nb = max_batch_ids(b, B);
+    if (na < 0 || nb < 0)
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory");
+    return ember__model_arena(m, B, na > nb ? na : nb, err);
+}
+
+/* Copy rows idx[0..B) (or begin..begin+B when idx is NULL) into the arena,
+ * with their targets and weights; sets the ids in ctx for ids models. */
+static void gather(ember_model *m, const model_input *in, const ember_tensor *y,
+                   const float *weights, const targets_info *ti, const int64_t *idx,
+                   int64_t begin, int64_t B, ember_step_ctx *ctx)
 {
     int64_t D = m->input_size, W = ti->width;
+    if (in->ids) {
+        const ember_ragged *r = in->ids;
+        int64_t *off = m->batch_offsets;
+        off[0] = 0;
+        for (int64_t k = 0; k < B; k++) {
+            int64_t src = idx ? idx[begin + k] : begin + k;
+            int64_t len = r->offsets[src + 1] - r->offsets[src];
+            memcpy(m->batch_ids + off[k], r->ids + r->offsets[src], (size_t)len * sizeof(int32_t));
+            off[k + 1] = off[k] + len;
+        }
+        ctx->ids = m->batch_ids;
+        ctx->offsets = off;
+    }
     float *xb = m->acts[0];
-#pragma omp parallel for schedule(static) if (B * D > 65536)
-    for (int64_t r = 0; r < B; r++) {
-        int64_t src = idx ? idx[begin + r] : begin + r;
-        memcpy(xb + r * D, x->data + src * D, (size_t)D * sizeof *xb);
+#pragma omp parallel for schedule(static) if (B * (D + W) > 65536)
+    for (int64_t k = 0; k < B; k++) {
+        int64_t src = idx ? idx[begin + k] : begin + k;
+        if (in->x)
+            memcpy(xb + k * D, in->x->data + src * D, (size_t)D * sizeof *xb);
         if (y)
-            memcpy(m->targets + r * W, y->data + src * W, (size_t)W * sizeof *xb);
+            memcpy(m->targets + k * W, y->data + src * W, (size_t)W * sizeof *xb);
+        m->weights[k] = weights ? weights[src] : 1.0f;
     }
 }
 
@@ -173,7 +292,7 @@ static ember_loss_batch loss_batch(const ember_model *m, const targets_info *ti,
                                    int64_t B)
 {
     ember_loss_batch lb = {m->loss, m->fused, p, m->fused ? ember__model_logits(m) : NULL,
-                           m->targets, ti->sparse, B, ti->K};
+                           m->targets, ti->sparse, B, ti->K, NULL};
     return lb;
 }
 
@@ -182,17 +301,17 @@ static double acc_denominator(const ember_model *m, int64_t rows, int64_t K)
     return m->loss == EMBER_LOSS_BINARY_CROSSENTROPY ? (double)rows * (double)K : (double)rows;
 }
 
-static ember_status evaluate_inner(ember_model *m, const ember_tensor *x, const ember_tensor *y,
+static ember_status evaluate_inner(ember_model *m, const model_input *x, const ember_tensor *y,
                                    const targets_info *ti, int64_t batch, double *loss,
                                    double *accuracy)
 {
-    int64_t N = x->shape[0];
-    ember_step_ctx ctx = {0, {0, 0}, m->threads};
+    int64_t N = input_rows(x);
+    ember_step_ctx ctx = {0, {0, 0}, m->threads, NULL, NULL};
     double total = 0.0;
     int64_t correct = 0;
     for (int64_t b0 = 0; b0 < N; b0 += batch) {
         int64_t B = N - b0 < batch ? N - b0 : batch;
-        gather(m, x, y, ti, NULL, b0, B);
+        gather(m, x, y, NULL, ti, NULL, b0, B, &ctx);
         const float *p = ember__model_forward(m, B, &ctx);
         ember_loss_batch lb = loss_batch(m, ti, p, B);
         int64_t c = 0;
@@ -206,56 +325,88 @@ static ember_status evaluate_inner(ember_model *m, const ember_tensor *x, const 
     return EMBER_OK;
 }
 
+static ember_status evaluate_any(ember_model *m, const model_input *in, const ember_tensor *y,
+                                 int64_t batch_size, double *loss, double *accuracy,
+                                 ember_error *err)
+{
+    if (!m || !y || !loss || !accuracy)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "evaluate: NULL argument");
+    if (!m->compiled)
+        return EMBER_FAIL(err, EMBER_ERR_STATE, "evaluate: the model is not compiled");
+    targets_info ti;
+    ember_status s = check_data(m, in, y, "x", "y", &ti, err);
+    if (s)
+        return s;
+    int64_t batch = batch_size > 0 ? batch_size : DEFAULT_EVAL_BATCH;
+    if ((s = prepare_arena(m, in, NULL, batch, err)))
+        return s;
+    set_threads(m);
+    return evaluate_inner(m, in, y, &ti, batch, loss, accuracy);
+}
+
 ember_status ember_model_evaluate(ember_model *m, const ember_tensor *x, const ember_tensor *y,
                                   int64_t batch_size, double *loss, double *accuracy,
                                   ember_error *err)
 {
-    if (!m || !y || !loss || !accuracy)
-        return EMBER_FAIL(err, EMBER_ERR_ARG, "ember_model_evaluate: NULL argument");
-    if (!m->compiled)
-        return EMBER_FAIL(err, EMBER_ERR_STATE, "evaluate: the model is not compiled");
-    targets_info ti;
-    ember_status s = check_data(m, x, y, "x", "y", &ti, err);
-    if (s)
-        return s;
-    int64_t batch = batch_size > 0 ? batch_size : DEFAULT_EVAL_BATCH;
-    if ((s = ember__model_arena(m, batch, err)))
-        return s;
-    set_threads(m);
-    return evaluate_inner(m, x, y, &ti, batch, loss, accuracy);
+    model_input in = {x, NULL};
+    return evaluate_any(m, &in, y, batch_size, loss, accuracy, err);
 }
 
-ember_status ember_model_predict(ember_model *m, const ember_tensor *x, int64_t batch_size,
-                                 ember_tensor **out, ember_error *err)
+ember_status ember_model_evaluate_ids(ember_model *m, const ember_ragged *x, const ember_tensor *y,
+                                      int64_t batch_size, double *loss, double *accuracy,
+                                      ember_error *err)
+{
+    if (!x)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "evaluate: x is NULL");
+    model_input in = {NULL, x};
+    return evaluate_any(m, &in, y, batch_size, loss, accuracy, err);
+}
+
+static ember_status predict_any(ember_model *m, const model_input *in, int64_t batch_size,
+                                ember_tensor **out, ember_error *err)
 {
     if (!m || !out)
-        return EMBER_FAIL(err, EMBER_ERR_ARG, "ember_model_predict: NULL argument");
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "predict: NULL argument");
     *out = NULL;
     if (!m->initialised || m->n_layers == 0)
         return EMBER_FAIL(err, EMBER_ERR_STATE, "predict: the model has no weights (compile or load it)");
-    if (!m->params) /* not reachable after compile/load; kept as an invariant check */
-        return EMBER_FAIL(err, EMBER_ERR_STATE, "predict: no parameters");
     targets_info ti;
-    ember_status s = check_data(m, x, NULL, "x", "y", &ti, err);
+    ember_status s = check_data(m, in, NULL, "x", "y", &ti, err);
     if (s)
         return s;
     int64_t batch = batch_size > 0 ? batch_size : DEFAULT_EVAL_BATCH;
-    if ((s = ember__model_arena(m, batch, err)))
+    if ((s = prepare_arena(m, in, NULL, batch, err)))
         return s;
-    int64_t N = x->shape[0], K = ti.K, shape[2] = {N, K};
+    int64_t N = input_rows(in), K = ti.K, shape[2] = {N, K};
     ember_tensor *o;
     if ((s = ember_tensor_create(&o, 2, shape, err)))
         return s;
     set_threads(m);
-    ember_step_ctx ctx = {0, {0, 0}, m->threads};
+    ember_step_ctx ctx = {0, {0, 0}, m->threads, NULL, NULL};
     for (int64_t b0 = 0; b0 < N; b0 += batch) {
         int64_t B = N - b0 < batch ? N - b0 : batch;
-        gather(m, x, NULL, &ti, NULL, b0, B);
+        gather(m, in, NULL, NULL, &ti, NULL, b0, B, &ctx);
         const float *p = ember__model_forward(m, B, &ctx);
         memcpy(o->data + b0 * K, p, (size_t)(B * K) * sizeof *p);
     }
     *out = o;
     return EMBER_OK;
+}
+
+ember_status ember_model_predict(ember_model *m, const ember_tensor *x, int64_t batch_size,
+                                 ember_tensor **out, ember_error *err)
+{
+    model_input in = {x, NULL};
+    return predict_any(m, &in, batch_size, out, err);
+}
+
+ember_status ember_model_predict_ids(ember_model *m, const ember_ragged *x, int64_t batch_size,
+                                     ember_tensor **out, ember_error *err)
+{
+    if (!x)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "predict: x is NULL");
+    model_input in = {NULL, x};
+    return predict_any(m, &in, batch_size, out, err);
 }
 
 ember_fit_config ember_fit_config_default(void)
@@ -268,15 +419,37 @@ ember_fit_config ember_fit_config_default(void)
     return c;
 }
 
-/* One optimizer step on the batch already in the arena. Returns the summed
- * row losses and correct count through the pointers. */
+/* Apply f to each range of a layer's parameters that can hold a non-zero
+ * gradient this step: all of them, or the touched rows of a sparse layer. */
+#define FOR_EACH_RANGE(l, off, n, body)                                                     \
+    do {                                                                                    \
+        if ((l)->sparse_grads) {                                                            \
+            for (int64_t r_ = 0; r_ < (l)->n_touched; r_++) {                               \
+                int64_t off = (l)->touched[r_] * (l)->row_len, n = (l)->row_len;            \
+                body;                                                                       \
+            }                                                                               \
+        } else {                                                                            \
+            int64_t off = 0, n = (l)->param_count;                                          \
+            body;                                                                           \
+        }                                                                                   \
+    } while (0)
+
+/* One optimizer step on the batch already in the arena. Gradients are zero
+ * on entry (dense layers are cleared here; sparse layers clear their touched
+ * rows after the update). */
 static ember_status train_step(ember_model *m, const targets_info *ti, int64_t B,
                                const ember_step_ctx *ctx, double *loss_sum, int64_t *correct,
                                int epoch, int64_t step, ember_error *err)
 {
-    memset(m->grads, 0, (size_t)m->n_params * sizeof *m->grads);
+    for (int i = 0; i < m->n_layers; i++) {
+        ember_layer *l = m->layers[i];
+        if (l->param_count && !l->sparse_grads)
+            memset(l->grads, 0, (size_t)l->param_count * sizeof *l->grads);
+        l->n_touched = 0;
+    }
     const float *p = ember__model_forward(m, B, ctx);
     ember_loss_batch lb = loss_batch(m, ti, p, B);
+    lb.weights = m->weights;
     float *dout = m->grad_a;
     ember__loss_compute(&lb, m->row_loss, dout, correct);
     double s = 0.0;
@@ -298,28 +471,42 @@ static ember_status train_step(ember_model *m, const targets_info *ti, int64_t B
             continue;
         if (oc->weight_decay > 0.0f && l->kernel_count)
             ember__axpy(l->grads, l->params, l->kernel_count, oc->weight_decay);
-        double ls = ember__sumsq(l->grads, l->param_count);
+        double ls = 0.0;
+        FOR_EACH_RANGE(l, off, n, ls += ember__sumsq(l->grads + off, n));
         if (!isfinite(ls))
             return EMBER_FAIL(err, EMBER_ERR_NUMERIC,
                               "epoch %d, step %lld: layer %d (%s) has a NaN or Inf gradient",
                               epoch + 1, (long long)step + 1, i, l->ops->name);
         sq += ls;
     }
+    float scale = 1.0f;
     if (oc->clip_norm > 0.0f) {
         double norm = sqrt(sq);
         if (norm > oc->clip_norm)
-            ember__scale(m->grads, m->n_params, (float)(oc->clip_norm / norm));
+            scale = (float)(oc->clip_norm / norm);
     }
-    ember__optim_step(&m->optim, m->params, m->grads);
+    ember__optim_begin(&m->optim);
+    for (int i = 0; i < m->n_layers; i++) {
+        ember_layer *l = m->layers[i];
+        if (!l->param_count)
+            continue;
+        int64_t base = l->params - m->params;
+        FOR_EACH_RANGE(l, off, n, {
+            if (scale != 1.0f)
+                ember__scale(l->grads + off, n, scale);
+            ember__optim_update(&m->optim, m->params, m->grads, base + off, n);
+        });
+        if (l->sparse_grads)
+            FOR_EACH_RANGE(l, off, n, memset(l->grads + off, 0, (size_t)n * sizeof(float)));
+    }
     return EMBER_OK;
 }
 
-ember_status ember_model_fit(ember_model *m, const ember_tensor *x, const ember_tensor *y,
-                             const ember_fit_config *cfg, ember_history *history,
-                             ember_error *err)
+static ember_status fit_any(ember_model *m, const model_input *in, const ember_tensor *y,
+                            const ember_fit_config *cfg, ember_history *history, ember_error *err)
 {
     if (!m || !cfg)
-        return EMBER_FAIL(err, EMBER_ERR_ARG, "ember_model_fit: NULL argument");
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "fit: NULL argument");
     if (!m->compiled)
         return EMBER_FAIL(err, EMBER_ERR_STATE, "fit: the model is not compiled; call ember_model_compile first");
     if (cfg->epochs < 1)
@@ -330,24 +517,32 @@ ember_status ember_model_fit(ember_model *m, const ember_tensor *x, const ember_
     if (!y)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "fit: y is NULL");
     targets_info ti, vti;
-    ember_status s = check_data(m, x, y, "x", "y", &ti, err);
+    ember_status s = check_data(m, in, y, "x", "y", &ti, err);
     if (s)
         return s;
-    int has_val = cfg->x_val != NULL;
+    model_input vin = {cfg->x_val, cfg->x_val_ids};
+    int has_val = cfg->x_val != NULL || cfg->x_val_ids != NULL;
     if (has_val != (cfg->y_val != NULL))
-        return EMBER_FAIL(err, EMBER_ERR_ARG, "fit: give both x_val and y_val, or neither");
-    if (has_val && (s = check_data(m, cfg->x_val, cfg->y_val, "x_val", "y_val", &vti, err)))
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "fit: give both validation inputs and y_val, or neither");
+    if (has_val && (s = check_data(m, &vin, cfg->y_val, "x_val", "y_val", &vti, err)))
         return s;
-    int64_t N = x->shape[0];
+    int64_t N = input_rows(in);
+    if (cfg->sample_weight)
+        for (int64_t i = 0; i < N; i++)
+            if (!(cfg->sample_weight[i] >= 0.0f) || !isfinite(cfg->sample_weight[i]))
+                return EMBER_FAIL(err, EMBER_ERR_ARG, "fit: sample_weight[%lld] = %g is not a "
+                                  "finite number >= 0", (long long)i, (double)cfg->sample_weight[i]);
     int64_t batch = cfg->batch_size < N ? cfg->batch_size : N;
     /* Validation reuses the training batch size, as Keras does, so one arena serves both. */
-    if ((s = ember__model_arena(m, batch, err)))
+    if ((s = prepare_arena(m, in, has_val ? &vin : NULL, batch, err)))
         return s;
     int64_t *order = malloc((size_t)N * sizeof *order);
     if (!order)
         return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for the epoch order (%lld rows)",
                           (long long)N);
     set_threads(m);
+    /* Gradients start at zero (a failed earlier fit may have left some). */
+    memset(m->grads, 0, (size_t)m->n_params * sizeof *m->grads);
     int64_t steps = (N + batch - 1) / batch;
     for (int e = 0; e < cfg->epochs; e++) {
         uint64_t epoch_id = (uint64_t)m->epochs_done;
@@ -370,10 +565,10 @@ ember_status ember_model_fit(ember_model *m, const ember_tensor *x, const ember_
         int64_t correct = 0, seen = 0;
         for (int64_t st = 0; st < steps; st++) {
             int64_t b0 = st * batch, B = N - b0 < batch ? N - b0 : batch;
-            gather(m, x, y, &ti, order, b0, B);
             ember_step_ctx ctx = {1, ember__rng_stream(m->seed, EMBER_STREAM_DROPOUT, epoch_id,
                                                        (uint64_t)st),
-                                  m->threads};
+                                  m->threads, NULL, NULL};
+            gather(m, in, y, cfg->sample_weight, &ti, order, b0, B, &ctx);
             double ls = 0.0;
             int64_t c = 0;
             if ((s = train_step(m, &ti, B, &ctx, &ls, &c, e, st, err))) {
@@ -399,8 +594,7 @@ ember_status ember_model_fit(ember_model *m, const ember_tensor *x, const ember_
                                   ? NAN : (double)correct / acc_denominator(m, N, ti.K),
                               NAN, NAN};
         if (has_val)
-            evaluate_inner(m, cfg->x_val, cfg->y_val, &vti, batch, &hv[H_VAL_LOSS],
-                           &hv[H_VAL_ACC]);
+            evaluate_inner(m, &vin, cfg->y_val, &vti, batch, &hv[H_VAL_LOSS], &hv[H_VAL_ACC]);
         if ((s = history_add(history, hv, err))) {
             free(order);
             return s;
@@ -418,4 +612,22 @@ ember_status ember_model_fit(ember_model *m, const ember_tensor *x, const ember_
     }
     free(order);
     return EMBER_OK;
+}
+
+ember_status ember_model_fit(ember_model *m, const ember_tensor *x, const ember_tensor *y,
+                             const ember_fit_config *cfg, ember_history *history,
+                             ember_error *err)
+{
+    model_input in = {x, NULL};
+    return fit_any(m, &in, y, cfg, history, err);
+}
+
+ember_status ember_model_fit_ids(ember_model *m, const ember_ragged *x, const ember_tensor *y,
+                                 const ember_fit_config *cfg, ember_history *history,
+                                 ember_error *err)
+{
+    if (!x)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "fit: x is NULL");
+    model_input in = {NULL, x};
+    return fit_any(m, &in, y, cfg, history, err);
 }

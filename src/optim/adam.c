@@ -8,15 +8,23 @@
 
 #define PAR_MIN_ELEMS 32768
 
-void ember__adam_step(ember_optim *o, float *w, const float *g);
+void ember__adam_update(ember_optim *o, float *w, const float *g, int64_t off, int64_t n);
+float ember__adam_step_size(const ember_optim *o);
 
-void ember__adam_step(ember_optim *o, float *w, const float *g)
+float ember__adam_step_size(const ember_optim *o)
 {
-    int64_t n = o->n;
-    float b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.epsilon;
     double t = (double)o->t;
-    float a = (float)((double)o->cfg.learning_rate * sqrt(1.0 - pow(b2, t)) / (1.0 - pow(b1, t)));
-    float *m = o->m, *v = o->v;
+    return (float)((double)o->cfg.learning_rate * sqrt(1.0 - pow(o->cfg.beta2, t)) /
+                   (1.0 - pow(o->cfg.beta1, t)));
+}
+
+void ember__adam_update(ember_optim *o, float *w, const float *g, int64_t off, int64_t n)
+{
+    float b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.epsilon;
+    float a = o->adam_a;
+    float *m = o->m + off, *v = o->v + off;
+    w += off;
+    g += off;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
     for (int64_t i = 0; i < n; i++) {
         float gi = g[i];

@@ -19,6 +19,7 @@ typedef struct ember_optim {
     ember_optimizer_config cfg;
     int64_t n;
     int64_t t;   /* steps taken */
+    float adam_a; /* Adam's a_t for step t, set by ember__optim_begin */
     float *m;    /* SGD velocity or Adam first moment, [n] (NULL for plain SGD) */
     float *v;    /* Adam second moment, [n] */
 } ember_optim;
@@ -29,8 +30,14 @@ ember_status ember__optim_validate(const ember_optimizer_config *cfg, ember_erro
 ember_status ember__optim_init(ember_optim *o, const ember_optimizer_config *cfg, int64_t n,
                                ember_error *err);
 void ember__optim_deinit(ember_optim *o);
-/* One update of w from g (both [n]). */
+/* One update of w from g (both [n]) over everything. */
 void ember__optim_step(ember_optim *o, float *w, const float *g);
+/* The same in two parts, for updates that touch only some ranges (sparse
+ * embedding rows, "lazy" Adam): begin counts the step (t += 1); update applies
+ * it to w[off..off+n) with state at the same offsets. Ranges not updated keep
+ * their weights and their moments. */
+void ember__optim_begin(ember_optim *o);
+void ember__optim_update(ember_optim *o, float *w, const float *g, int64_t off, int64_t n);
 
 /* Deterministic sum of squares: fixed-size chunks summed in double, chunk
  * results added in order, so the value does not depend on the thread count. */

@@ -9,7 +9,8 @@
 
 #define PAR_MIN_ELEMS 32768
 
-void ember__adam_step(ember_optim *o, float *w, const float *g);
+void ember__adam_update(ember_optim *o, float *w, const float *g, int64_t off, int64_t n);
+float ember__adam_step_size(const ember_optim *o);
 
 ember_optimizer_config ember_optimizer_adam(float learning_rate)
 {
@@ -101,17 +102,18 @@ void ember__optim_deinit(ember_optim *o)
     o->m = o->v = NULL;
 }
 
-static void sgd_step(ember_optim *o, float *w, const float *g)
+static void sgd_update(ember_optim *o, float *w, const float *g, int64_t off, int64_t n)
 {
-    int64_t n = o->n;
     float lr = o->cfg.learning_rate, mu = o->cfg.momentum;
+    w += off;
+    g += off;
     if (!o->m) {
 #pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
         for (int64_t i = 0; i < n; i++)
             w[i] -= lr * g[i];
         return;
     }
-    float *u = o->m;
+    float *u = o->m + off;
     if (o->cfg.nesterov) {
 #pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
         for (int64_t i = 0; i < n; i++) {
@@ -127,11 +129,23 @@ static void sgd_step(ember_optim *o, float *w, const float *g)
     }
 }
 
-void ember__optim_step(ember_optim *o, float *w, const float *g)
+void ember__optim_begin(ember_optim *o)
 {
     o->t++;
     if (o->cfg.kind == EMBER_OPT_ADAM)
-        ember__adam_step(o, w, g);
+        o->adam_a = ember__adam_step_size(o);
+}
+
+void ember__optim_update(ember_optim *o, float *w, const float *g, int64_t off, int64_t n)
+{
+    if (o->cfg.kind == EMBER_OPT_ADAM)
+        ember__adam_update(o, w, g, off, n);
     else
-        sgd_step(o, w, g);
+        sgd_update(o, w, g, off, n);
+}
+
+void ember__optim_step(ember_optim *o, float *w, const float *g)
+{
+    ember__optim_begin(o);
+    ember__optim_update(o, w, g, 0, o->n);
 }
