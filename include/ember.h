@@ -157,7 +157,7 @@ typedef struct ember_text_read_options {
 
 ember_text_read_options ember_text_read_options_default(void);
 
-/* Read a data set (gzip transparently). Errors: EMBER_ERR_IO, EMBER_ERR_FORMAT
+/* Read a data set (gzip transparently); opt may be NULL (defaults). Errors: EMBER_ERR_IO, EMBER_ERR_FORMAT
  * naming the file and line (and column) at fault: empty file, header only,
  * missing column, unbalanced quote, a label with no text, invalid UTF-8. */
 ember_status ember_text_dataset_load(ember_text_dataset **out, const char *path,
@@ -178,25 +178,49 @@ ember_status ember_text_dataset_create(ember_text_dataset **out, int64_t n,
 /* ------------------------------------------------------ text pipeline */
 
 /* How raw text becomes token ids. Saved in the model file, so test/predict/
- * serve apply exactly the training pipeline. Defaults in parentheses. */
+ * serve apply exactly the training pipeline. Defaults in parentheses.
+ *
+ * Cleaning, in this order: invalid UTF-8 (possible in strings given through
+ * the API) becomes U+FFFD, one per maximal ill-formed subsequence; the
+ * e-mail header block; HTML; NFKC and case folding (utf8proc).
+ * Tokens: whitespace separates; "http://", "https://", "www." URLs and
+ * e-mail addresses become one placeholder token each; punctuation and the
+ * symbols Sm/Sc/Sk separate (or, with keep_punctuation, are tokens of one
+ * character); other symbols (So: emoji, (c), arrows, U+FFFD) are always
+ * tokens of one character, skin tones and variation selectors dropped; Han,
+ * kana, Bopomofo and Hangul characters are one token each. Everything else
+ * (letters, marks, digits) builds words. The full rules are in
+ * src/data/tokenize.c and src/data/text_clean.c.
+ * Hashed features (FNV-1a 64, so ids are the same on every machine): word
+ * n-grams over the token sequence, character n-grams of each word (in code
+ * points, the word wrapped in '<' '>' as in fastText), and CJK bigrams (two
+ * CJK characters with nothing between them); each n-gram's id is
+ * 2 + V + hash % buckets. */
 typedef struct ember_text_options {
     /* cleaning */
     int nfkc;                /* Unicode NFKC normalisation (1) */
-    int casefold;            /* Unicode case folding (1) */
-    int strip_html;          /* remove tags, decode entities (1) */
+    int casefold;            /* Unicode (full) case folding: "Straße" -> "strasse" (1) */
+    int strip_html;          /* tags -> a space, <script>/<style> content dropped, character
+                                references decoded (numeric, and the common named ones) (1) */
     int replace_urls;        /* URLs -> "<url>" (1) */
     int replace_emails;      /* e-mail addresses -> "<email>" (1) */
-    int replace_numbers;     /* digit runs -> "<num>" (0) */
-    int strip_email_headers; /* drop an RFC 822 header block at the start (0) */
+    int replace_numbers;     /* each run of decimal digits -> "<num>": "2024" -> "<num>",
+                                "mp3" -> "mp<num>" (0) */
+    int strip_email_headers; /* drop an RFC 822 header block at the start: an optional mbox
+                                "From " line, "Name: value" and continuation lines, ended by
+                                an empty line (without one nothing is dropped) (0) */
     int keep_punctuation;    /* 1: punctuation marks become tokens; 0: separators (0) */
     /* tokenising */
     int cjk_bigrams;         /* CJK: characters plus character bigrams (1) */
-    int word_ngrams;         /* add word n-grams up to N, hashed (1 = words only) */
-    int char_ngram_min;      /* character n-grams of words, hashed (0 = off) */
-    int char_ngram_max;
-    int64_t buckets;         /* hash buckets for n-grams (2000000 fastText; here 200000) */
+    int word_ngrams;         /* add word n-grams up to N, hashed; 1..8 (1 = words only) */
+    int char_ngram_min;      /* character n-grams of words, hashed: 0 and 0 (off), or */
+    int char_ngram_max;      /* 1 <= min <= max <= 32 (fastText uses 3..6) */
+    int64_t buckets;         /* hash buckets for n-grams (2000000 fastText; here 200000);
+                                0 = no n-grams or bigrams at all. Fit sets it to 0
+                                when nothing would be hashed (no n-grams asked for
+                                and no CJK bigram in the training texts) */
     /* vocabulary */
-    int64_t min_count;       /* words seen fewer times map to <oov> (1) */
+    int64_t min_count;       /* words seen fewer times map to <oov>; >= 1 (1) */
     int64_t max_vocab;       /* keep the most frequent words (0 = no limit) */
 } ember_text_options;
 
@@ -212,31 +236,62 @@ typedef struct ember_ragged {
 } ember_ragged;
 void ember_ragged_destroy(ember_ragged *r); /* frees the struct and arrays; NULL ok */
 
+/* A pipeline is used by one thread at a time, except that several threads
+ * may call encode, tokens and the getters on one fitted pipeline at once. */
 typedef struct ember_pipeline ember_pipeline;
 
+/* An unfitted pipeline; opt NULL means ember_text_options_default().
+ * Errors: EMBER_ERR_ARG (an option out of range, named), EMBER_ERR_NOMEM. */
 ember_status ember_pipeline_create(ember_pipeline **out, const ember_text_options *opt,
                                    ember_error *err);
-void ember_pipeline_destroy(ember_pipeline *p);
-/* Build the vocabulary and the label table (labels sorted by byte order)
- * from a training set. */
+void ember_pipeline_destroy(ember_pipeline *p); /* NULL ok */
+/* Build the vocabulary and the label table from a training set. Words are
+ * all tokens (placeholders, emoji, CJK characters included); those seen at
+ * least min_count times are kept, at most max_vocab of them, and get ids 2..
+ * by count descending, then byte order (so the result never depends on the
+ * order of the examples). Labels: every label of every example, distinct,
+ * sorted by byte order; class ids 0..K-1. Fitting again replaces both; on
+ * failure the pipeline is left as it was. Errors: EMBER_ERR_ARG (NULL, an
+ * empty set, vocabulary + buckets beyond the int32 id range),
+ * EMBER_ERR_NOMEM. */
 ember_status ember_pipeline_fit(ember_pipeline *p, const ember_text_dataset *d,
                                 ember_error *err);
 /* Rows an Embedding needs: 2 + vocabulary + buckets. */
 int64_t ember_pipeline_input_dim(const ember_pipeline *p);
-int64_t ember_pipeline_class_count(const ember_pipeline *p);
+int64_t ember_pipeline_class_count(const ember_pipeline *p); /* 0 before fit */
+/* Name of class k (borrowed until the pipeline is fitted again or
+ * destroyed), or NULL when k is out of range. */
 const char *ember_pipeline_class_name(const ember_pipeline *p, int64_t k);
 /* Class id of a label string, or -1. */
 int64_t ember_pipeline_class_id(const ember_pipeline *p, const char *label);
 /* Encode texts to ids (*ids) and, if `labels` is non-NULL, their first label
- * to class ids as a [N] tensor (*labels). A label unknown to the pipeline is
- * EMBER_ERR_FORMAT naming the example. */
+ * to class ids as a [N] float tensor (*labels). Per example, in text order:
+ * each token's id (1 if not in the vocabulary), followed by its character
+ * n-grams, the CJK bigram and the word n-grams that end at it. An example
+ * with no tokens at all (empty, only punctuation or markup) gets the single
+ * id 1, so no bag is empty. Both outputs are the caller's; on failure
+ * neither is set. Deterministic. Errors: EMBER_ERR_STATE (not fitted),
+ * EMBER_ERR_FORMAT "example 17: label 'xyz' was not in the training data"
+ * or "example 3: no label" (examples counted from 0), EMBER_ERR_ARG,
+ * EMBER_ERR_NOMEM. */
 ember_status ember_pipeline_encode(const ember_pipeline *p, const ember_text_dataset *d,
                                    ember_ragged **ids, ember_tensor **labels, ember_error *err);
-/* The pipeline as JSON text (caller frees with free()), and back. */
+/* The fitted pipeline as JSON text (caller frees with free()):
+ * {"version":1,"options":{every option},"vocab":[words by id],
+ *  "labels":[by class id],"buckets":N}. EMBER_ERR_STATE when not fitted.
+ * from_json gives back a fitted pipeline that encodes identically. It is
+ * strict: a syntax error (byte offset given), a missing, unknown or
+ * duplicate key, a wrong type, an option out of range, "buckets" unequal to
+ * options.buckets, an empty or duplicate vocabulary word, labels not
+ * distinct and sorted, or another version are EMBER_ERR_FORMAT naming the
+ * field ("pipeline JSON: options.buckets: expected 0..2147483646, got -5"). */
 ember_status ember_pipeline_to_json(const ember_pipeline *p, char **json, ember_error *err);
 ember_status ember_pipeline_from_json(ember_pipeline **out, const char *json, ember_error *err);
-/* The cleaned tokens of one text, space-separated (for inspection; caller
- * frees with free()). */
+/* The items of one text as encode would produce them, space-separated (for
+ * inspection; caller frees with free()): tokens as themselves, hashed
+ * n-grams with a leading '#': word n-grams joined by '_' ("#good_movie"),
+ * character n-grams ("#<wh"), CJK bigrams ("#北京"). Works before fit. An
+ * empty text gives "". Errors: EMBER_ERR_ARG, EMBER_ERR_NOMEM. */
 ember_status ember_pipeline_tokens(const ember_pipeline *p, const char *text, char **out,
                                    ember_error *err);
 
@@ -262,6 +317,35 @@ ember_status ember_class_report_create(ember_class_report **out, const int64_t *
                                        const int64_t *pred, const float *probs, int64_t n,
                                        int64_t classes, int top_k, ember_error *err);
 void ember_class_report_destroy(ember_class_report *r);
+
+/* Off-diagonal confusion pairs (true != predicted) with a count > 0, sorted by
+ * count descending, ties by true id then predicted id, at most `max_pairs` of
+ * them. Pair j goes to true_ids[j], pred_ids[j], counts[j]; each array needs
+ * room for `max_pairs` entries (they may be NULL when max_pairs == 0).
+ * Returns the number of pairs written (0..max_pairs), or -1 when r is NULL,
+ * max_pairs < 0, or an output array is NULL while max_pairs > 0. Allocates
+ * nothing; O(classes^2 * max_pairs) in the worst case. */
+int ember_class_report_most_confused(const ember_class_report *r, int max_pairs, int64_t *true_ids,
+                                int64_t *pred_ids, int64_t *counts);
+
+/* Maximum number of pairs listed under "most_confused" in the JSON. */
+#define EMBER_REPORT_JSON_MOST_CONFUSED 10
+
+/* Render `r` as one JSON object (no whitespace) with exactly these keys:
+ *   "n", "accuracy", "macro_precision", "macro_recall", "macro_f1",
+ *   "weighted_precision", "weighted_recall", "weighted_f1",
+ *   "top_k" (0 without probabilities), "top_k_accuracy" (null when NaN),
+ *   "per_class": [{"label","precision","recall","f1","support"}] [classes],
+ *   "confusion": [[...]] [classes][classes], row = true, column = predicted,
+ *   "most_confused": [{"true","predicted","count"}], at most
+ *                    EMBER_REPORT_JSON_MOST_CONFUSED, order as above.
+ * "label" is class_names[c] when class_names is non-NULL (then it must hold
+ * r->classes non-NULL strings, borrowed for the call), else the decimal id.
+ * On success *json is a NUL-terminated string the caller frees with free().
+ * Errors: EMBER_ERR_ARG (NULL r or json, a NULL class name: message names the
+ * index), EMBER_ERR_NOMEM. On failure *json is left unchanged. */
+ember_status ember_class_report_to_json(const ember_class_report *r, const char *const *class_names,
+                                   char **json, ember_error *err);
 
 /* ------------------------------------------------------------------ models */
 
@@ -330,6 +414,26 @@ ember_status ember_model_add_embedding(ember_model *m, int64_t input_dim, int64_
                                        int lazy, ember_error *err);
 /* GlobalAveragePooling1D: mean over the sequence (after an Embedding). */
 ember_status ember_model_add_global_average_pooling1d(ember_model *m, ember_error *err);
+
+/* Build an uncompiled model from an architecture text: one layer per line,
+ * '#' starts a comment, blank lines are ignored:
+ *     embedding DIM [dense]          first layer of a text model; rows = input_dim
+ *     global_average_pooling1d
+ *     dense UNITS|classes [linear|relu|tanh|sigmoid|softmax] [he] [nobias]
+ *     activation relu|tanh|sigmoid|softmax|linear
+ *     dropout RATE
+ * "classes" stands for the number of classes. The reference text model is
+ *     embedding 64
+ *     global_average_pooling1d
+ *     dense 128 relu
+ *     dense classes softmax
+ * A model starting with embedding takes token ids (input_dim rows);
+ * otherwise its input is input_dim features. `source` names the text in
+ * errors ("model.arch:3: ..."). Errors: EMBER_ERR_FORMAT (unknown layer or
+ * option, bad number, naming the line), layer errors. */
+ember_status ember_model_create_from_arch(ember_model **out, const char *arch, const char *source,
+                                          int64_t input_dim, int64_t classes, uint64_t seed,
+                                          ember_error *err);
 
 /* Number of layers added so far, and of trainable parameters. */
 int ember_model_layer_count(const ember_model *m);

@@ -126,19 +126,19 @@ static void test_sklearn(void)
     const int64_t want_t[8] = {1, 2, 2, 0, 0, 3, 3, 3}, want_p[8] = {4, 0, 4, 1, 2, 0, 1, 2},
                   want_c[8] = {2, 2, 2, 1, 1, 1, 1, 1};
     int64_t t[12], p[12], c[12];
-    int k = ember__report_most_confused(r, 12, t, p, c);
+    int k = ember_class_report_most_confused(r, 12, t, p, c);
     CHECK(k == 8);
     for (int i = 0; i < k && i < 8; i++)
         CHECK_MSG(t[i] == want_t[i] && p[i] == want_p[i] && c[i] == want_c[i],
                   "pair %d = (%lld, %lld, %lld)", i, (long long)t[i], (long long)p[i],
                   (long long)c[i]);
-    k = ember__report_most_confused(r, 4, t, p, c);
+    k = ember_class_report_most_confused(r, 4, t, p, c);
     CHECK(k == 4);
     for (int i = 0; i < k && i < 4; i++)
         CHECK(t[i] == want_t[i] && p[i] == want_p[i] && c[i] == want_c[i]);
-    CHECK(ember__report_most_confused(r, 0, NULL, NULL, NULL) == 0);
-    CHECK(ember__report_most_confused(r, -1, t, p, c) == -1);
-    CHECK(ember__report_most_confused(NULL, 4, t, p, c) == -1);
+    CHECK(ember_class_report_most_confused(r, 0, NULL, NULL, NULL) == 0);
+    CHECK(ember_class_report_most_confused(r, -1, t, p, c) == -1);
+    CHECK(ember_class_report_most_confused(NULL, 4, t, p, c) == -1);
     ember_class_report_destroy(r);
 }
 
@@ -155,12 +155,12 @@ static void test_most_confused(void)
     if (!r)
         return;
     int64_t t[4], p[4], c[4];
-    CHECK(ember__report_most_confused(r, 4, t, p, c) == 4);
+    CHECK(ember_class_report_most_confused(r, 4, t, p, c) == 4);
     CHECK(t[0] == 2 && p[0] == 0 && c[0] == 3);
     CHECK(t[1] == 0 && p[1] == 1 && c[1] == 2);
     CHECK(t[2] == 1 && p[2] == 2 && c[2] == 2);
     CHECK(t[3] == 1 && p[3] == 0 && c[3] == 1);
-    CHECK(ember__report_most_confused(r, 1, t, p, c) == 1);
+    CHECK(ember_class_report_most_confused(r, 1, t, p, c) == 1);
     CHECK(t[0] == 2 && p[0] == 0 && c[0] == 3);
     ember_class_report_destroy(r);
 
@@ -168,7 +168,7 @@ static void test_most_confused(void)
     CHECK_OK(ember_class_report_create(&r, same, same, NULL, 4, 3, 1, &err), &err);
     if (!r)
         return;
-    CHECK(ember__report_most_confused(r, 4, t, p, c) == 0);
+    CHECK(ember_class_report_most_confused(r, 4, t, p, c) == 0);
     CHECK_CLOSE(r->accuracy, 1.0, 0, 0);
     CHECK_CLOSE(r->macro_f1, 1.0, 0, 0);
     ember_class_report_destroy(r);
@@ -279,7 +279,7 @@ static void test_json(void)
     if (!r)
         return;
     char *json = NULL;
-    CHECK_OK(ember__report_to_json(r, NULL, &json, &err), &err);
+    CHECK_OK(ember_class_report_to_json(r, NULL, &json, &err), &err);
     if (json) {
         check_json_shape(json, r, "0", 1);
         /* 8 confused pairs here, all listed; the first is (1 -> 4) x 2 */
@@ -288,7 +288,7 @@ static void test_json(void)
     }
     const char *names[6] = {"cat", "dog", "bird", "fish", "frog", "ant"};
     json = NULL;
-    CHECK_OK(ember__report_to_json(r, names, &json, &err), &err);
+    CHECK_OK(ember_class_report_to_json(r, names, &json, &err), &err);
     if (json) {
         check_json_shape(json, r, "cat", 1);
         CHECK(strstr(json, "\"label\":\"ant\"") != NULL);
@@ -296,10 +296,10 @@ static void test_json(void)
     }
     const char *holey[6] = {"cat", "dog", "bird", NULL, "frog", "ant"};
     json = NULL;
-    CHECK_ERR(ember__report_to_json(r, holey, &json, &err), EMBER_ERR_ARG, &err,
+    CHECK_ERR(ember_class_report_to_json(r, holey, &json, &err), EMBER_ERR_ARG, &err,
               "class_names[3]");
     CHECK(json == NULL);
-    CHECK_ERR(ember__report_to_json(r, NULL, NULL, &err), EMBER_ERR_ARG, &err, "json");
+    CHECK_ERR(ember_class_report_to_json(r, NULL, NULL, &err), EMBER_ERR_ARG, &err, "json");
     ember_class_report_destroy(r);
 
     /* with probabilities: top_k_accuracy is a number */
@@ -310,7 +310,7 @@ static void test_json(void)
     if (!r)
         return;
     json = NULL;
-    CHECK_OK(ember__report_to_json(r, NULL, &json, &err), &err);
+    CHECK_OK(ember_class_report_to_json(r, NULL, &json, &err), &err);
     if (json) {
         check_json_shape(json, r, "0", 0);
         CHECK(strstr(json, "\"top_k\":1,\"top_k_accuracy\":0.5") != NULL);

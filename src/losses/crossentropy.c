@@ -41,9 +41,9 @@ static void cce(const ember_loss_batch *lb, float *row_loss, float *dout, int64_
             float m = z[0];
             for (int64_t k = 1; k < K; k++)
                 m = z[k] > m ? z[k] : m;
-            double s = 0.0;
+            double s = 0.0; /* expf of values <= 0, summed in double */
             for (int64_t k = 0; k < K; k++)
-                s += exp((double)z[k] - m);
+                s += expf(z[k] - m);
             double lse = m + log(s);
             if (t) {
                 double tsum = 0.0;

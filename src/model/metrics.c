@@ -176,7 +176,7 @@ ember_status ember_class_report_create(ember_class_report **out, const int64_t *
     return EMBER_OK;
 }
 
-int ember__report_most_confused(const ember_class_report *r, int max_pairs, int64_t *true_ids,
+int ember_class_report_most_confused(const ember_class_report *r, int max_pairs, int64_t *true_ids,
                                 int64_t *pred_ids, int64_t *counts)
 {
     if (!r || !r->confusion || max_pairs < 0 ||
@@ -265,7 +265,7 @@ static bool add_most_confused(cJSON *root, const ember_class_report *r)
 {
     int64_t t[EMBER_REPORT_JSON_MOST_CONFUSED], p[EMBER_REPORT_JSON_MOST_CONFUSED],
         c[EMBER_REPORT_JSON_MOST_CONFUSED];
-    int k = ember__report_most_confused(r, EMBER_REPORT_JSON_MOST_CONFUSED, t, p, c);
+    int k = ember_class_report_most_confused(r, EMBER_REPORT_JSON_MOST_CONFUSED, t, p, c);
     cJSON *arr = cJSON_AddArrayToObject(root, "most_confused");
     if (!arr || k < 0)
         return false;
@@ -284,7 +284,7 @@ static bool add_most_confused(cJSON *root, const ember_class_report *r)
     return true;
 }
 
-ember_status ember__report_to_json(const ember_class_report *r, const char *const *class_names,
+ember_status ember_class_report_to_json(const ember_class_report *r, const char *const *class_names,
                                    char **json, ember_error *err)
 {
     if (!r || !json)

@@ -25,33 +25,6 @@
 
 #include "ember.h"
 
-/* Off-diagonal confusion pairs (true != predicted) with a count > 0, sorted by
- * count descending, ties by true id then predicted id, at most `max_pairs` of
- * them. Pair j goes to true_ids[j], pred_ids[j], counts[j]; each array needs
- * room for `max_pairs` entries (they may be NULL when max_pairs == 0).
- * Returns the number of pairs written (0..max_pairs), or -1 when r is NULL,
- * max_pairs < 0, or an output array is NULL while max_pairs > 0. Allocates
- * nothing; O(classes^2 * max_pairs) in the worst case. */
-int ember__report_most_confused(const ember_class_report *r, int max_pairs, int64_t *true_ids,
-                                int64_t *pred_ids, int64_t *counts);
-
-/* Maximum number of pairs listed under "most_confused" in the JSON. */
-#define EMBER_REPORT_JSON_MOST_CONFUSED 10
-
-/* Render `r` as one JSON object (no whitespace) with exactly these keys:
- *   "n", "accuracy", "macro_precision", "macro_recall", "macro_f1",
- *   "weighted_precision", "weighted_recall", "weighted_f1",
- *   "top_k" (0 without probabilities), "top_k_accuracy" (null when NaN),
- *   "per_class": [{"label","precision","recall","f1","support"}] [classes],
- *   "confusion": [[...]] [classes][classes], row = true, column = predicted,
- *   "most_confused": [{"true","predicted","count"}], at most
- *                    EMBER_REPORT_JSON_MOST_CONFUSED, order as above.
- * "label" is class_names[c] when class_names is non-NULL (then it must hold
- * r->classes non-NULL strings, borrowed for the call), else the decimal id.
- * On success *json is a NUL-terminated string the caller frees with free().
- * Errors: EMBER_ERR_ARG (NULL r or json, a NULL class name: message names the
- * index), EMBER_ERR_NOMEM. On failure *json is left unchanged. */
-ember_status ember__report_to_json(const ember_class_report *r, const char *const *class_names,
-                                   char **json, ember_error *err);
+/* The report's JSON and most-confused helpers are public (ember.h). */
 
 #endif

@@ -25,7 +25,19 @@ void ember__adam_update(ember_optim *o, float *w, const float *g, int64_t off, i
     float *m = o->m + off, *v = o->v + off;
     w += off;
     g += off;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
+    /* Small ranges (an embedding row) skip OpenMP entirely: even a region
+     * whose if() is false costs about a microsecond, and lazy Adam calls
+     * this once per touched row. */
+    if (n <= PAR_MIN_ELEMS) {
+        for (int64_t i = 0; i < n; i++) {
+            float gi = g[i];
+            m[i] = b1 * m[i] + (1.0f - b1) * gi;
+            v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+            w[i] -= a * m[i] / (sqrtf(v[i]) + eps);
+        }
+        return;
+    }
+#pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) {
         float gi = g[i];
         m[i] = b1 * m[i] + (1.0f - b1) * gi;

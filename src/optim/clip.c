@@ -10,6 +10,17 @@
 
 double ember__sumsq(const float *g, int64_t n)
 {
+    if (n <= PAR_MIN_ELEMS) { /* the same chunks in the same order, no OpenMP */
+        double total = 0.0;
+        for (int64_t i0 = 0; i0 < n; i0 += SUMSQ_CHUNK) {
+            int64_t i1 = i0 + SUMSQ_CHUNK < n ? i0 + SUMSQ_CHUNK : n;
+            double s = 0.0;
+            for (int64_t i = i0; i < i1; i++)
+                s += (double)g[i] * g[i];
+            total += s;
+        }
+        return total;
+    }
     int64_t nchunks = (n + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
     double total = 0.0;
     /* Process chunks in groups of 64 so partials fit on the stack. */
@@ -33,7 +44,12 @@ double ember__sumsq(const float *g, int64_t n)
 
 void ember__scale(float *g, int64_t n, float s)
 {
-#pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
+    if (n <= PAR_MIN_ELEMS) {
+        for (int64_t i = 0; i < n; i++)
+            g[i] *= s;
+        return;
+    }
+#pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++)
         g[i] *= s;
 }

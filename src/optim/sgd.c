@@ -102,30 +102,41 @@ void ember__optim_deinit(ember_optim *o)
     o->m = o->v = NULL;
 }
 
-static void sgd_update(ember_optim *o, float *w, const float *g, int64_t off, int64_t n)
+static void sgd_range(const ember_optim *o, float *w, const float *g, float *u, int64_t n)
 {
     float lr = o->cfg.learning_rate, mu = o->cfg.momentum;
-    w += off;
-    g += off;
-    if (!o->m) {
-#pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
+    if (!u) {
         for (int64_t i = 0; i < n; i++)
             w[i] -= lr * g[i];
-        return;
-    }
-    float *u = o->m + off;
-    if (o->cfg.nesterov) {
-#pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
+    } else if (o->cfg.nesterov) {
         for (int64_t i = 0; i < n; i++) {
             u[i] = mu * u[i] - lr * g[i];
             w[i] += mu * u[i] - lr * g[i];
         }
     } else {
-#pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
         for (int64_t i = 0; i < n; i++) {
             u[i] = mu * u[i] - lr * g[i];
             w[i] += u[i];
         }
+    }
+}
+
+static void sgd_update(ember_optim *o, float *w, const float *g, int64_t off, int64_t n)
+{
+    float *u = o->m ? o->m + off : NULL;
+    w += off;
+    g += off;
+    if (n <= PAR_MIN_ELEMS) { /* small ranges (embedding rows) skip OpenMP */
+        sgd_range(o, w, g, u, n);
+        return;
+    }
+    /* element-wise, so any split gives the same result */
+    enum { CHUNK = 8192 };
+    int64_t nchunks = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < nchunks; c++) {
+        int64_t i0 = c * CHUNK, len = n - i0 < CHUNK ? n - i0 : CHUNK;
+        sgd_range(o, w + i0, g + i0, u ? u + i0 : NULL, len);
     }
 }
 

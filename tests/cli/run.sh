@@ -62,7 +62,7 @@ expect 0 "test --json" -- "$EMBER" test "$T/m.safetensors" "$T/t10k-images-idx3-
 python3 - "$T/out" <<'PY' && ok || fail "test --json: accuracy below 0.9 or not JSON"
 import json, sys
 r = json.load(open(sys.argv[1]))
-sys.exit(0 if r["examples"] == 60 and r["accuracy"] >= 0.9 else 1)
+sys.exit(0 if r["n"] == 60 and r["accuracy"] >= 0.9 else 1)
 PY
 expect 0 "predict" -- "$EMBER" predict "$T/m.safetensors" "$T/t10k-images-idx3-ubyte"
 [ "$(wc -l < "$T/out")" -eq 60 ] && ok || fail "predict printed $(wc -l < "$T/out") lines, want 60"
@@ -96,6 +96,72 @@ contains "$T/out" '"error":' "JSON error object"
 # labels that do not match the images
 expect 2 "label count mismatch" -- "$EMBER" test "$T/m.safetensors" "$T/t10k-images-idx3-ubyte" --labels "$T/train-labels-idx1-ubyte"
 contains "$T/err" "240 labels" "mismatch explained"
+
+# ---- text: CSV train -> test report -> predict from stdin ----
+python3 - "$T" <<'PY'
+import csv, random, sys
+d = sys.argv[1]
+random.seed(2)
+words = {"card": ["card", "lost", "stolen", "pin"], "transfer": ["transfer", "send", "money", "account"],
+         "refund": ["refund", "return", "charge", "back"]}
+for split, n in (("train", 300), ("test", 60)):
+    with open(f"{d}/{split}.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        for i in range(n):
+            lab = random.choice(sorted(words))
+            toks = random.sample(words[lab], 2) + random.sample(["please", "my", "the", "i", "help"], 2)
+            random.shuffle(toks)
+            text = " ".join(toks)
+            if i % 7 == 0:
+                text = '"' + text + '", with a comma\nand a newline'
+            w.writerow([text, lab])
+PY
+expect 0 "train text" -- "$EMBER" train --train "$T/train.csv" --valid "$T/test.csv" --epochs 30 \
+    --embedding-dim 16 --hidden 16 --lr 0.01 --threads 1 --out "$T/t.safetensors" --json
+python3 - "$T/out" <<'PY' && ok || fail "train text --json: bad final object"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]).read().splitlines()]
+last = lines[-1]
+sys.exit(0 if len(lines) == 31 and last["train_seconds"] > 0 and last["classes"] == 3 else 1)
+PY
+expect 0 "test text --json" -- "$EMBER" test "$T/t.safetensors" "$T/test.csv" --json -k 2
+python3 - "$T/out" <<'PY' && ok || fail "test text --json: keys or accuracy"
+import json, sys
+r = json.load(open(sys.argv[1]))
+keys = {"accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1", "per_class", "confusion", "n"}
+ok = keys <= set(r) and r["n"] == 60 and r["accuracy"] >= 0.9 and len(r["confusion"]) == 3 \
+     and {c["label"] for c in r["per_class"]} == {"card", "refund", "transfer"} and r["top_k"] == 2
+sys.exit(0 if ok else 1)
+PY
+expect 0 "test text report" -- "$EMBER" test "$T/t.safetensors" "$T/test.csv"
+contains "$T/out" "macro avg" "report has averages"
+contains "$T/out" "refund" "report names classes"
+printf 'my card was stolen\nsend money to my account\n\nrefund the charge please\n' > "$T/in.txt"
+expect 0 "predict stdin" -- sh -c "'$EMBER' predict '$T/t.safetensors' < '$T/in.txt'"
+[ "$(wc -l < "$T/out")" -eq 4 ] && ok || fail "predict printed $(wc -l < "$T/out") lines for 4 inputs"
+[ "$(sed -n 1p "$T/out" | cut -f1)" = card ] && [ "$(sed -n 2p "$T/out" | cut -f1)" = transfer ] \
+    && [ "$(sed -n 4p "$T/out" | cut -f1)" = refund ] && ok || fail "predict labels: $(cat "$T/out")"
+expect 0 "predict -k 2 --json" -- "$EMBER" predict "$T/t.safetensors" "$T/in.txt" -k 2 --json
+python3 - "$T/out" <<'PY' && ok || fail "predict --json lines"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]).read().splitlines()]
+sys.exit(0 if len(rows) == 4 and all(len(r["top"]) == 2 for r in rows) else 1)
+PY
+# architecture file: works, and a typo names the line
+printf 'embedding 8\nglobal_average_pooling1d\ndense 8 tanh\ndropout 0.1\ndense classes softmax\n' > "$T/ok.arch"
+expect 0 "train --arch FILE" -- "$EMBER" train --train "$T/train.csv" --arch "$T/ok.arch" --epochs 1 --out "$T/a2.safetensors" --quiet
+printf 'embedding 8\nglobal_average_pooling1d\ndens 8\n' > "$T/bad.arch"
+expect 2 "bad arch" -- "$EMBER" train --train "$T/train.csv" --arch "$T/bad.arch" --epochs 1 --out "$T/a3.safetensors"
+contains "$T/err" "bad.arch:3: unknown layer" "arch error names file and line"
+# bad CSV: unbalanced quote names the line; unknown column
+printf 'text,label\nok text,a\n"broken,b\n' > "$T/bad.csv"
+expect 2 "bad csv" -- "$EMBER" train --train "$T/bad.csv" --out "$T/x.safetensors"
+contains "$T/err" "bad.csv:3" "csv error names line"
+expect 2 "missing column" -- "$EMBER" train --train "$T/train.csv" --text-column body --out "$T/x.safetensors"
+contains "$T/err" "body" "missing column named"
+# class weights
+expect 0 "class weight balanced" -- "$EMBER" train --train "$T/train.csv" --class-weight balanced --epochs 1 --out "$T/w.safetensors" --quiet
 
 echo "cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -48,6 +48,27 @@ int cli_load_idx_pair(const char *images_path, const char *labels_path, float sc
 
 /* Metadata keys the CLI stores in model files. */
 #define CLI_META_SCALE "cli.input_scale"
+#define CLI_META_PIPELINE "text.pipeline" /* ember_pipeline_to_json of a text model */
+#define CLI_META_ARCH "cli.arch"          /* the architecture text it was built from */
+
+/* The built-in architectures (--arch text, --arch mlp). */
+#define CLI_ARCH_TEXT                                                                      \
+    "# the reference text model\n"                                                       \
+    "embedding 64\n"                                                                     \
+    "global_average_pooling1d\n"                                                         \
+    "dense 128 relu\n"                                                                   \
+    "dense classes softmax\n"
+
+/* True when a data path names an IDX file (MNIST naming: "...idx3-ubyte"). */
+bool cli_is_idx(const char *path);
+/* Read a whole (small) file into a NUL-terminated string; NULL on error. */
+char *cli_read_file(const char *path, ember_error *err);
+/* How a model's inputs are prepared: its text pipeline (*pipe, caller
+ * destroys) or, for image models, the input scale. -1 with err on failure. */
+int cli_model_inputs(ember_model *m, const char *model_path, ember_pipeline **pipe, double *scale,
+                     ember_error *err);
+/* Seconds from a monotonic clock. */
+double cli_now(void);
 #define CLI_DEFAULT_SCALE (1.0f / 255.0f) /* IDX images are bytes 0..255 */
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -108,6 +109,58 @@ int cli_parse_float(const char *s, double lo, double hi, double *out)
         return -1;
     *out = v;
     return 0;
+}
+
+bool cli_is_idx(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    return strstr(base, "idx") != NULL && strstr(base, "ubyte") != NULL;
+}
+
+char *cli_read_file(const char *path, ember_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err->message, sizeof err->message, "%s: cannot open: %s", path, strerror(errno));
+        err->code = EMBER_ERR_IO;
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+        if (n + 1 == cap) {
+            char *nb = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        snprintf(err->message, sizeof err->message, "%s: cannot read (or larger than 64 MiB)", path);
+        err->code = EMBER_ERR_IO;
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static char *labels_path_for(const char *images)

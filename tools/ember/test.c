@@ -1,9 +1,11 @@
 /*
- * test.c - `ember test MODEL FILE` (loss and accuracy on labelled data) and
- * `ember predict MODEL FILE` (the predicted class and its probability for
- * each example). Inputs are prepared as at training time (the model's
- * recorded input scale).
+ * test.c - `ember test MODEL FILE`: evaluate on labelled data and print a
+ * classification report (accuracy, per-class precision/recall/F1/support,
+ * macro and weighted averages, top-k accuracy, the most confused pairs; the
+ * full confusion matrix with --json). Inputs are prepared exactly as in
+ * training: the text pipeline or the input scale stored in the model.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
 #include <stdio.h>
@@ -11,29 +13,98 @@
 #include <string.h>
 
 static const char test_usage[] =
-    "usage: ember test MODEL FILE [--labels FILE] [--batch-size N] [--json] [--quiet]\n"
+    "usage: ember test MODEL FILE [options]\n"
     "\n"
-    "Evaluate MODEL on labelled data: FILE is IDX images (labels found beside it by the\n"
-    "MNIST naming convention, or given with --labels). Prints loss and accuracy.\n";
-
-static const char predict_usage[] =
-    "usage: ember predict MODEL FILE [--labels FILE] [--json]\n"
+    "Evaluate MODEL on labelled data (same formats as train) and print accuracy,\n"
+    "per-class precision/recall/F1/support, macro and weighted averages, top-k accuracy\n"
+    "and the most confused label pairs.\n"
     "\n"
-    "Print the predicted class and its probability for each example of FILE (IDX\n"
-    "images), one per line: index, class, probability (JSON: one object per line).\n";
+    "  --labels FILE        IDX: labels file (default: found by the MNIST naming convention)\n"
+    "  --text-column C      CSV/TSV columns, as for train\n"
+    "  --label-column C\n"
+    "  -k K                 top-k accuracy (default 5, at most the number of classes)\n"
+    "  --batch-size N       (default 256)\n"
+    "  --json               the report as one JSON object (accuracy, macro_precision,\n"
+    "                       macro_recall, macro_f1, weighted_f1, per_class, confusion, n, ...)\n"
+    "  --quiet              print nothing but errors\n";
 
-static int run(int argc, char **argv, int predict)
+int cli_model_inputs(ember_model *m, const char *model_path, ember_pipeline **pipe, double *scale,
+                     ember_error *err)
 {
-    const char *C = predict ? "predict" : "test";
-    const char *pos[2] = {NULL, NULL}, *labels = NULL;
-    long long batch = 256;
+    *pipe = NULL;
+    *scale = 1.0;
+    const char *pj = ember_model_get_metadata(m, CLI_META_PIPELINE);
+    if (pj)
+        return ember_pipeline_from_json(pipe, pj, err) ? -1 : 0;
+    const char *sc = ember_model_get_metadata(m, CLI_META_SCALE);
+    if (sc && cli_parse_float(sc, 1e-12, 1e12, scale)) {
+        snprintf(err->message, sizeof err->message, "%s: metadata %s='%s' is not a positive number",
+                 model_path, CLI_META_SCALE, sc);
+        err->code = EMBER_ERR_FORMAT;
+        return -1;
+    }
+    return 0;
+}
+
+static void print_report(const ember_class_report *r, const ember_pipeline *p, const char *model,
+                         const char *data)
+{
+    printf("%s on %s: %lld examples, %lld classes\n\n", model, data, (long long)r->n,
+           (long long)r->classes);
+    int w = 12;
+    for (int64_t k = 0; k < r->classes; k++) {
+        const char *name = p ? ember_pipeline_class_name(p, k) : NULL;
+        int len = name ? (int)strlen(name) : 6;
+        w = len > w ? (len < 40 ? len : 40) : w;
+    }
+    printf("%-*s %9s %9s %9s %9s\n", w, "class", "precision", "recall", "f1", "support");
+    for (int64_t k = 0; k < r->classes; k++) {
+        char idbuf[24];
+        const char *name = p ? ember_pipeline_class_name(p, k) : NULL;
+        if (!name) {
+            snprintf(idbuf, sizeof idbuf, "%lld", (long long)k);
+            name = idbuf;
+        }
+        printf("%-*.*s %9.4f %9.4f %9.4f %9lld\n", w, w, name, r->precision[k], r->recall[k],
+               r->f1[k], (long long)r->support[k]);
+    }
+    printf("\n%-*s %9.4f %9.4f %9.4f %9lld\n", w, "macro avg", r->macro_precision, r->macro_recall,
+           r->macro_f1, (long long)r->n);
+    printf("%-*s %9.4f %9.4f %9.4f %9lld\n", w, "weighted avg", r->weighted_precision,
+           r->weighted_recall, r->weighted_f1, (long long)r->n);
+    printf("\naccuracy %.4f", r->accuracy);
+    if (r->top_k > 1)
+        printf(" - top-%d accuracy %.4f", r->top_k, r->top_k_accuracy);
+    printf("\n");
+    enum { PAIRS = 5 };
+    int64_t ti[PAIRS], pi[PAIRS], cnt[PAIRS];
+    int nb = ember_class_report_most_confused(r, PAIRS, ti, pi, cnt);
+    if (nb > 0) {
+        printf("\nmost confused (true -> predicted: count):\n");
+        for (int i = 0; i < nb; i++) {
+            const char *a = p ? ember_pipeline_class_name(p, ti[i]) : NULL;
+            const char *b = p ? ember_pipeline_class_name(p, pi[i]) : NULL;
+            if (a && b)
+                printf("  %s -> %s: %lld\n", a, b, (long long)cnt[i]);
+            else
+                printf("  %lld -> %lld: %lld\n", (long long)ti[i], (long long)pi[i],
+                       (long long)cnt[i]);
+        }
+    }
+}
+
+int cmd_test(int argc, char **argv)
+{
+    const char *C = "test";
+    const char *pos[2] = {NULL, NULL}, *labels = NULL, *tcol = NULL, *lcol = NULL;
+    long long batch = 256, topk = 5;
     int npos = 0;
     cli_out o = {false, false};
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int r = 0;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(predict ? predict_usage : test_usage, stdout);
+            fputs(test_usage, stdout);
             return EXIT_OK;
         } else if (!strcmp(argv[i], "--json")) {
             o.json = true;
@@ -41,11 +112,18 @@ static int run(int argc, char **argv, int predict)
             o.quiet = true;
         } else if ((r = cli_opt(argc, argv, &i, "--labels", &v)) != 0) {
             labels = v;
+        } else if ((r = cli_opt(argc, argv, &i, "--text-column", &v)) != 0) {
+            tcol = v;
+        } else if ((r = cli_opt(argc, argv, &i, "--label-column", &v)) != 0) {
+            lcol = v;
+        } else if ((r = cli_opt(argc, argv, &i, "-k", &v)) != 0) {
+            if (v && cli_parse_int(v, 1, 1000000, &topk))
+                return cli_fail(&o, C, EXIT_USAGE, "-k: '%s' is not an integer >= 1", v);
         } else if ((r = cli_opt(argc, argv, &i, "--batch-size", &v)) != 0) {
             if (v && cli_parse_int(v, 1, 1 << 24, &batch))
                 return cli_fail(&o, C, EXIT_USAGE, "--batch-size: '%s' is not an integer >= 1", v);
         } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_fail(&o, C, EXIT_USAGE, "unknown option '%s' (see ember %s --help)", argv[i], C);
+            return cli_fail(&o, C, EXIT_USAGE, "unknown option '%s' (see ember test --help)", argv[i]);
         } else if (npos < 2) {
             pos[npos++] = argv[i];
         } else {
@@ -55,63 +133,82 @@ static int run(int argc, char **argv, int predict)
             return cli_fail(&o, C, EXIT_USAGE, "%s needs a value", argv[i]);
     }
     if (npos != 2)
-        return cli_fail(&o, C, EXIT_USAGE, "need MODEL and FILE (see ember %s --help)", C);
+        return cli_fail(&o, C, EXIT_USAGE, "need MODEL and FILE (see ember test --help)");
     ember_error err;
     ember_model *m = NULL;
+    ember_pipeline *pipe = NULL;
+    ember_text_dataset *d = NULL;
+    ember_ragged *ids = NULL;
     ember_tensor *x = NULL, *y = NULL, *p = NULL;
+    ember_class_report *rep = NULL;
+    int64_t *truth = NULL, *pred = NULL;
+    char *json = NULL;
+    double scale;
     int rc = EXIT_OK;
-    if (ember_model_load(&m, pos[0], &err))
+    if (ember_model_load(&m, pos[0], &err) || cli_model_inputs(m, pos[0], &pipe, &scale, &err))
         goto fail;
-    const char *sc = ember_model_get_metadata(m, CLI_META_SCALE);
-    double scale = 1.0;
-    if (sc && cli_parse_float(sc, 1e-12, 1e12, &scale)) {
-        rc = cli_fail(&o, C, EXIT_DATA, "%s: metadata %s='%s' is not a positive number", pos[0],
-                      CLI_META_SCALE, sc);
+    if (pipe) {
+        ember_text_read_options ro = ember_text_read_options_default();
+        ro.text_column = tcol;
+        ro.label_column = lcol;
+        if (ember_text_dataset_load(&d, pos[1], &ro, &err) ||
+            ember_pipeline_encode(pipe, d, &ids, &y, &err) ||
+            ember_model_predict_ids(m, ids, batch, &p, &err))
+            goto fail;
+    } else {
+        if (cli_load_idx_pair(pos[1], labels, (float)scale, &x, &y, &err) ||
+            ember_model_predict(m, x, batch, &p, &err))
+            goto fail;
+    }
+    int64_t N = p->shape[0], K = p->shape[1];
+    truth = malloc((size_t)N * sizeof *truth);
+    pred = malloc((size_t)N * sizeof *pred);
+    if (!truth || !pred) {
+        rc = cli_fail(&o, C, EXIT_DATA, "out of memory");
         goto done;
     }
-    if (cli_load_idx_pair(pos[1], labels, (float)scale, &x, predict ? NULL : &y, &err))
+    for (int64_t i = 0; i < N; i++) {
+        const float *row = p->data + i * K;
+        int64_t best = 0;
+        for (int64_t k = 1; k < K; k++)
+            best = row[k] > row[best] ? k : best;
+        pred[i] = best;
+        truth[i] = (int64_t)y->data[i];
+        if (truth[i] < 0 || truth[i] >= K) {
+            rc = cli_fail(&o, C, EXIT_DATA, "%s: example %lld has label %lld but the model has %lld "
+                          "classes", pos[1], (long long)i, (long long)truth[i], (long long)K);
+            goto done;
+        }
+    }
+    if (ember_class_report_create(&rep, truth, pred, p->data, N, K, (int)(topk < K ? topk : K), &err))
         goto fail;
-    if (!predict) {
-        double loss, acc;
-        if (ember_model_evaluate(m, x, y, batch, &loss, &acc, &err))
+    if (o.json) {
+        const char **names = NULL;
+        if (pipe && (names = malloc((size_t)K * sizeof *names)))
+            for (int64_t k = 0; k < K; k++)
+                names[k] = ember_pipeline_class_name(pipe, k);
+        ember_status s = ember_class_report_to_json(rep, names, &json, &err);
+        free(names);
+        if (s)
             goto fail;
-        if (o.json) {
-            printf("{\"model\":");
-            cli_json_str(pos[0]);
-            printf(",\"data\":");
-            cli_json_str(pos[1]);
-            printf(",\"examples\":%lld,\"loss\":%.9g,\"accuracy\":%.9g}\n", (long long)x->shape[0],
-                   loss, acc);
-        } else if (!o.quiet) {
-            printf("%s on %s (%lld examples): loss %.4f - accuracy %.4f\n", pos[0], pos[1],
-                   (long long)x->shape[0], loss, acc);
-        }
-    } else {
-        if (ember_model_predict(m, x, batch, &p, &err))
-            goto fail;
-        int64_t K = p->shape[1];
-        for (int64_t i = 0; i < p->shape[0] && !o.quiet; i++) {
-            const float *row = p->data + i * K;
-            int64_t best = 0;
-            for (int64_t k = 1; k < K; k++)
-                best = row[k] > row[best] ? k : best;
-            if (o.json)
-                printf("{\"index\":%lld,\"class\":%lld,\"probability\":%.6g}\n", (long long)i,
-                       (long long)best, (double)row[best]);
-            else
-                printf("%lld\t%lld\t%.4f\n", (long long)i, (long long)best, (double)row[best]);
-        }
+        printf("%s\n", json);
+    } else if (!o.quiet) {
+        print_report(rep, pipe, pos[0], pos[1]);
     }
     goto done;
 fail:
     rc = cli_fail_err(&o, C, &err);
 done:
+    free(json);
+    free(truth);
+    free(pred);
+    ember_class_report_destroy(rep);
     ember_tensor_destroy(p);
     ember_tensor_destroy(x);
     ember_tensor_destroy(y);
+    ember_ragged_destroy(ids);
+    ember_text_dataset_destroy(d);
+    ember_pipeline_destroy(pipe);
     ember_model_destroy(m);
     return rc;
 }
-
-int cmd_test(int argc, char **argv) { return run(argc, argv, 0); }
-int cmd_predict(int argc, char **argv) { return run(argc, argv, 1); }

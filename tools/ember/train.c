@@ -1,7 +1,11 @@
 /*
- * train.c - `ember train`: build a model (a preset architecture), train it on
- * labelled data with validation, print Keras-style progress, save the model.
+ * train.c - `ember train`: read labelled data (text: CSV/TSV, fastText,
+ * folder per class; images: IDX), build the model from an architecture
+ * (built-in `text` or `mlp`, or a file), train with validation and
+ * Keras-style progress, save the model with everything `test`/`predict`
+ * need (text pipeline, input scale, architecture text).
  */
+#define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
 #include <stdio.h>
@@ -12,251 +16,433 @@
 static const char train_usage[] =
     "usage: ember train --train FILE [--valid FILE] --out MODEL [options]\n"
     "\n"
-    "Train a classifier and save it (safetensors layout).\n"
+    "Train a classifier and save it (safetensors layout, with its input pipeline).\n"
     "\n"
-    "data:\n"
-    "  --train FILE          IDX images (gzip or not); labels found beside it by the MNIST\n"
-    "                        naming convention (...-images-idx3-ubyte -> ...-labels-idx1-ubyte)\n"
-    "  --train-labels FILE   give the labels file explicitly\n"
-    "  --valid FILE          validation images (printed as val_loss / val_accuracy)\n"
+    "data (text: .csv/.tsv with a header, fastText __label__ files, or a folder with one\n"
+    "sub-folder per class; gzip is read transparently. images: IDX files):\n"
+    "  --train FILE           training data\n"
+    "  --valid FILE           validation data (printed as val_loss / val_accuracy)\n"
+    "  --text-column C        CSV/TSV column (name or 0-based index; default text, else first)\n"
+    "  --label-column C       CSV/TSV column (default label, else last)\n"
+    "  --train-labels FILE    IDX: labels file (default: found by the MNIST naming convention)\n"
     "  --valid-labels FILE\n"
-    "  --scale S             multiply inputs by S (default 1/255: byte images to [0, 1])\n"
+    "  --scale S              IDX: multiply pixels by S (default 1/255)\n"
+    "text pipeline:\n"
+    "  --word-ngrams N        add word n-grams up to N, hashed into buckets (default 1)\n"
+    "  --char-ngrams MIN-MAX  add character n-grams of words, hashed (default off)\n"
+    "  --buckets N            hash buckets for n-grams (default 200000)\n"
+    "  --min-count N          words seen fewer times become <oov> (default 1)\n"
+    "  --max-vocab N          keep the N most frequent words (default: all)\n"
+    "  --numbers              replace digit runs with <num>\n"
+    "  --email-headers        strip an RFC 822 header block from each text\n"
     "model:\n"
-    "  --arch mlp            Dense layers then Dense(classes, softmax) (default mlp)\n"
-    "  --hidden LIST         hidden layer sizes, comma-separated (default 128)\n"
-    "  --activation A        relu | tanh | sigmoid (default relu)\n"
-    "  --dropout R           dropout rate after each hidden layer (default 0)\n"
+    "  --arch A               text (the reference model; default for text), mlp (default for\n"
+    "                         IDX), or an architecture file (see docs/arch.md)\n"
+    "  --embedding-dim N      embedding size of the built-in text model (default 64)\n"
+    "  --hidden N             hidden Dense units of the built-in models (default 128)\n"
+    "  --dense-embedding      update every embedding row every step (Keras-exact Adam;\n"
+    "                         default: lazy, only the rows in the batch)\n"
     "training:\n"
-    "  --epochs N            (default 10)\n"
-    "  --batch-size N        (default 32)\n"
-    "  --optimizer O         adam | sgd (default adam)\n"
-    "  --lr X                learning rate (default 0.001 for adam, 0.01 for sgd)\n"
-    "  --momentum X          sgd momentum (default 0)\n"
-    "  --nesterov            sgd Nesterov momentum\n"
-    "  --weight-decay X      L2 on kernels (default 0)\n"
-    "  --clip-norm X         clip gradients to this global norm (default off)\n"
-    "  --no-shuffle          keep the data order\n"
-    "  --seed N              one seed for init, shuffling and dropout (default 42)\n"
-    "  --threads N           threads (default: all cores)\n"
+    "  --epochs N             (default 10)\n"
+    "  --batch-size N         (default 32)\n"
+    "  --optimizer O          adam | sgd (default adam)\n"
+    "  --lr X                 learning rate (default 0.001 adam, 0.01 sgd)\n"
+    "  --momentum X           sgd momentum (default 0)\n"
+    "  --nesterov             sgd Nesterov momentum\n"
+    "  --weight-decay X       L2 on kernels (default 0)\n"
+    "  --clip-norm X          clip gradients to this global norm (default off)\n"
+    "  --class-weight W       balanced (n / (classes * count)) or a file of \"label weight\" lines\n"
+    "  --no-shuffle           keep the data order\n"
+    "  --seed N               one seed for init, shuffling and dropout (default 42)\n"
+    "  --threads N            threads (default: all cores)\n"
     "output:\n"
-    "  --out MODEL           where to save the model (required)\n"
-    "  --json                one JSON object per epoch, then a summary object\n"
-    "  --quiet               print nothing but errors\n";
+    "  --out MODEL            where to save the model (required)\n"
+    "  --json                 one JSON object per epoch, then a summary with train_seconds\n"
+    "  --quiet                print nothing but errors\n";
 
-static int parse_hidden(const char *s, long long *sizes, int max)
+typedef struct train_args {
+    const char *train, *train_labels, *valid, *valid_labels, *out, *arch, *opt_s;
+    const char *text_col, *label_col, *class_weight;
+    double lr, momentum, wd, clip, scale;
+    long long epochs, batch, seed, threads, emb_dim, hidden;
+    int nesterov, shuffle, dense_emb;
+    ember_text_options topt;
+    cli_out o;
+} train_args;
+
+static int parse_args(int argc, char **argv, train_args *a)
 {
-    int n = 0;
-    const char *p = s;
-    while (*p) {
-        char buf[32];
-        size_t len = strcspn(p, ",");
-        if (len == 0 || len >= sizeof buf || n == max)
-            return -1;
-        memcpy(buf, p, len);
-        buf[len] = '\0';
-        if (cli_parse_int(buf, 1, 1 << 20, &sizes[n]))
-            return -1;
-        n++;
-        p += len;
-        if (*p == ',')
-            p++;
+    const char *C = "train";
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int r = 0;
+        long long n;
+#define OPT(name) ((r = cli_opt(argc, argv, &i, name, &v)) != 0)
+#define NEED_INT(name, lo, hi, dst)                                                          \
+    if (v && cli_parse_int(v, lo, hi, &dst))                                                 \
+        return cli_fail(&a->o, C, EXIT_USAGE, name ": '%s' is not an integer in %lld..%lld", \
+                        v, (long long)(lo), (long long)(hi));
+#define NEED_FLOAT(name, lo, hi, dst)                                                        \
+    if (v && cli_parse_float(v, lo, hi, &dst))                                               \
+        return cli_fail(&a->o, C, EXIT_USAGE, name ": '%s' is not a number in [%g, %g]", v,  \
+                        (double)(lo), (double)(hi));
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(train_usage, stdout);
+            return -2;
+        } else if (!strcmp(argv[i], "--json")) {
+            a->o.json = true;
+        } else if (!strcmp(argv[i], "--quiet")) {
+            a->o.quiet = true;
+        } else if (!strcmp(argv[i], "--nesterov")) {
+            a->nesterov = 1;
+        } else if (!strcmp(argv[i], "--no-shuffle")) {
+            a->shuffle = 0;
+        } else if (!strcmp(argv[i], "--dense-embedding")) {
+            a->dense_emb = 1;
+        } else if (!strcmp(argv[i], "--numbers")) {
+            a->topt.replace_numbers = 1;
+        } else if (!strcmp(argv[i], "--email-headers")) {
+            a->topt.strip_email_headers = 1;
+        } else if (OPT("--train-labels")) {
+            a->train_labels = v;
+        } else if (OPT("--train")) {
+            a->train = v;
+        } else if (OPT("--valid-labels")) {
+            a->valid_labels = v;
+        } else if (OPT("--valid")) {
+            a->valid = v;
+        } else if (OPT("--out")) {
+            a->out = v;
+        } else if (OPT("--arch")) {
+            a->arch = v;
+        } else if (OPT("--optimizer")) {
+            a->opt_s = v;
+        } else if (OPT("--text-column")) {
+            a->text_col = v;
+        } else if (OPT("--label-column")) {
+            a->label_col = v;
+        } else if (OPT("--class-weight")) {
+            a->class_weight = v;
+        } else if (OPT("--scale")) {
+            NEED_FLOAT("--scale", 1e-12, 1e12, a->scale)
+        } else if (OPT("--lr")) {
+            NEED_FLOAT("--lr", 1e-12, 1e3, a->lr)
+        } else if (OPT("--momentum")) {
+            NEED_FLOAT("--momentum", 0, 0.999999, a->momentum)
+        } else if (OPT("--weight-decay")) {
+            NEED_FLOAT("--weight-decay", 0, 1e3, a->wd)
+        } else if (OPT("--clip-norm")) {
+            NEED_FLOAT("--clip-norm", 0, 1e12, a->clip)
+        } else if (OPT("--epochs")) {
+            NEED_INT("--epochs", 1, 1000000, a->epochs)
+        } else if (OPT("--batch-size")) {
+            NEED_INT("--batch-size", 1, 1 << 24, a->batch)
+        } else if (OPT("--seed")) {
+            NEED_INT("--seed", 0, (long long)(~0ULL >> 1), a->seed)
+        } else if (OPT("--threads")) {
+            NEED_INT("--threads", 1, 4096, a->threads)
+        } else if (OPT("--embedding-dim")) {
+            NEED_INT("--embedding-dim", 1, 1 << 16, a->emb_dim)
+        } else if (OPT("--hidden")) {
+            NEED_INT("--hidden", 1, 1 << 20, a->hidden)
+        } else if (OPT("--word-ngrams")) {
+            NEED_INT("--word-ngrams", 1, 5, n)
+            a->topt.word_ngrams = (int)n;
+        } else if (OPT("--buckets")) {
+            NEED_INT("--buckets", 0, 100000000, n)
+            a->topt.buckets = n;
+        } else if (OPT("--min-count")) {
+            NEED_INT("--min-count", 1, 1000000000, n)
+            a->topt.min_count = n;
+        } else if (OPT("--max-vocab")) {
+            NEED_INT("--max-vocab", 0, 100000000, n)
+            a->topt.max_vocab = n;
+        } else if (OPT("--char-ngrams")) {
+            int lo, hi, used = 0;
+            if (v && (sscanf(v, "%d-%d%n", &lo, &hi, &used) != 2 || v[used] || lo < 1 ||
+                      hi < lo || hi > 10))
+                return cli_fail(&a->o, C, EXIT_USAGE, "--char-ngrams: '%s' is not MIN-MAX with "
+                                "1 <= MIN <= MAX <= 10 (e.g. 3-6)", v);
+            if (v) {
+                a->topt.char_ngram_min = lo;
+                a->topt.char_ngram_max = hi;
+            }
+        } else {
+            return cli_fail(&a->o, C, EXIT_USAGE, "unknown option '%s' (see ember train --help)",
+                            argv[i]);
+        }
+        if (r < 0)
+            return cli_fail(&a->o, C, EXIT_USAGE, "%s needs a value", argv[i]);
+#undef OPT
+#undef NEED_INT
+#undef NEED_FLOAT
     }
-    return n;
+    if (!a->train)
+        return cli_fail(&a->o, C, EXIT_USAGE, "--train FILE is required (see ember train --help)");
+    if (!a->out)
+        return cli_fail(&a->o, C, EXIT_USAGE, "--out MODEL is required (see ember train --help)");
+    return 0;
+}
+
+/* The architecture text: built-in name or file contents (caller frees). */
+static char *arch_text(const train_args *a, int text, ember_error *err)
+{
+    const char *name = a->arch ? a->arch : (text ? "text" : "mlp");
+    char buf[512];
+    if (!strcmp(name, "text")) {
+        snprintf(buf, sizeof buf,
+                 "# the reference text model\nembedding %lld\nglobal_average_pooling1d\n"
+                 "dense %lld relu\ndense classes softmax\n", a->emb_dim, a->hidden);
+        return strdup(buf);
+    }
+    if (!strcmp(name, "mlp")) {
+        snprintf(buf, sizeof buf, "dense %lld relu\ndense classes softmax\n", a->hidden);
+        return strdup(buf);
+    }
+    return cli_read_file(name, err);
+}
+
+/* Per-example weights from --class-weight (balanced or a file). */
+static float *class_weights(const char *spec, const ember_pipeline *p, const ember_tensor *y,
+                            ember_error *err)
+{
+    int64_t K = ember_pipeline_class_count(p), N = y->shape[0];
+    double *w = calloc((size_t)K, sizeof *w);
+    float *out = malloc((size_t)N * sizeof *out);
+    char *text = NULL;
+    if (!w || !out)
+        goto nomem;
+    if (!strcmp(spec, "balanced")) {
+        int64_t *count = calloc((size_t)K, sizeof *count);
+        if (!count)
+            goto nomem;
+        for (int64_t i = 0; i < N; i++)
+            count[(int64_t)y->data[i]]++;
+        for (int64_t k = 0; k < K; k++)
+            w[k] = count[k] ? (double)N / ((double)K * (double)count[k]) : 0.0;
+        free(count);
+    } else {
+        if (!(text = cli_read_file(spec, err)))
+            goto fail;
+        for (int64_t k = 0; k < K; k++)
+            w[k] = 1.0;
+        int line = 0;
+        for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+            line++;
+            char label[256];
+            double v;
+            int used = 0;
+            if (l[0] == '#' || l[strspn(l, " \t\r")] == '\0')
+                continue;
+            if (sscanf(l, "%255s %lf %n", label, &v, &used) != 2 || l[used] || !(v >= 0)) {
+                snprintf(err->message, sizeof err->message, "%s:%d: expected \"label weight\" "
+                         "with weight >= 0", spec, line);
+                err->code = EMBER_ERR_FORMAT;
+                goto fail;
+            }
+            int64_t k = ember_pipeline_class_id(p, label);
+            if (k < 0) {
+                snprintf(err->message, sizeof err->message, "%s:%d: label '%s' is not in the "
+                         "training data", spec, line, label);
+                err->code = EMBER_ERR_FORMAT;
+                goto fail;
+            }
+            w[k] = v;
+        }
+    }
+    for (int64_t i = 0; i < N; i++)
+        out[i] = (float)w[(int64_t)y->data[i]];
+    free(w);
+    free(text);
+    return out;
+nomem:
+    snprintf(err->message, sizeof err->message, "out of memory for class weights");
+    err->code = EMBER_ERR_NOMEM;
+fail:
+    free(w);
+    free(out);
+    free(text);
+    return NULL;
 }
 
 int cmd_train(int argc, char **argv)
 {
-    const char *train = NULL, *train_labels = NULL, *valid = NULL, *valid_labels = NULL;
-    const char *out = NULL, *arch = "mlp", *hidden = "128", *act_s = "relu", *opt_s = "adam";
-    double dropout = 0, lr = -1, momentum = 0, wd = 0, clip = 0, scale = CLI_DEFAULT_SCALE;
-    long long epochs = 10, batch = 32, seed = 42, threads = 0;
-    int nesterov = 0, shuffle = 1;
-    cli_out o = {false, false};
+    train_args a;
+    memset(&a, 0, sizeof a);
+    a.arch = NULL;
+    a.opt_s = "adam";
+    a.lr = -1;
+    a.scale = CLI_DEFAULT_SCALE;
+    a.epochs = 10;
+    a.batch = 32;
+    a.seed = 42;
+    a.emb_dim = 64;
+    a.hidden = 128;
+    a.shuffle = 1;
+    a.topt = ember_text_options_default();
     const char *C = "train";
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        int r;
-#define OPT(name) ((r = cli_opt(argc, argv, &i, name, &v)) != 0)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(train_usage, stdout);
-            return EXIT_OK;
-        } else if (!strcmp(argv[i], "--json")) {
-            o.json = true;
-        } else if (!strcmp(argv[i], "--quiet")) {
-            o.quiet = true;
-        } else if (!strcmp(argv[i], "--nesterov")) {
-            nesterov = 1;
-        } else if (!strcmp(argv[i], "--no-shuffle")) {
-            shuffle = 0;
-        } else if (OPT("--train-labels")) {
-            train_labels = v;
-        } else if (OPT("--train")) {
-            train = v;
-        } else if (OPT("--valid-labels")) {
-            valid_labels = v;
-        } else if (OPT("--valid")) {
-            valid = v;
-        } else if (OPT("--out")) {
-            out = v;
-        } else if (OPT("--arch")) {
-            arch = v;
-        } else if (OPT("--hidden")) {
-            hidden = v;
-        } else if (OPT("--activation")) {
-            act_s = v;
-        } else if (OPT("--optimizer")) {
-            opt_s = v;
-        } else if (OPT("--scale")) {
-            if (v && cli_parse_float(v, 1e-12, 1e12, &scale))
-                return cli_fail(&o, C, EXIT_USAGE, "--scale: '%s' is not a positive number", v);
-        } else if (OPT("--dropout")) {
-            if (v && cli_parse_float(v, 0, 0.999999, &dropout))
-                return cli_fail(&o, C, EXIT_USAGE, "--dropout: '%s' is not in [0, 1)", v);
-        } else if (OPT("--lr")) {
-            if (v && cli_parse_float(v, 1e-12, 1e3, &lr))
-                return cli_fail(&o, C, EXIT_USAGE, "--lr: '%s' is not a positive number", v);
-        } else if (OPT("--momentum")) {
-            if (v && cli_parse_float(v, 0, 0.999999, &momentum))
-                return cli_fail(&o, C, EXIT_USAGE, "--momentum: '%s' is not in [0, 1)", v);
-        } else if (OPT("--weight-decay")) {
-            if (v && cli_parse_float(v, 0, 1e3, &wd))
-                return cli_fail(&o, C, EXIT_USAGE, "--weight-decay: '%s' is not >= 0", v);
-        } else if (OPT("--clip-norm")) {
-            if (v && cli_parse_float(v, 0, 1e12, &clip))
-                return cli_fail(&o, C, EXIT_USAGE, "--clip-norm: '%s' is not >= 0", v);
-        } else if (OPT("--epochs")) {
-            if (v && cli_parse_int(v, 1, 1000000, &epochs))
-                return cli_fail(&o, C, EXIT_USAGE, "--epochs: '%s' is not an integer >= 1", v);
-        } else if (OPT("--batch-size")) {
-            if (v && cli_parse_int(v, 1, 1 << 24, &batch))
-                return cli_fail(&o, C, EXIT_USAGE, "--batch-size: '%s' is not an integer >= 1", v);
-        } else if (OPT("--seed")) {
-            if (v && cli_parse_int(v, 0, (long long)(~0ULL >> 1), &seed))
-                return cli_fail(&o, C, EXIT_USAGE, "--seed: '%s' is not an integer >= 0", v);
-        } else if (OPT("--threads")) {
-            if (v && cli_parse_int(v, 1, 4096, &threads))
-                return cli_fail(&o, C, EXIT_USAGE, "--threads: '%s' is not an integer >= 1", v);
-        } else {
-            return cli_fail(&o, C, EXIT_USAGE, "unknown option '%s' (see ember train --help)",
-                            argv[i]);
-        }
-        if (r < 0)
-            return cli_fail(&o, C, EXIT_USAGE, "%s needs a value", argv[i]);
-#undef OPT
-    }
-    if (!train)
-        return cli_fail(&o, C, EXIT_USAGE, "--train FILE is required (see ember train --help)");
-    if (!out)
-        return cli_fail(&o, C, EXIT_USAGE, "--out MODEL is required (see ember train --help)");
-    if (strcmp(arch, "mlp") != 0)
-        return cli_fail(&o, C, EXIT_USAGE, "--arch '%s' is unknown (available: mlp)", arch);
-    ember_activation act;
-    if (!strcmp(act_s, "relu"))
-        act = EMBER_ACT_RELU;
-    else if (!strcmp(act_s, "tanh"))
-        act = EMBER_ACT_TANH;
-    else if (!strcmp(act_s, "sigmoid"))
-        act = EMBER_ACT_SIGMOID;
-    else
-        return cli_fail(&o, C, EXIT_USAGE, "--activation '%s' is unknown (relu, tanh, sigmoid)", act_s);
+    int pr = parse_args(argc, argv, &a);
+    if (pr == -2)
+        return EXIT_OK;
+    if (pr)
+        return pr;
+    cli_out *o = &a.o;
     ember_optimizer_config opt;
-    if (!strcmp(opt_s, "adam"))
-        opt = ember_optimizer_adam(lr > 0 ? (float)lr : 0.001f);
-    else if (!strcmp(opt_s, "sgd"))
-        opt = ember_optimizer_sgd(lr > 0 ? (float)lr : 0.01f, (float)momentum, nesterov);
+    if (!strcmp(a.opt_s, "adam"))
+        opt = ember_optimizer_adam(a.lr > 0 ? (float)a.lr : 0.001f);
+    else if (!strcmp(a.opt_s, "sgd"))
+        opt = ember_optimizer_sgd(a.lr > 0 ? (float)a.lr : 0.01f, (float)a.momentum, a.nesterov);
     else
-        return cli_fail(&o, C, EXIT_USAGE, "--optimizer '%s' is unknown (adam, sgd)", opt_s);
-    if (nesterov && (strcmp(opt_s, "sgd") != 0 || momentum <= 0))
-        return cli_fail(&o, C, EXIT_USAGE, "--nesterov needs --optimizer sgd and --momentum > 0");
-    opt.weight_decay = (float)wd;
-    opt.clip_norm = (float)clip;
-    long long sizes[16];
-    int nh = parse_hidden(hidden, sizes, 16);
-    if (nh < 0)
-        return cli_fail(&o, C, EXIT_USAGE,
-                        "--hidden '%s' must be 1-16 comma-separated sizes, e.g. 256,128", hidden);
+        return cli_fail(o, C, EXIT_USAGE, "--optimizer '%s' is unknown (adam, sgd)", a.opt_s);
+    if (a.nesterov && (strcmp(a.opt_s, "sgd") != 0 || a.momentum <= 0))
+        return cli_fail(o, C, EXIT_USAGE, "--nesterov needs --optimizer sgd and --momentum > 0");
+    opt.weight_decay = (float)a.wd;
+    opt.clip_norm = (float)a.clip;
 
+    double t_start = cli_now();
     ember_error err;
+    int text = !cli_is_idx(a.train);
+    ember_text_dataset *dtr = NULL, *dva = NULL;
+    ember_pipeline *pipe = NULL;
+    ember_ragged *itr = NULL, *iva = NULL;
     ember_tensor *x = NULL, *y = NULL, *xv = NULL, *yv = NULL;
     ember_model *m = NULL;
     ember_history *h = NULL;
+    float *sw = NULL;
+    char *arch = NULL, *pjson = NULL;
     int rc = EXIT_OK;
-    if (cli_load_idx_pair(train, train_labels, (float)scale, &x, &y, &err) ||
-        (valid && cli_load_idx_pair(valid, valid_labels, (float)scale, &xv, &yv, &err))) {
-        rc = cli_fail_err(&o, C, &err);
-        goto done;
-    }
-    /* classes = largest training label + 1 (labels are validated by fit) */
-    float maxl = 0;
-    for (int64_t i = 0; i < y->shape[0]; i++)
-        maxl = y->data[i] > maxl ? y->data[i] : maxl;
-    long long classes = (long long)maxl + 1;
-    if (classes < 2 || classes > 1000000) {
-        rc = cli_fail(&o, C, EXIT_DATA, "%s: labels give %lld classes; need 2 or more", train, classes);
-        goto done;
-    }
-    int64_t in_shape[1] = {x->shape[1]};
-    char scale_s[32];
-    snprintf(scale_s, sizeof scale_s, "%.9g", scale);
-    if (ember_model_create(&m, 1, in_shape, (uint64_t)seed, &err) ||
-        ember_model_set_metadata(m, CLI_META_SCALE, scale_s, &err))
-        goto fail;
-    ember_model_set_threads(m, (int)threads);
-    for (int i = 0; i < nh; i++) {
-        ember_dense_config dc = ember_dense_config_default(sizes[i]);
-        dc.activation = act;
-        if (ember_model_add_dense_ex(m, &dc, &err) ||
-            (dropout > 0 && ember_model_add_dropout(m, (float)dropout, &err)))
+    int64_t input_dim, classes, n_train, n_valid = 0;
+    if (text) {
+        ember_text_read_options ro = ember_text_read_options_default();
+        ro.text_column = a.text_col;
+        ro.label_column = a.label_col;
+        if (ember_text_dataset_load(&dtr, a.train, &ro, &err) ||
+            (a.valid && ember_text_dataset_load(&dva, a.valid, &ro, &err)) ||
+            ember_pipeline_create(&pipe, &a.topt, &err) || ember_pipeline_fit(pipe, dtr, &err) ||
+            ember_pipeline_encode(pipe, dtr, &itr, &y, &err) ||
+            (dva && ember_pipeline_encode(pipe, dva, &iva, &yv, &err)) ||
+            ember_pipeline_to_json(pipe, &pjson, &err))
             goto fail;
+        input_dim = ember_pipeline_input_dim(pipe);
+        classes = ember_pipeline_class_count(pipe);
+        n_train = itr->n;
+        n_valid = iva ? iva->n : 0;
+        if (a.class_weight && !(sw = class_weights(a.class_weight, pipe, y, &err)))
+            goto fail;
+    } else {
+        if (a.class_weight) {
+            rc = cli_fail(o, C, EXIT_USAGE, "--class-weight works with text data only for now");
+            goto done;
+        }
+        if (cli_load_idx_pair(a.train, a.train_labels, (float)a.scale, &x, &y, &err) ||
+            (a.valid && cli_load_idx_pair(a.valid, a.valid_labels, (float)a.scale, &xv, &yv, &err)))
+            goto fail;
+        float maxl = 0;
+        for (int64_t i = 0; i < y->shape[0]; i++)
+            maxl = y->data[i] > maxl ? y->data[i] : maxl;
+        classes = (int64_t)maxl + 1;
+        input_dim = x->shape[1];
+        n_train = x->shape[0];
+        n_valid = xv ? xv->shape[0] : 0;
     }
-    if (ember_model_add_dense(m, classes, EMBER_ACT_SOFTMAX, &err) ||
+    if (classes < 2) {
+        rc = cli_fail(o, C, EXIT_DATA, "%s: the labels give %lld class; need 2 or more", a.train,
+                      (long long)classes);
+        goto done;
+    }
+    if (!(arch = arch_text(&a, text, &err)))
+        goto fail;
+    if (a.dense_emb) {
+        /* "embedding N" -> "embedding N dense" on the first embedding line */
+        char *e = strstr(arch, "embedding");
+        char *nl = e ? strchr(e, '\n') : NULL;
+        if (e && nl) {
+            size_t head = (size_t)(nl - arch);
+            char *na = malloc(strlen(arch) + 8);
+            if (!na)
+                goto fail;
+            memcpy(na, arch, head);
+            strcpy(na + head, " dense");
+            strcat(na, nl);
+            free(arch);
+            arch = na;
+        }
+    }
+    char scale_s[32];
+    snprintf(scale_s, sizeof scale_s, "%.9g", a.scale);
+    const char *arch_src = a.arch && strcmp(a.arch, "text") && strcmp(a.arch, "mlp") ? a.arch
+                                                                                     : "--arch";
+    if (ember_model_create_from_arch(&m, arch, arch_src, input_dim, classes, (uint64_t)a.seed, &err) ||
+        ember_model_set_metadata(m, CLI_META_ARCH, arch, &err) ||
+        (text ? ember_model_set_metadata(m, CLI_META_PIPELINE, pjson, &err)
+              : ember_model_set_metadata(m, CLI_META_SCALE, scale_s, &err)) ||
         ember_model_compile(m, &opt, EMBER_LOSS_CATEGORICAL_CROSSENTROPY, &err) ||
         ember_history_create(&h, &err))
         goto fail;
-    if (!o.quiet && !o.json) {
-        printf("train: %s (%lld examples, %lld features, %lld classes)\n", train,
-               (long long)x->shape[0], (long long)x->shape[1], classes);
-        if (valid)
-            printf("valid: %s (%lld examples)\n", valid, (long long)xv->shape[0]);
+    ember_model_set_threads(m, (int)a.threads);
+    if (!o->quiet && !o->json) {
+        printf("train: %s (%lld examples, %lld classes%s)\n", a.train, (long long)n_train,
+               (long long)classes, text ? "" : ", images");
+        if (a.valid)
+            printf("valid: %s (%lld examples)\n", a.valid, (long long)n_valid);
+        if (text)
+            printf("pipeline: %lld embedding rows (vocabulary + 2 reserved + n-gram buckets)\n",
+                   (long long)input_dim);
         ember_model_summary(m, stdout);
     }
     ember_fit_config fc = ember_fit_config_default();
-    fc.epochs = (int)epochs;
-    fc.batch_size = batch;
-    fc.shuffle = shuffle;
+    fc.epochs = (int)a.epochs;
+    fc.batch_size = a.batch;
+    fc.shuffle = a.shuffle;
     fc.x_val = xv;
+    fc.x_val_ids = iva;
     fc.y_val = yv;
+    fc.sample_weight = sw;
     ember_progress_printer pp = {stdout, isatty(STDOUT_FILENO) ? EMBER_PROGRESS_BAR : EMBER_PROGRESS_LINES, 0};
-    if (o.json)
+    if (o->json)
         pp.style = EMBER_PROGRESS_JSON;
-    if (!o.quiet) {
+    if (!o->quiet) {
         fc.progress = ember_progress_print;
         fc.progress_user = &pp;
     }
-    if (ember_model_fit(m, x, y, &fc, h, &err) || ember_model_save(m, out, &err))
+    double t_fit = cli_now();
+    if (text ? ember_model_fit_ids(m, itr, y, &fc, h, &err) : ember_model_fit(m, x, y, &fc, h, &err))
+        goto fail;
+    double fit_s = cli_now() - t_fit;
+    if (ember_model_save(m, a.out, &err))
         goto fail;
     int last = ember_history_epochs(h) - 1;
-    if (o.json) {
+    if (o->json) {
         printf("{\"model\":");
-        cli_json_str(out);
-        printf(",\"epochs\":%d,\"loss\":%.9g,\"accuracy\":%.9g", last + 1,
+        cli_json_str(a.out);
+        printf(",\"epochs\":%d,\"train_seconds\":%.6f,\"total_seconds\":%.6f,\"examples\":%lld,"
+               "\"classes\":%lld,\"loss\":%.9g,\"accuracy\":%.9g", last + 1, fit_s,
+               cli_now() - t_start, (long long)n_train, (long long)classes,
                ember_history_get(h, "loss", last), ember_history_get(h, "accuracy", last));
-        if (valid)
+        if (a.valid)
             printf(",\"val_loss\":%.9g,\"val_accuracy\":%.9g", ember_history_get(h, "val_loss", last),
                    ember_history_get(h, "val_accuracy", last));
         printf("}\n");
-    } else if (!o.quiet) {
-        printf("saved %s\n", out);
+    } else if (!o->quiet) {
+        printf("trained in %.2f s (%.2f s in all); saved %s\n", fit_s, cli_now() - t_start, a.out);
     }
     goto done;
 fail:
-    rc = cli_fail_err(&o, C, &err);
+    rc = cli_fail_err(o, C, &err);
 done:
+    free(arch);
+    free(pjson);
+    free(sw);
     ember_history_destroy(h);
     ember_model_destroy(m);
+    ember_ragged_destroy(itr);
+    ember_ragged_destroy(iva);
     ember_tensor_destroy(x);
     ember_tensor_destroy(y);
     ember_tensor_destroy(xv);
     ember_tensor_destroy(yv);
+    ember_pipeline_destroy(pipe);
+    ember_text_dataset_destroy(dtr);
+    ember_text_dataset_destroy(dva);
     return rc;
 }

@@ -1,0 +1,245 @@
+/*
+ * predict.c - `ember predict MODEL [FILE|-]`: one output line per input line,
+ * in input order. Text models read raw text lines (stdin when FILE is "-" or
+ * absent) in chunks, so a million lines stream through with bounded memory;
+ * image models read an IDX images file.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK_LINES 8192 /* lines encoded and predicted together */
+
+static const char predict_usage[] =
+    "usage: ember predict MODEL [FILE|-] [options]\n"
+    "\n"
+    "Print the predicted label and its probability for each input, one line per input,\n"
+    "in order. Text models read one text per line from FILE or standard input (\"-\" or\n"
+    "no FILE); image models read an IDX images file.\n"
+    "\n"
+    "  -k K            the K most probable labels (label<TAB>probability pairs)\n"
+    "  --threshold P   only labels with probability >= P (the line may be empty)\n"
+    "  --all-probs     the probability of every class, in class order\n"
+    "  --batch-size N  (default 256)\n"
+    "  --json          one JSON object per line: {\"label\",\"probability\",\"top\":[...]}\n";
+
+typedef struct pred_opts {
+    long long k, batch;
+    double threshold;
+    int all_probs;
+    cli_out o;
+} pred_opts;
+
+static void emit(const pred_opts *po, const float *row, int64_t K, const ember_pipeline *p,
+                 int64_t *order)
+{
+    /* top-k by selection (K is small; k <= K) */
+    int64_t k = po->k < K ? po->k : K;
+    for (int64_t i = 0; i < K; i++)
+        order[i] = i;
+    for (int64_t i = 0; i < k; i++) {
+        int64_t best = i;
+        for (int64_t j = i + 1; j < K; j++)
+            if (row[order[j]] > row[order[best]])
+                best = j;
+        int64_t t = order[i];
+        order[i] = order[best];
+        order[best] = t;
+    }
+    char idbuf[24];
+#define NAME(c) (p ? ember_pipeline_class_name(p, c) : (snprintf(idbuf, sizeof idbuf, "%lld", (long long)(c)), idbuf))
+    if (po->o.json) {
+        printf("{\"label\":");
+        cli_json_str(NAME(order[0]));
+        printf(",\"probability\":%.6g,\"top\":[", (double)row[order[0]]);
+        int first = 1;
+        for (int64_t i = 0; i < k; i++) {
+            if (row[order[i]] < po->threshold)
+                break;
+            printf("%s{\"label\":", first ? "" : ",");
+            cli_json_str(NAME(order[i]));
+            printf(",\"probability\":%.6g}", (double)row[order[i]]);
+            first = 0;
+        }
+        printf("]");
+        if (po->all_probs) {
+            printf(",\"probs\":[");
+            for (int64_t c = 0; c < K; c++)
+                printf("%s%.6g", c ? "," : "", (double)row[c]);
+            printf("]");
+        }
+        printf("}\n");
+        return;
+    }
+    if (po->all_probs) {
+        for (int64_t c = 0; c < K; c++)
+            printf("%s%.6g", c ? "\t" : "", (double)row[c]);
+        putchar('\n');
+        return;
+    }
+    int first = 1;
+    for (int64_t i = 0; i < k; i++) {
+        if (row[order[i]] < po->threshold)
+            break;
+        printf("%s%s\t%.4f", first ? "" : "\t", NAME(order[i]), (double)row[order[i]]);
+        first = 0;
+    }
+    putchar('\n');
+#undef NAME
+}
+
+static int predict_text(ember_model *m, const ember_pipeline *p, const char *path,
+                        const pred_opts *po, ember_error *err)
+{
+    FILE *f = (!path || !strcmp(path, "-")) ? stdin : fopen(path, "rb");
+    if (!f) {
+        snprintf(err->message, sizeof err->message, "%s: cannot open", path);
+        err->code = EMBER_ERR_IO;
+        return -1;
+    }
+    char **lines = calloc(CHUNK_LINES, sizeof *lines);
+    size_t *caps = calloc(CHUNK_LINES, sizeof *caps);
+    int64_t K = ember_pipeline_class_count(p);
+    int64_t *order = malloc((size_t)K * sizeof *order);
+    int rc = 0;
+    if (!lines || !caps || !order) {
+        snprintf(err->message, sizeof err->message, "out of memory");
+        err->code = EMBER_ERR_NOMEM;
+        rc = -1;
+    }
+    int eof = 0;
+    long long lineno = 0;
+    while (!rc && !eof) {
+        int n = 0;
+        while (n < CHUNK_LINES) {
+            ssize_t len = getline(&lines[n], &caps[n], f);
+            if (len < 0) {
+                eof = 1;
+                break;
+            }
+            lineno++;
+            while (len > 0 && (lines[n][len - 1] == '\n' || lines[n][len - 1] == '\r'))
+                lines[n][--len] = '\0';
+            if ((size_t)len != strlen(lines[n])) {
+                snprintf(err->message, sizeof err->message, "%s:%lld: NUL byte in the text",
+                         path ? path : "-", lineno);
+                err->code = EMBER_ERR_FORMAT;
+                rc = -1;
+                break;
+            }
+            n++;
+        }
+        if (rc || n == 0)
+            break;
+        ember_text_dataset *d = NULL;
+        ember_ragged *ids = NULL;
+        ember_tensor *out = NULL;
+        if (ember_text_dataset_create(&d, n, (const char *const *)lines, NULL, err) ||
+            ember_pipeline_encode(p, d, &ids, NULL, err) ||
+            ember_model_predict_ids(m, ids, po->batch, &out, err)) {
+            rc = -1;
+        } else if (!po->o.quiet) {
+            for (int i = 0; i < n; i++)
+                emit(po, out->data + (int64_t)i * K, K, p, order);
+        }
+        ember_tensor_destroy(out);
+        ember_ragged_destroy(ids);
+        ember_text_dataset_destroy(d);
+    }
+    if (!rc && ferror(f)) {
+        snprintf(err->message, sizeof err->message, "%s: read error", path ? path : "-");
+        err->code = EMBER_ERR_IO;
+        rc = -1;
+    }
+    for (int i = 0; lines && i < CHUNK_LINES; i++)
+        free(lines[i]);
+    free(lines);
+    free(caps);
+    free(order);
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    const char *C = "predict";
+    const char *pos[2] = {NULL, NULL};
+    int npos = 0;
+    pred_opts po = {1, 256, -1.0, 0, {false, false}};
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int r = 0;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(predict_usage, stdout);
+            return EXIT_OK;
+        } else if (!strcmp(argv[i], "--json")) {
+            po.o.json = true;
+        } else if (!strcmp(argv[i], "--quiet")) {
+            po.o.quiet = true;
+        } else if (!strcmp(argv[i], "--all-probs")) {
+            po.all_probs = 1;
+        } else if ((r = cli_opt(argc, argv, &i, "-k", &v)) != 0) {
+            if (v && cli_parse_int(v, 1, 1000000, &po.k))
+                return cli_fail(&po.o, C, EXIT_USAGE, "-k: '%s' is not an integer >= 1", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--threshold", &v)) != 0) {
+            if (v && cli_parse_float(v, 0, 1, &po.threshold))
+                return cli_fail(&po.o, C, EXIT_USAGE, "--threshold: '%s' is not in [0, 1]", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--batch-size", &v)) != 0) {
+            if (v && cli_parse_int(v, 1, 1 << 24, &po.batch))
+                return cli_fail(&po.o, C, EXIT_USAGE, "--batch-size: '%s' is not an integer >= 1", v);
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_fail(&po.o, C, EXIT_USAGE, "unknown option '%s' (see ember predict --help)",
+                            argv[i]);
+        } else if (npos < 2) {
+            pos[npos++] = argv[i];
+        } else {
+            return cli_fail(&po.o, C, EXIT_USAGE, "unexpected argument '%s'", argv[i]);
+        }
+        if (r < 0)
+            return cli_fail(&po.o, C, EXIT_USAGE, "%s needs a value", argv[i]);
+    }
+    if (npos < 1)
+        return cli_fail(&po.o, C, EXIT_USAGE, "need MODEL (see ember predict --help)");
+    ember_error err;
+    ember_model *m = NULL;
+    ember_pipeline *pipe = NULL;
+    ember_tensor *x = NULL, *out = NULL;
+    int64_t *order = NULL;
+    double scale;
+    int rc = EXIT_OK;
+    if (ember_model_load(&m, pos[0], &err) || cli_model_inputs(m, pos[0], &pipe, &scale, &err))
+        goto fail;
+    if (pipe) {
+        if (predict_text(m, pipe, pos[1], &po, &err))
+            goto fail;
+        goto done;
+    }
+    if (!pos[1]) {
+        rc = cli_fail(&po.o, C, EXIT_USAGE, "an image model needs an IDX images FILE");
+        goto done;
+    }
+    if (cli_load_idx_pair(pos[1], NULL, (float)scale, &x, NULL, &err) ||
+        ember_model_predict(m, x, po.batch, &out, &err))
+        goto fail;
+    int64_t K = out->shape[1];
+    if (!(order = malloc((size_t)K * sizeof *order))) {
+        rc = cli_fail(&po.o, C, EXIT_DATA, "out of memory");
+        goto done;
+    }
+    for (int64_t i = 0; i < out->shape[0] && !po.o.quiet; i++)
+        emit(&po, out->data + i * K, K, NULL, order);
+    goto done;
+fail:
+    rc = cli_fail_err(&po.o, C, &err);
+done:
+    free(order);
+    ember_tensor_destroy(out);
+    ember_tensor_destroy(x);
+    ember_pipeline_destroy(pipe);
+    ember_model_destroy(m);
+    return rc;
+}
