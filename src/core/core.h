@@ -62,6 +62,18 @@ float ember__rng_normal(ember_rng *r);
 /* Uniform integer in [0, n), unbiased (rejection). n > 0. */
 uint64_t ember__rng_below(ember_rng *r, uint64_t n);
 
+/* Hot element-wise loops get an AVX2 clone chosen at load time (GCC
+ * function multi-versioning through an ifunc), so one binary runs on any
+ * x86-64 and uses 256-bit vectors where the CPU has them. Results do not
+ * change between clones: the build keeps FMA contraction off (-std=c11 gives
+ * -ffp-contract=off), and vector add/mul/div/sqrt are exact IEEE operations
+ * like the scalar ones; reductions use a fixed accumulator layout. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(EMBER_NO_CLONES)
+#define EMBER_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define EMBER_CLONES
+#endif
+
 /* Seconds from a monotonic clock. */
 double ember__now(void);
 

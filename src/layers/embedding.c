@@ -72,6 +72,19 @@ static void emb_init(ember_layer *l, ember_rng *rng)
         l->params[i] = (2.0f * ember__rng_uniform(rng) - 1.0f) * EMBEDDING_INIT_LIMIT;
 }
 
+/* y[0..D) += a * x[0..D) */
+static EMBER_CLONES void row_axpy(float *restrict y, const float *restrict x, float a, int64_t D)
+{
+    for (int64_t d = 0; d < D; d++)
+        y[d] += a * x[d];
+}
+
+static EMBER_CLONES void row_add(float *restrict y, const float *restrict x, int64_t D)
+{
+    for (int64_t d = 0; d < D; d++)
+        y[d] += x[d];
+}
+
 static void emb_fwd(ember_layer *l, float *y, const float *x, int64_t B, const ember_step_ctx *ctx)
 {
     (void)x;
@@ -85,11 +98,8 @@ static void emb_fwd(ember_layer *l, float *y, const float *x, int64_t B, const e
         float *yb = y + b * D;
         memset(yb, 0, (size_t)D * sizeof *yb);
         int64_t len = off[b + 1] - off[b];
-        for (int64_t t = off[b]; t < off[b + 1]; t++) {
-            const float *row = E + (int64_t)ids[t] * D;
-            for (int64_t d = 0; d < D; d++)
-                yb[d] += row[d];
-        }
+        for (int64_t t = off[b]; t < off[b + 1]; t++)
+            row_add(yb, E + (int64_t)ids[t] * D, D);
         if (len > 0) {
             float inv = 1.0f / (float)len;
             for (int64_t d = 0; d < D; d++)
@@ -121,11 +131,23 @@ static void emb_bwd(ember_layer *l, float *dx, const float *dy, const float *x, 
         }
         l->n_touched = nt;
     }
-    /* Scatter, split over column blocks: each element of G is summed by one
-     * thread in example order, so results do not depend on the thread count. */
+    /* Scatter. Each element of G is summed in example order, whether one
+     * thread does all columns or the columns are split over threads, so
+     * results do not depend on the thread count. */
+    if ((off[B] - off[0]) * D <= PAR_MIN_WORK) {
+        for (int64_t b = 0; b < B; b++) {
+            int64_t len = off[b + 1] - off[b];
+            if (len == 0)
+                continue;
+            float inv = 1.0f / (float)len;
+            for (int64_t t = off[b]; t < off[b + 1]; t++)
+                row_axpy(G + (int64_t)ids[t] * D, dy + b * D, inv, D);
+        }
+        return;
+    }
     enum { COLS = 16 };
     int64_t nblk = (D + COLS - 1) / COLS;
-#pragma omp parallel for schedule(static) if ((off[B] - off[0]) * D > PAR_MIN_WORK)
+#pragma omp parallel for schedule(static)
     for (int64_t blk = 0; blk < nblk; blk++) {
         int64_t d0 = blk * COLS, d1 = d0 + COLS < D ? d0 + COLS : D;
         for (int64_t b = 0; b < B; b++) {

@@ -1,8 +1,9 @@
 /*
  * crossentropy.c - categorical and binary cross-entropy.
- *   CCE  L = -sum_k t_k log p_k.  Fused with softmax it is computed from the
- *        logits z as -sum_k t_k (z_k - logsumexp(z)), never log(0), and its
- *        gradient is dz_k = p_k sum_j t_j - t_k (= p - t for one-hot rows).
+ *   CCE  L = -sum_k t_k log p_k.  Fused with softmax, where a p_k underflowed
+ *        it is computed from the logits z as -sum_k t_k (z_k - logsumexp(z)),
+ *        so it is never log(0); its gradient with respect to z is
+ *        dz_k = p_k sum_j t_j - t_k (= p - t for one-hot rows).
  *        Not fused: p is clipped to [eps, 1-eps] (Keras), gradient -t/p
  *        (0 where clipped).
  *   BCE  L = mean_k -(t log p + (1-t) log(1-p)).  Fused with sigmoid:
@@ -11,6 +12,7 @@
  */
 #include "loss.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -25,6 +27,17 @@ static int64_t argmax(const float *v, int64_t K)
     return best;
 }
 
+static double logsumexp(const float *z, int64_t K)
+{
+    float m = z[0];
+    for (int64_t k = 1; k < K; k++)
+        m = z[k] > m ? z[k] : m;
+    double s = 0.0;
+    for (int64_t k = 0; k < K; k++)
+        s += expf(z[k] - m);
+    return m + log(s);
+}
+
 static void cce(const ember_loss_batch *lb, float *row_loss, float *dout, int64_t *correct)
 {
     int64_t B = lb->B, K = lb->K, right = 0;
@@ -37,26 +50,37 @@ static void cce(const ember_loss_batch *lb, float *row_loss, float *dout, int64_
         float *d = dout ? dout + b * K : NULL;
         double loss = 0.0;
         if (lb->fused) {
-            const float *z = lb->logits + b * K;
-            float m = z[0];
-            for (int64_t k = 1; k < K; k++)
-                m = z[k] > m ? z[k] : m;
-            double s = 0.0; /* expf of values <= 0, summed in double */
-            for (int64_t k = 0; k < K; k++)
-                s += expf(z[k] - m);
-            double lse = m + log(s);
+            /* -log p from the softmax output where p is a normal float
+             * (|error| ~ 1e-7); only where p underflowed is the loss taken
+             * from the logits with a log-sum-exp, so it never is log(0). */
+            int need_lse = 0;
             if (t) {
                 double tsum = 0.0;
                 for (int64_t k = 0; k < K; k++) {
-                    if (t[k] != 0.0f)
-                        loss -= (double)t[k] * ((double)z[k] - lse);
+                    if (t[k] != 0.0f) {
+                        if (p[k] >= FLT_MIN)
+                            loss -= (double)t[k] * log((double)p[k]);
+                        else
+                            need_lse = 1;
+                    }
                     tsum += t[k];
+                }
+                if (need_lse) {
+                    const float *z = lb->logits + b * K;
+                    double lse = logsumexp(z, K);
+                    loss = 0.0;
+                    for (int64_t k = 0; k < K; k++)
+                        if (t[k] != 0.0f)
+                            loss -= (double)t[k] * ((double)z[k] - lse);
                 }
                 if (d)
                     for (int64_t k = 0; k < K; k++)
                         d[k] = (p[k] * (float)tsum - t[k]) * invB;
             } else {
-                loss = lse - z[label];
+                if (p[label] >= FLT_MIN)
+                    loss = -log((double)p[label]);
+                else
+                    loss = logsumexp(lb->logits + b * K, K) - lb->logits[b * K + label];
                 if (d) {
                     for (int64_t k = 0; k < K; k++)
                         d[k] = p[k] * invB;
