@@ -10,9 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef EMBER_GIT_COMMIT
-#define EMBER_GIT_COMMIT "unknown"
-#endif
+#include "ember_commit.h" /* EMBER_GIT_COMMIT, regenerated at every build */
 #define EMBER_STR2(x) #x
 #define EMBER_STR(x) EMBER_STR2(x)
 

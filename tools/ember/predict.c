@@ -24,10 +24,11 @@ static const char predict_usage[] =
     "  --threshold P   only labels with probability >= P (the line may be empty)\n"
     "  --all-probs     the probability of every class, in class order\n"
     "  --batch-size N  (default 256)\n"
+    "  --threads N     threads (default: all cores)\n"
     "  --json          one JSON object per line: {\"label\",\"probability\",\"top\":[...]}\n";
 
 typedef struct pred_opts {
-    long long k, batch;
+    long long k, batch, threads;
     double threshold;
     int all_probs;
     cli_out o;
@@ -169,7 +170,7 @@ int cmd_predict(int argc, char **argv)
     const char *C = "predict";
     const char *pos[2] = {NULL, NULL};
     int npos = 0;
-    pred_opts po = {1, 256, -1.0, 0, {false, false}};
+    pred_opts po = {1, 256, 0, -1.0, 0, {false, false}};
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int r = 0;
@@ -191,6 +192,9 @@ int cmd_predict(int argc, char **argv)
         } else if ((r = cli_opt(argc, argv, &i, "--batch-size", &v)) != 0) {
             if (v && cli_parse_int(v, 1, 1 << 24, &po.batch))
                 return cli_fail(&po.o, C, EXIT_USAGE, "--batch-size: '%s' is not an integer >= 1", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
+            if (v && cli_parse_int(v, 1, 4096, &po.threads))
+                return cli_fail(&po.o, C, EXIT_USAGE, "--threads: '%s' is not an integer >= 1", v);
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return cli_fail(&po.o, C, EXIT_USAGE, "unknown option '%s' (see ember predict --help)",
                             argv[i]);
@@ -213,6 +217,7 @@ int cmd_predict(int argc, char **argv)
     int rc = EXIT_OK;
     if (ember_model_load(&m, pos[0], &err) || cli_model_inputs(m, pos[0], &pipe, &scale, &err))
         goto fail;
+    ember_model_set_threads(m, (int)po.threads);
     if (pipe) {
         if (predict_text(m, pipe, pos[1], &po, &err))
             goto fail;

@@ -24,6 +24,7 @@ static const char test_usage[] =
     "  --label-column C\n"
     "  -k K                 top-k accuracy (default 5, at most the number of classes)\n"
     "  --batch-size N       (default 256)\n"
+    "  --threads N          threads (default: all cores)\n"
     "  --json               the report as one JSON object (accuracy, macro_precision,\n"
     "                       macro_recall, macro_f1, weighted_f1, per_class, confusion, n, ...)\n"
     "  --quiet              print nothing but errors\n";
@@ -97,7 +98,7 @@ int cmd_test(int argc, char **argv)
 {
     const char *C = "test";
     const char *pos[2] = {NULL, NULL}, *labels = NULL, *tcol = NULL, *lcol = NULL;
-    long long batch = 256, topk = 5;
+    long long batch = 256, topk = 5, threads = 0;
     int npos = 0;
     cli_out o = {false, false};
     for (int i = 1; i < argc; i++) {
@@ -122,6 +123,9 @@ int cmd_test(int argc, char **argv)
         } else if ((r = cli_opt(argc, argv, &i, "--batch-size", &v)) != 0) {
             if (v && cli_parse_int(v, 1, 1 << 24, &batch))
                 return cli_fail(&o, C, EXIT_USAGE, "--batch-size: '%s' is not an integer >= 1", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
+            if (v && cli_parse_int(v, 1, 4096, &threads))
+                return cli_fail(&o, C, EXIT_USAGE, "--threads: '%s' is not an integer >= 1", v);
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return cli_fail(&o, C, EXIT_USAGE, "unknown option '%s' (see ember test --help)", argv[i]);
         } else if (npos < 2) {
@@ -147,6 +151,7 @@ int cmd_test(int argc, char **argv)
     int rc = EXIT_OK;
     if (ember_model_load(&m, pos[0], &err) || cli_model_inputs(m, pos[0], &pipe, &scale, &err))
         goto fail;
+    ember_model_set_threads(m, (int)threads);
     if (pipe) {
         ember_text_read_options ro = ember_text_read_options_default();
         ro.text_column = tcol;
