@@ -43,7 +43,7 @@ static void check_layer(const char *name, ember_model *m, int64_t B, int trainin
     CHECK_OK(ember_model_compile(m, &opt, EMBER_LOSS_MSE, &err), &err);
     CHECK_OK(ember__model_arena(m, B, 0, &err), &err);
     ember_layer *l = m->layers[0];
-    layer_case c = {l, NULL, NULL, NULL, NULL, NULL, B, {training, ember__rng_stream(7, 3, 0, 0), 1, NULL, NULL}};
+    layer_case c = {l, NULL, NULL, NULL, NULL, NULL, B, {training, ember__rng_stream(7, 3, 0, 0), 1, NULL, NULL, NULL}};
     int64_t nin = B * l->in_size, nout = B * l->out_size;
     c.x = malloc(nin * sizeof(float));
     c.dx = malloc(nin * sizeof(float));
@@ -132,7 +132,7 @@ static void test_dropout(void)
     float *x = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float));
     for (int64_t i = 0; i < n; i++)
         x[i] = 1.0f;
-    ember_step_ctx tr = {1, ember__rng_stream(3, 3, 0, 0), 1, NULL, NULL}, ev = {0, {0, 0}, 1, NULL, NULL};
+    ember_step_ctx tr = {1, ember__rng_stream(3, 3, 0, 0), 1, NULL, NULL, NULL}, ev = {0, {0, 0}, 1, NULL, NULL, NULL};
     l->ops->forward(l, y, x, 8, &tr);
     int64_t zeros = 0, scaled = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -347,7 +347,7 @@ static void check_network(const char *name, ember_loss_kind loss, ember_activati
         else
             for (int64_t k = 0; k < K; k++)
                 m->targets[b * K + k] = ember__rng_uniform(&r);
-    net_case c = {m, B, sparse, {with_dropout, ember__rng_stream(1, 3, 0, 0), 1, NULL, NULL}, x};
+    net_case c = {m, B, sparse, {with_dropout, ember__rng_stream(1, 3, 0, 0), 1, NULL, NULL, NULL}, x};
     net_f(&c);
     const float *p = m->acts[m->n_layers];
     ember_loss_batch lb = {m->loss, m->fused, p, m->fused ? ember__model_logits(m) : NULL,

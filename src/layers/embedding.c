@@ -7,7 +7,10 @@
  * GlobalAveragePooling1D computes, per example,
  *     y[b] = (1 / L_b) sum_{t < L_b} E[ids_t],       E [V][D]
  * in one pass (like PyTorch's EmbeddingBag(mode='mean'); equal to Keras'
- * Embedding(mask_zero=True) + GlobalAveragePooling1D on padded input). The
+ * Embedding(mask_zero=True) + GlobalAveragePooling1D on padded input). With
+ * per-id weights w (the model passes each example's distinct ids with their
+ * counts, so a repeated token's row is read once), y[b] = sum w_t E[ids_t] /
+ * sum w_t, which is the same mean. The
  * [B, T, D] sequence is never materialised, so there is no padding waste;
  * the pooling layer is then an identity on [B, D]. An empty bag gives 0.
  *
@@ -79,12 +82,6 @@ static EMBER_CLONES void row_axpy(float *restrict y, const float *restrict x, fl
         y[d] += a * x[d];
 }
 
-static EMBER_CLONES void row_add(float *restrict y, const float *restrict x, int64_t D)
-{
-    for (int64_t d = 0; d < D; d++)
-        y[d] += x[d];
-}
-
 static void emb_fwd(ember_layer *l, float *y, const float *x, int64_t B, const ember_step_ctx *ctx)
 {
     (void)x;
@@ -93,19 +90,35 @@ static void emb_fwd(ember_layer *l, float *y, const float *x, int64_t B, const e
     const int32_t *ids = ctx->ids;
     const int64_t *off = ctx->offsets;
     const float *E = l->params;
+    const float *w = ctx->id_weights;
 #pragma omp parallel for schedule(static) if ((off[B] - off[0]) * D > PAR_MIN_WORK)
     for (int64_t b = 0; b < B; b++) {
         float *yb = y + b * D;
         memset(yb, 0, (size_t)D * sizeof *yb);
-        int64_t len = off[b + 1] - off[b];
-        for (int64_t t = off[b]; t < off[b + 1]; t++)
-            row_add(yb, E + (int64_t)ids[t] * D, D);
-        if (len > 0) {
-            float inv = 1.0f / (float)len;
+        float len = 0.0f;
+        for (int64_t t = off[b]; t < off[b + 1]; t++) {
+            float wt = w ? w[t] : 1.0f;
+            row_axpy(yb, E + (int64_t)ids[t] * D, wt, D);
+            len += wt;
+        }
+        if (len > 0.0f) {
+            float inv = 1.0f / len;
             for (int64_t d = 0; d < D; d++)
                 yb[d] *= inv;
         }
     }
+}
+
+/* 1 / (sum of the weights of example b), 0 for an empty bag. */
+static float bag_inv(const int64_t *off, const float *w, int64_t b)
+{
+    float len = 0.0f;
+    if (!w)
+        len = (float)(off[b + 1] - off[b]);
+    else
+        for (int64_t t = off[b]; t < off[b + 1]; t++)
+            len += w[t];
+    return len > 0.0f ? 1.0f / len : 0.0f;
 }
 
 static void emb_bwd(ember_layer *l, float *dx, const float *dy, const float *x, const float *y,
@@ -118,6 +131,7 @@ static void emb_bwd(ember_layer *l, float *dx, const float *dy, const float *x, 
     int64_t D = c->output_dim;
     const int32_t *ids = ctx->ids;
     const int64_t *off = ctx->offsets;
+    const float *w = ctx->id_weights;
     float *G = l->grads;
     if (l->sparse_grads) {
         /* Rows in order of first appearance; the stamp avoids listing one twice. */
@@ -136,31 +150,25 @@ static void emb_bwd(ember_layer *l, float *dx, const float *dy, const float *x, 
      * results do not depend on the thread count. */
     if ((off[B] - off[0]) * D <= PAR_MIN_WORK) {
         for (int64_t b = 0; b < B; b++) {
-            int64_t len = off[b + 1] - off[b];
-            if (len == 0)
-                continue;
-            float inv = 1.0f / (float)len;
+            float inv = bag_inv(off, w, b);
             for (int64_t t = off[b]; t < off[b + 1]; t++)
-                row_axpy(G + (int64_t)ids[t] * D, dy + b * D, inv, D);
+                row_axpy(G + (int64_t)ids[t] * D, dy + b * D, w ? w[t] * inv : inv, D);
         }
         return;
     }
-    enum { COLS = 16 };
-    int64_t nblk = (D + COLS - 1) / COLS;
-#pragma omp parallel for schedule(static)
+    /* One contiguous slice of columns per thread (multiples of 16 floats,
+     * a cache line), each summed in example order with the vector helper. */
+    int nt = ctx->threads > 1 ? ctx->threads : 1;
+    int64_t per = ((D + nt - 1) / nt + 15) / 16 * 16;
+    int64_t nblk = (D + per - 1) / per;
+#pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t blk = 0; blk < nblk; blk++) {
-        int64_t d0 = blk * COLS, d1 = d0 + COLS < D ? d0 + COLS : D;
+        int64_t d0 = blk * per, len = D - d0 < per ? D - d0 : per;
         for (int64_t b = 0; b < B; b++) {
-            int64_t len = off[b + 1] - off[b];
-            if (len == 0)
-                continue;
-            float inv = 1.0f / (float)len;
-            const float *g = dy + b * D;
-            for (int64_t t = off[b]; t < off[b + 1]; t++) {
-                float *row = G + (int64_t)ids[t] * D;
-                for (int64_t d = d0; d < d1; d++)
-                    row[d] += g[d] * inv;
-            }
+            float inv = bag_inv(off, w, b);
+            const float *g = dy + b * D + d0;
+            for (int64_t t = off[b]; t < off[b + 1]; t++)
+                row_axpy(G + (int64_t)ids[t] * D + d0, g, w ? w[t] * inv : inv, len);
         }
     }
 }

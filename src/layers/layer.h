@@ -37,6 +37,9 @@ typedef struct ember_step_ctx {
      * has ids[offsets[b] .. offsets[b+1]). NULL for dense inputs. */
     const int32_t *ids;
     const int64_t *offsets;
+    /* Optional weight of each id (the model passes each example's distinct
+     * ids with their counts); NULL means 1 each. */
+    const float *id_weights;
 } ember_step_ctx;
 
 typedef struct ember_layer_ops {

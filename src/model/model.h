@@ -49,6 +49,7 @@ struct ember_model {
     float *weights;         /* gathered sample weights [arena_batch] */
     int64_t arena_ids;      /* capacity of batch_ids */
     int32_t *batch_ids;     /* gathered token ids of a batch [arena_ids] */
+    float *batch_id_weights; /* their counts [arena_ids] */
     int64_t *batch_offsets; /* [arena_batch + 1] */
     int64_t *touched;       /* sparse-gradient row lists, [arena_ids] per sparse layer */
 };

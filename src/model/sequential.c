@@ -52,8 +52,10 @@ static void free_arena(ember_model *m)
     ember__free(m->arena);
     free(m->acts);
     free(m->batch_ids);
+    free(m->batch_id_weights);
     free(m->batch_offsets);
     free(m->touched);
+    m->batch_id_weights = NULL;
     m->arena = NULL;
     m->acts = NULL;
     m->batch_ids = NULL;
@@ -391,16 +393,20 @@ ember_status ember__model_arena(ember_model *m, int64_t B, int64_t n_ids, ember_
             n_sparse += m->layers[i]->sparse_grads;
         int64_t cap = n_ids > 0 ? n_ids : 1;
         int32_t *ids = malloc((size_t)cap * sizeof *ids);
+        float *idw = malloc((size_t)cap * sizeof *idw);
         int64_t *touched = malloc((size_t)cap * (size_t)(n_sparse ? n_sparse : 1) * sizeof *touched);
-        if (!ids || !touched) {
+        if (!ids || !idw || !touched) {
             free(ids);
+            free(idw);
             free(touched);
             return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for %lld token ids per batch",
                               (long long)n_ids);
         }
         free(m->batch_ids);
+        free(m->batch_id_weights);
         free(m->touched);
         m->batch_ids = ids;
+        m->batch_id_weights = idw;
         m->touched = touched;
         m->arena_ids = cap;
         int k = 0;

@@ -92,11 +92,71 @@ static void set_threads(const ember_model *m)
     ember__blas_single_thread();
 }
 
-/* A data set's inputs: a dense tensor [N, ...] or ragged token ids. */
+/* A data set's inputs: a dense tensor [N, ...] or ragged token ids. For ids,
+ * `bags` is the compact form the model trains on: each example's distinct ids
+ * with their counts (the bag mean is the same; a token repeated k times is
+ * read and updated once instead of k times). */
+typedef struct compact_bags {
+    int64_t n;
+    int64_t *offsets; /* [n + 1] */
+    int32_t *ids;     /* distinct per example, in order of first appearance */
+    float *counts;
+} compact_bags;
+
 typedef struct model_input {
     const ember_tensor *x;
     const ember_ragged *ids;
+    compact_bags bags;
 } model_input;
+
+static void free_bags(compact_bags *c)
+{
+    free(c->offsets);
+    free(c->ids);
+    free(c->counts);
+    memset(c, 0, sizeof *c);
+}
+
+/* Build in->bags from in->ids (already checked: ids in [0, V)). */
+static ember_status compact(model_input *in, int64_t V, ember_error *err)
+{
+    const ember_ragged *r = in->ids;
+    compact_bags *c = &in->bags;
+    int64_t total = r->offsets[r->n];
+    c->n = r->n;
+    c->offsets = malloc((size_t)(r->n + 1) * sizeof *c->offsets);
+    c->ids = malloc((size_t)(total ? total : 1) * sizeof *c->ids);
+    c->counts = malloc((size_t)(total ? total : 1) * sizeof *c->counts);
+    int64_t *stamp = malloc((size_t)V * sizeof *stamp);
+    int64_t *pos = malloc((size_t)V * sizeof *pos);
+    if (!c->offsets || !c->ids || !c->counts || !stamp || !pos) {
+        free(stamp);
+        free(pos);
+        free_bags(c);
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for %lld token ids", (long long)total);
+    }
+    for (int64_t v = 0; v < V; v++)
+        stamp[v] = -1;
+    int64_t k = 0;
+    c->offsets[0] = 0;
+    for (int64_t b = 0; b < r->n; b++) {
+        for (int64_t t = r->offsets[b]; t < r->offsets[b + 1]; t++) {
+            int32_t id = r->ids[t];
+            if (stamp[id] != b) {
+                stamp[id] = b;
+                pos[id] = k;
+                c->ids[k] = id;
+                c->counts[k++] = 1.0f;
+            } else {
+                c->counts[pos[id]] += 1.0f;
+            }
+        }
+        c->offsets[b + 1] = k;
+    }
+    free(stamp);
+    free(pos);
+    return EMBER_OK;
+}
 
 static int64_t input_rows(const model_input *in) { return in->x ? in->x->shape[0] : in->ids->n; }
 
@@ -203,7 +263,7 @@ static int64_t max_batch_ids(const model_input *in, int64_t B)
 {
     if (!in || !in->ids)
         return 0;
-    const ember_ragged *r = in->ids;
+    const compact_bags *r = &in->bags;
     if (B >= r->n)
         return r->offsets[r->n];
     /* counting sort on lengths would need their range; a heap is simpler: keep
@@ -247,6 +307,11 @@ static int64_t max_batch_ids(const model_input *in, int64_t B)
     return total;
 }
 
+static int64_t embedding_rows(const ember_model *m)
+{
+    return ((const embedding_config *)m->layers[0]->config)->input_dim;
+}
+
 static ember_status prepare_arena(ember_model *m, const model_input *a, const model_input *b,
                                   int64_t B, ember_error *err)
 {
@@ -264,17 +329,19 @@ static void gather(ember_model *m, const model_input *in, const ember_tensor *y,
 {
     int64_t D = m->input_size, W = ti->width;
     if (in->ids) {
-        const ember_ragged *r = in->ids;
+        const compact_bags *r = &in->bags;
         int64_t *off = m->batch_offsets;
         off[0] = 0;
         for (int64_t k = 0; k < B; k++) {
             int64_t src = idx ? idx[begin + k] : begin + k;
-            int64_t len = r->offsets[src + 1] - r->offsets[src];
-            memcpy(m->batch_ids + off[k], r->ids + r->offsets[src], (size_t)len * sizeof(int32_t));
+            int64_t s0 = r->offsets[src], len = r->offsets[src + 1] - s0;
+            memcpy(m->batch_ids + off[k], r->ids + s0, (size_t)len * sizeof(int32_t));
+            memcpy(m->batch_id_weights + off[k], r->counts + s0, (size_t)len * sizeof(float));
             off[k + 1] = off[k] + len;
         }
         ctx->ids = m->batch_ids;
         ctx->offsets = off;
+        ctx->id_weights = m->batch_id_weights;
     }
     float *xb = m->acts[0];
 #pragma omp parallel for schedule(static) if (B * (D + W) > 65536)
@@ -306,7 +373,7 @@ static ember_status evaluate_inner(ember_model *m, const model_input *x, const e
                                    double *accuracy)
 {
     int64_t N = input_rows(x);
-    ember_step_ctx ctx = {0, {0, 0}, m->threads, NULL, NULL};
+    ember_step_ctx ctx = {0, {0, 0}, m->threads, NULL, NULL, NULL};
     double total = 0.0;
     int64_t correct = 0;
     for (int64_t b0 = 0; b0 < N; b0 += batch) {
@@ -325,7 +392,7 @@ static ember_status evaluate_inner(ember_model *m, const model_input *x, const e
     return EMBER_OK;
 }
 
-static ember_status evaluate_any(ember_model *m, const model_input *in, const ember_tensor *y,
+static ember_status evaluate_any(ember_model *m, model_input *in, const ember_tensor *y,
                                  int64_t batch_size, double *loss, double *accuracy,
                                  ember_error *err)
 {
@@ -338,17 +405,21 @@ static ember_status evaluate_any(ember_model *m, const model_input *in, const em
     if (s)
         return s;
     int64_t batch = batch_size > 0 ? batch_size : DEFAULT_EVAL_BATCH;
-    if ((s = prepare_arena(m, in, NULL, batch, err)))
+    if (in->ids && (s = compact(in, embedding_rows(m), err)))
         return s;
-    set_threads(m);
-    return evaluate_inner(m, in, y, &ti, batch, loss, accuracy);
+    if (!(s = prepare_arena(m, in, NULL, batch, err))) {
+        set_threads(m);
+        s = evaluate_inner(m, in, y, &ti, batch, loss, accuracy);
+    }
+    free_bags(&in->bags);
+    return s;
 }
 
 ember_status ember_model_evaluate(ember_model *m, const ember_tensor *x, const ember_tensor *y,
                                   int64_t batch_size, double *loss, double *accuracy,
                                   ember_error *err)
 {
-    model_input in = {x, NULL};
+    model_input in = {x, NULL, {0, NULL, NULL, NULL}};
     return evaluate_any(m, &in, y, batch_size, loss, accuracy, err);
 }
 
@@ -358,11 +429,11 @@ ember_status ember_model_evaluate_ids(ember_model *m, const ember_ragged *x, con
 {
     if (!x)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "evaluate: x is NULL");
-    model_input in = {NULL, x};
+    model_input in = {NULL, x, {0, NULL, NULL, NULL}};
     return evaluate_any(m, &in, y, batch_size, loss, accuracy, err);
 }
 
-static ember_status predict_any(ember_model *m, const model_input *in, int64_t batch_size,
+static ember_status predict_any(ember_model *m, model_input *in, int64_t batch_size,
                                 ember_tensor **out, ember_error *err)
 {
     if (!m || !out)
@@ -375,20 +446,23 @@ static ember_status predict_any(ember_model *m, const model_input *in, int64_t b
     if (s)
         return s;
     int64_t batch = batch_size > 0 ? batch_size : DEFAULT_EVAL_BATCH;
-    if ((s = prepare_arena(m, in, NULL, batch, err)))
+    if (in->ids && (s = compact(in, embedding_rows(m), err)))
         return s;
     int64_t N = input_rows(in), K = ti.K, shape[2] = {N, K};
-    ember_tensor *o;
-    if ((s = ember_tensor_create(&o, 2, shape, err)))
+    ember_tensor *o = NULL;
+    if ((s = prepare_arena(m, in, NULL, batch, err)) || (s = ember_tensor_create(&o, 2, shape, err))) {
+        free_bags(&in->bags);
         return s;
+    }
     set_threads(m);
-    ember_step_ctx ctx = {0, {0, 0}, m->threads, NULL, NULL};
+    ember_step_ctx ctx = {0, {0, 0}, m->threads, NULL, NULL, NULL};
     for (int64_t b0 = 0; b0 < N; b0 += batch) {
         int64_t B = N - b0 < batch ? N - b0 : batch;
         gather(m, in, NULL, NULL, &ti, NULL, b0, B, &ctx);
         const float *p = ember__model_forward(m, B, &ctx);
         memcpy(o->data + b0 * K, p, (size_t)(B * K) * sizeof *p);
     }
+    free_bags(&in->bags);
     *out = o;
     return EMBER_OK;
 }
@@ -396,7 +470,7 @@ static ember_status predict_any(ember_model *m, const model_input *in, int64_t b
 ember_status ember_model_predict(ember_model *m, const ember_tensor *x, int64_t batch_size,
                                  ember_tensor **out, ember_error *err)
 {
-    model_input in = {x, NULL};
+    model_input in = {x, NULL, {0, NULL, NULL, NULL}};
     return predict_any(m, &in, batch_size, out, err);
 }
 
@@ -405,7 +479,7 @@ ember_status ember_model_predict_ids(ember_model *m, const ember_ragged *x, int6
 {
     if (!x)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "predict: x is NULL");
-    model_input in = {NULL, x};
+    model_input in = {NULL, x, {0, NULL, NULL, NULL}};
     return predict_any(m, &in, batch_size, out, err);
 }
 
@@ -502,7 +576,12 @@ static ember_status train_step(ember_model *m, const targets_info *ti, int64_t B
     return EMBER_OK;
 }
 
-static ember_status fit_any(ember_model *m, const model_input *in, const ember_tensor *y,
+static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp,
+                              const ember_tensor *y, targets_info ti, targets_info vti,
+                              const ember_fit_config *cfg, ember_history *history,
+                              ember_error *err);
+
+static ember_status fit_any(ember_model *m, model_input *in, const ember_tensor *y,
                             const ember_fit_config *cfg, ember_history *history, ember_error *err)
 {
     if (!m || !cfg)
@@ -520,12 +599,34 @@ static ember_status fit_any(ember_model *m, const model_input *in, const ember_t
     ember_status s = check_data(m, in, y, "x", "y", &ti, err);
     if (s)
         return s;
-    model_input vin = {cfg->x_val, cfg->x_val_ids};
+    model_input vin = {cfg->x_val, cfg->x_val_ids, {0, NULL, NULL, NULL}};
     int has_val = cfg->x_val != NULL || cfg->x_val_ids != NULL;
     if (has_val != (cfg->y_val != NULL))
         return EMBER_FAIL(err, EMBER_ERR_ARG, "fit: give both validation inputs and y_val, or neither");
     if (has_val && (s = check_data(m, &vin, cfg->y_val, "x_val", "y_val", &vti, err)))
         return s;
+    ember_status cs = EMBER_OK;
+    if (in->ids)
+        cs = compact(in, embedding_rows(m), err);
+    if (!cs && has_val && vin.ids)
+        cs = compact(&vin, embedding_rows(m), err);
+    if (!cs)
+        cs = fit_inner(m, in, has_val ? &vin : NULL, y, ti, has_val ? vti : ti, cfg, history, err);
+    free_bags(&in->bags);
+    free_bags(&vin.bags);
+    return cs;
+}
+
+/* The epochs of fit, on inputs already checked (ti, vti) and compacted. */
+static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp,
+                              const ember_tensor *y, targets_info ti, targets_info vti,
+                              const ember_fit_config *cfg, ember_history *history,
+                              ember_error *err)
+{
+    ember_status s;
+    int has_val = vinp != NULL;
+    static const model_input none = {NULL, NULL, {0, NULL, NULL, NULL}};
+    const model_input vin = has_val ? *vinp : none;
     int64_t N = input_rows(in);
     if (cfg->sample_weight)
         for (int64_t i = 0; i < N; i++)
@@ -567,7 +668,7 @@ static ember_status fit_any(ember_model *m, const model_input *in, const ember_t
             int64_t b0 = st * batch, B = N - b0 < batch ? N - b0 : batch;
             ember_step_ctx ctx = {1, ember__rng_stream(m->seed, EMBER_STREAM_DROPOUT, epoch_id,
                                                        (uint64_t)st),
-                                  m->threads, NULL, NULL};
+                                  m->threads, NULL, NULL, NULL};
             gather(m, in, y, cfg->sample_weight, &ti, order, b0, B, &ctx);
             double ls = 0.0;
             int64_t c = 0;
@@ -618,7 +719,7 @@ ember_status ember_model_fit(ember_model *m, const ember_tensor *x, const ember_
                              const ember_fit_config *cfg, ember_history *history,
                              ember_error *err)
 {
-    model_input in = {x, NULL};
+    model_input in = {x, NULL, {0, NULL, NULL, NULL}};
     return fit_any(m, &in, y, cfg, history, err);
 }
 
@@ -628,6 +729,6 @@ ember_status ember_model_fit_ids(ember_model *m, const ember_ragged *x, const em
 {
     if (!x)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "fit: x is NULL");
-    model_input in = {NULL, x};
+    model_input in = {NULL, x, {0, NULL, NULL, NULL}};
     return fit_any(m, &in, y, cfg, history, err);
 }

@@ -160,6 +160,10 @@ expect 2 "bad csv" -- "$EMBER" train --train "$T/bad.csv" --out "$T/x.safetensor
 contains "$T/err" "bad.csv:3" "csv error names line"
 expect 2 "missing column" -- "$EMBER" train --train "$T/train.csv" --text-column body --out "$T/x.safetensors"
 contains "$T/err" "body" "missing column named"
+# a text model: same seed and threads -> byte-identical model file
+"$EMBER" train --train "$T/train.csv" --epochs 3 --seed 5 --threads 2 --out "$T/d1.safetensors" --quiet
+"$EMBER" train --train "$T/train.csv" --epochs 3 --seed 5 --threads 2 --out "$T/d2.safetensors" --quiet
+cmp -s "$T/d1.safetensors" "$T/d2.safetensors" && ok || fail "same seed gave different text models"
 # class weights
 expect 0 "class weight balanced" -- "$EMBER" train --train "$T/train.csv" --class-weight balanced --epochs 1 --out "$T/w.safetensors" --quiet
 
