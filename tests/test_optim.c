@@ -167,7 +167,31 @@ static void test_numeric_guard(void)
     ember_fit_config fc = ember_fit_config_default();
     fc.batch_size = 2;
     fc.shuffle = 0;
-    CHECK_ERR(ember_model_fit(m, x, y, &fc, NULL, &err), EMBER_ERR_NUMERIC, &err, "epoch 1, step 2");
+    /* a NaN input is refused before training, naming the row */
+    CHECK_ERR(ember_model_fit(m, x, y, &fc, NULL, &err), EMBER_ERR_FORMAT, &err, "x row 2");
+    /* a loss that overflows during training stops fit naming epoch and step:
+     * MSE with a huge SGD step sends the weights to ~1e36 after step 1, and
+     * step 2's squared error overflows float */
+    {
+        ember_model *b;
+        int64_t in1[1] = {2};
+        CHECK_OK(ember_model_create(&b, 1, in1, 1, &err), &err);
+        CHECK_OK(ember_model_add_dense(b, 1, EMBER_ACT_LINEAR, &err), &err);
+        ember_optimizer_config huge = ember_optimizer_sgd(1e36f, 0.0f, 0);
+        CHECK_OK(ember_model_compile(b, &huge, EMBER_LOSS_MSE, &err), &err);
+        int64_t xs1[2] = {4, 2}, ys1[2] = {4, 1};
+        ember_tensor *x1, *y1;
+        CHECK_OK(ember_tensor_create(&x1, 2, xs1, &err), &err);
+        CHECK_OK(ember_tensor_create(&y1, 2, ys1, &err), &err);
+        for (int i = 0; i < 8; i++)
+            x1->data[i] = 1.0f;
+        for (int i = 0; i < 4; i++)
+            y1->data[i] = 1.0f;
+        CHECK_ERR(ember_model_fit(b, x1, y1, &fc, NULL, &err), EMBER_ERR_NUMERIC, &err, "epoch 1, step 2");
+        ember_tensor_destroy(x1);
+        ember_tensor_destroy(y1);
+        ember_model_destroy(b);
+    }
     /* labels out of range and shape mismatches are named */
     x->data[5] = 0.0f;
     y->data[3] = 2.0f;

@@ -52,6 +52,9 @@ struct ember_model {
     float *batch_id_weights; /* their counts [arena_ids] */
     int64_t *batch_offsets; /* [arena_batch + 1] */
     int64_t *touched;       /* sparse-gradient row lists, [arena_ids] per sparse layer */
+    /* bag compaction bookkeeping for ids models: [embedding rows] each */
+    int64_t *bag_stamp, *bag_pos;
+    int64_t bag_counter;
 };
 
 /* Output width K of the model (last layer's out_size, or the input size). */

@@ -122,6 +122,8 @@ void ember_model_destroy(ember_model *m)
     }
     free(m->meta_keys);
     free(m->meta_values);
+    free(m->bag_stamp);
+    free(m->bag_pos);
     ember__optim_deinit(&m->optim);
     ember__free(m->params);
     ember__free(m->grads);
@@ -374,6 +376,7 @@ ember_status ember_model_compile(ember_model *m, const ember_optimizer_config *o
         m->initialised = 1;
     }
     ember__optim_deinit(&m->optim);
+    m->compiled = 0;
     s = ember__optim_init(&m->optim, opt, m->n_params, err);
     if (s)
         return s;
@@ -383,6 +386,19 @@ ember_status ember_model_compile(ember_model *m, const ember_optimizer_config *o
         m->layers[i]->dy_is_preact = m->fused && i == m->n_layers - 1;
     m->compiled = 1;
     return EMBER_OK;
+}
+
+/* *total += copies * roundup(B * w) to 16 floats; false on overflow. */
+static bool add_block(int64_t *total, int64_t B, int64_t w, int copies)
+{
+    int64_t sz;
+    if (!ember__mul_i64(B, w, &sz) || sz > INT64_MAX - 16)
+        return false;
+    sz = (sz + 15) / 16 * 16;
+    if (!ember__mul_i64(sz, copies, &sz) || sz > INT64_MAX - *total)
+        return false;
+    *total += sz;
+    return true;
 }
 
 ember_status ember__model_arena(ember_model *m, int64_t B, int64_t n_ids, ember_error *err)
@@ -416,49 +432,45 @@ ember_status ember__model_arena(ember_model *m, int64_t B, int64_t n_ids, ember_
     }
     if (B <= m->arena_batch && m->arena)
         return EMBER_OK;
-    if (m->ids_input) {
-        int64_t *o = malloc((size_t)(B + 1) * sizeof *o);
-        if (!o)
-            return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for batch offsets");
-        free(m->batch_offsets);
-        m->batch_offsets = o;
-    }
     /* Layout: acts[0..n] (input + each output), two gradient buffers of the
-     * widest layer, each layer's scratch, targets, per-row losses. Every
-     * piece starts on a 64-byte boundary (16 floats). */
+     * widest layer, each layer's scratch, targets, per-row losses, weights.
+     * Every piece starts on a 64-byte boundary (16 floats). Every size is
+     * checked: a caller's batch size can be anything. */
     int64_t width = m->input_size, total = 0;
     int64_t K = ember__model_out_size(m);
     size_t align = EMBER_ALIGNMENT / sizeof(float);
 #define ROUNDUP(x) (((x) + (int64_t)align - 1) / (int64_t)align * (int64_t)align)
-    int64_t sz;
+    if (B < 1 || B > (INT64_MAX >> 8))
+        goto overflow;
     for (int i = 0; i <= m->n_layers; i++) {
         int64_t w = i == 0 ? m->input_size : m->layers[i - 1]->out_size;
         width = w > width ? w : width;
-        if (!ember__mul_i64(B, w, &sz))
+        if (!add_block(&total, B, w, 1))
             goto overflow;
-        total += ROUNDUP(sz);
     }
-    if (!ember__mul_i64(B, width, &sz))
+    if (!add_block(&total, B, width, 2))
         goto overflow;
-    total += 2 * ROUNDUP(sz);
-    for (int i = 0; i < m->n_layers; i++) {
-        if (!ember__mul_i64(B, m->layers[i]->scratch_per_row, &sz))
+    for (int i = 0; i < m->n_layers; i++)
+        if (!add_block(&total, B, m->layers[i]->scratch_per_row, 1))
             goto overflow;
-        total += ROUNDUP(sz);
-    }
-    if (!ember__mul_i64(B, K, &sz))
+    if (!add_block(&total, B, K, 1) || !add_block(&total, B, 1, 2))
         goto overflow;
-    total += ROUNDUP(sz) + 2 * ROUNDUP(B);
-    if (total < 0 || (uint64_t)total > SIZE_MAX / sizeof(float))
+    if ((uint64_t)total > SIZE_MAX / sizeof(float))
         goto overflow;
     float *arena = ember__alloc((size_t)total * sizeof(float));
     float **acts = malloc((size_t)(m->n_layers + 1) * sizeof *acts);
-    if (!arena || !acts) {
+    int64_t *offs = m->ids_input ? malloc((size_t)(B + 1) * sizeof *offs) : NULL;
+    if (!arena || !acts || (m->ids_input && !offs)) {
         ember__free(arena);
         free(acts);
+        free(offs);
         return EMBER_FAIL(err, EMBER_ERR_NOMEM,
                           "out of memory for activations of a batch of %lld (%lld floats)",
                           (long long)B, (long long)total);
+    }
+    if (m->ids_input) {
+        free(m->batch_offsets);
+        m->batch_offsets = offs;
     }
     ember__free(m->arena);
     free(m->acts);

@@ -117,33 +117,46 @@ static void free_bags(compact_bags *c)
     memset(c, 0, sizeof *c);
 }
 
-/* Build in->bags from in->ids (already checked: ids in [0, V)). */
-static ember_status compact(model_input *in, int64_t V, ember_error *err)
+/* Build in->bags from in->ids (already checked: ids in [0, V)). The
+ * per-row bookkeeping (V entries) lives in the model and is allocated once;
+ * stamps keep growing across calls, so it is never cleared. */
+static ember_status compact(ember_model *m, model_input *in, ember_error *err)
 {
     const ember_ragged *r = in->ids;
     compact_bags *c = &in->bags;
     int64_t total = r->offsets[r->n];
+    int64_t V = ((const embedding_config *)m->layers[0]->config)->input_dim;
+    if (!m->bag_stamp) {
+        m->bag_stamp = malloc((size_t)V * sizeof *m->bag_stamp);
+        m->bag_pos = malloc((size_t)V * sizeof *m->bag_pos);
+        if (!m->bag_stamp || !m->bag_pos) {
+            free(m->bag_stamp);
+            free(m->bag_pos);
+            m->bag_stamp = NULL;
+            m->bag_pos = NULL;
+            return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for %lld embedding rows",
+                              (long long)V);
+        }
+        for (int64_t v = 0; v < V; v++)
+            m->bag_stamp[v] = -1;
+    }
     c->n = r->n;
     c->offsets = malloc((size_t)(r->n + 1) * sizeof *c->offsets);
     c->ids = malloc((size_t)(total ? total : 1) * sizeof *c->ids);
     c->counts = malloc((size_t)(total ? total : 1) * sizeof *c->counts);
-    int64_t *stamp = malloc((size_t)V * sizeof *stamp);
-    int64_t *pos = malloc((size_t)V * sizeof *pos);
-    if (!c->offsets || !c->ids || !c->counts || !stamp || !pos) {
-        free(stamp);
-        free(pos);
+    if (!c->offsets || !c->ids || !c->counts) {
         free_bags(c);
         return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for %lld token ids", (long long)total);
     }
-    for (int64_t v = 0; v < V; v++)
-        stamp[v] = -1;
-    int64_t k = 0;
+    int64_t *stamp = m->bag_stamp, k = 0;
+    int64_t *pos = m->bag_pos;
     c->offsets[0] = 0;
     for (int64_t b = 0; b < r->n; b++) {
+        int64_t st = m->bag_counter++;
         for (int64_t t = r->offsets[b]; t < r->offsets[b + 1]; t++) {
             int32_t id = r->ids[t];
-            if (stamp[id] != b) {
-                stamp[id] = b;
+            if (stamp[id] != st) {
+                stamp[id] = st;
                 pos[id] = k;
                 c->ids[k] = id;
                 c->counts[k++] = 1.0f;
@@ -153,8 +166,6 @@ static ember_status compact(model_input *in, int64_t V, ember_error *err)
         }
         c->offsets[b + 1] = k;
     }
-    free(stamp);
-    free(pos);
     return EMBER_OK;
 }
 
@@ -196,6 +207,9 @@ static ember_status check_data(const ember_model *m, const model_input *in, cons
 {
     if (m->n_layers == 0)
         return EMBER_FAIL(err, EMBER_ERR_STATE, "the model has no layers");
+    if (in->x && in->ids)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "%s: give dense inputs or token ids, not both",
+                          xname);
     if (m->ids_input) {
         if (!in->ids)
             return EMBER_FAIL(err, EMBER_ERR_ARG, "%s: this model takes token ids (use the _ids "
@@ -208,6 +222,9 @@ static ember_status check_data(const ember_model *m, const model_input *in, cons
         if (!x)
             return EMBER_FAIL(err, EMBER_ERR_ARG, "%s is NULL (or token ids given to a model of "
                               "dense inputs)", xname);
+        if (in->ids)
+            return EMBER_FAIL(err, EMBER_ERR_ARG, "%s: this model takes dense inputs, not token "
+                              "ids", xname);
         if (x->ndim != m->input_rank + 1)
             return EMBER_FAIL(err, EMBER_ERR_SHAPE, "%s has rank %d, the model expects rank %d "
                               "([N] + input shape)", xname, x->ndim, m->input_rank + 1);
@@ -218,6 +235,15 @@ static ember_status check_data(const ember_model *m, const model_input *in, cons
                                   (long long)m->input_shape[i]);
         if (x->shape[0] == 0)
             return EMBER_FAIL(err, EMBER_ERR_SHAPE, "%s has no examples", xname);
+        /* NaN/Inf inputs would pass ReLU as 0 and give silent, wrong outputs */
+        int64_t n = ember_tensor_numel(x), bad = -1;
+#pragma omp parallel for schedule(static) reduction(max : bad) if (n > 1 << 20)
+        for (int64_t i = 0; i < n; i++)
+            if (!isfinite(x->data[i]))
+                bad = i > bad ? i : bad;
+        if (bad >= 0)
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s row %lld holds a NaN or Inf", xname,
+                              (long long)(bad / (n / x->shape[0])));
     }
     int64_t N = input_rows(in);
     int64_t K = ember__model_out_size(m);
@@ -305,11 +331,6 @@ static int64_t max_batch_ids(const model_input *in, int64_t B)
         total += h[i];
     free(h);
     return total;
-}
-
-static int64_t embedding_rows(const ember_model *m)
-{
-    return ((const embedding_config *)m->layers[0]->config)->input_dim;
 }
 
 static ember_status prepare_arena(ember_model *m, const model_input *a, const model_input *b,
@@ -405,7 +426,9 @@ static ember_status evaluate_any(ember_model *m, model_input *in, const ember_te
     if (s)
         return s;
     int64_t batch = batch_size > 0 ? batch_size : DEFAULT_EVAL_BATCH;
-    if (in->ids && (s = compact(in, embedding_rows(m), err)))
+    if (batch > input_rows(in))
+        batch = input_rows(in);
+    if (in->ids && (s = compact(m, in, err)))
         return s;
     if (!(s = prepare_arena(m, in, NULL, batch, err))) {
         set_threads(m);
@@ -446,7 +469,9 @@ static ember_status predict_any(ember_model *m, model_input *in, int64_t batch_s
     if (s)
         return s;
     int64_t batch = batch_size > 0 ? batch_size : DEFAULT_EVAL_BATCH;
-    if (in->ids && (s = compact(in, embedding_rows(m), err)))
+    if (batch > input_rows(in))
+        batch = input_rows(in);
+    if (in->ids && (s = compact(m, in, err)))
         return s;
     int64_t N = input_rows(in), K = ti.K, shape[2] = {N, K};
     ember_tensor *o = NULL;
@@ -606,10 +631,10 @@ static ember_status fit_any(ember_model *m, model_input *in, const ember_tensor 
     if (has_val && (s = check_data(m, &vin, cfg->y_val, "x_val", "y_val", &vti, err)))
         return s;
     ember_status cs = EMBER_OK;
-    if (in->ids)
-        cs = compact(in, embedding_rows(m), err);
-    if (!cs && has_val && vin.ids)
-        cs = compact(&vin, embedding_rows(m), err);
+    if (m->ids_input)
+        cs = compact(m, in, err);
+    if (!cs && has_val && m->ids_input)
+        cs = compact(m, &vin, err);
     if (!cs)
         cs = fit_inner(m, in, has_val ? &vin : NULL, y, ti, has_val ? vti : ti, cfg, history, err);
     free_bags(&in->bags);
