@@ -2,18 +2,14 @@
  * text_reader.c - ember_text_dataset_load: labelled text from CSV, TSV,
  * fastText files or a folder per class, gzip or not.
  *
- * Every file is read through zlib (gzdopen/gzread), which passes plain bytes
- * through untouched, so gzip is detected from the bytes, never the name. The
- * input is read in TEXT_CHUNK_BYTES chunks and parsed byte by byte as it
- * arrives: the bytes of a text go straight into the data set's arena, so the
- * raw file is never held in memory and no text is copied twice. Memory is
- * bounded per example by TEXT_MAX_EXAMPLE_BYTES, which also stops an
+ * The parsers here read every file through the byte reader (byte_reader.h):
+ * zlib, so gzip is detected from the bytes, never the name; chunked, so the
+ * raw file is never held in memory; strict UTF-8 and no NUL bytes checked on
+ * every byte consumed, columns that are not used included (the file must be
+ * text). Each file is parsed byte by byte as it arrives: the bytes of a text
+ * go straight into the data set's arena, so no text is copied twice. Memory
+ * is bounded per example by TEXT_MAX_EXAMPLE_BYTES, which also stops an
  * unbalanced quote from swallowing a whole large file.
- *
- * Every byte of the input is checked as it is consumed: strict UTF-8
- * (utf8proc_iterate rejects overlongs, surrogates and code points above
- * U+10FFFF) and no NUL bytes, so errors point at the exact physical line and
- * byte. This covers columns that are not used as well: the file must be text.
  *
  * Error lines are 1-based physical lines. Syntax errors (bad quotes, bad
  * bytes) name the line where the problem is (for an unbalanced quote, where
@@ -32,268 +28,23 @@
  * column of more than TEXT_MAX_EXAMPLE_BYTES.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "byte_reader.h"
 #include "text_dataset.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
-#include <utf8proc.h>
-#include <zlib.h>
-
-/* Bytes handed to us per gzread: 64 KiB, enough to make per-call cost
- * negligible while staying small next to any data set. */
-#define TEXT_CHUNK_BYTES ((size_t)64 * 1024)
-
-/* zlib's own read buffer: 128 KiB instead of its default 8 KiB, for fewer
- * system calls (as in idx.c). */
-#define TEXT_GZ_BUFFER_BYTES (128u * 1024u)
-
-/* Largest single text, label field or CSV header: 64 MiB. A long novel is
- * about 1 MB, so no real example comes near; the cap bounds the memory one
- * hostile record (e.g. a quote that is never closed in a multi-GB file) can
- * take before the reader says what is wrong. */
-#define TEXT_MAX_EXAMPLE_BYTES ((size_t)64 << 20)
 
 /* Most columns a CSV/TSV header may have: far more than any data set, and it
- * bounds the per-column bookkeeping (the header's bytes are bounded above). */
+ * bounds the per-column bookkeeping (TEXT_MAX_EXAMPLE_BYTES bounds the header's bytes). */
 #define TEXT_MAX_COLUMNS 100000
-
-/* The longest UTF-8 sequence, in bytes. */
-#define UTF8_MAX_SEQ 4
-
-/* Characters of a column name quoted in a message, so a long name cannot push
- * the rest of the message out of ember_error's fixed buffer. */
-#define NAME_IN_MESSAGE_MAX 60
 
 #define FASTTEXT_PREFIX "__label__"
 #define FASTTEXT_PREFIX_LEN (sizeof FASTTEXT_PREFIX - 1)
-
-enum { RD_EOF = -1, RD_ERR = -2 };
-
-/* A chunked, validating byte stream over one file. */
-typedef struct reader {
-    gzFile gz;
-    const char *path;
-    ember_error *err;
-    ember_status status; /* why the last call returned RD_ERR (err is filled) */
-    unsigned char *buf;  /* [TEXT_CHUNK_BYTES]; bytes pos..len are unread */
-    size_t pos, len;
-    int eof;
-    int64_t line;        /* 1-based line of the next byte */
-    int64_t col;         /* 0-based byte offset of the next byte in its line */
-    int cont;            /* continuation bytes of an already checked UTF-8 sequence */
-    /* For messages about CSV/TSV bytes: the field being read (-1: none). */
-    int field;
-    const char *const *names;
-    int ncols;
-} reader;
-
-/* Fill err with "PATH[:LINE]: [column N ("name"): ]message" and return
- * `code`. line <= 0 leaves the line out; col < 0 or names NULL leaves the
- * column out. A macro, so err->where records the caller's line. */
-#define FAILF(err, code, path, line, col, names, ...)                                     \
-    failf_((err), (code), __FILE__, __LINE__, (path), (line), (col), (names), __VA_ARGS__)
-
-static ember_status failf_(ember_error *err, ember_status code, const char *src, int src_line,
-                           const char *path, int64_t line, int col, const char *const *names,
-                           const char *fmt, ...) __attribute__((format(printf, 9, 10)));
-
-static ember_status failf_(ember_error *err, ember_status code, const char *src, int src_line,
-                           const char *path, int64_t line, int col, const char *const *names,
-                           const char *fmt, ...)
-{
-    char msg[EMBER_ERROR_MESSAGE_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    char where[EMBER_ERROR_MESSAGE_MAX];
-    if (line > 0)
-        snprintf(where, sizeof where, "%s:%lld", path, (long long)line);
-    else
-        snprintf(where, sizeof where, "%s", path);
-    if (col >= 0 && names)
-        return ember__fail(err, code, src, src_line, "%s: column %d (\"%.*s\"): %s", where, col,
-                           NAME_IN_MESSAGE_MAX, names[col], msg);
-    return ember__fail(err, code, src, src_line, "%s: %s", where, msg);
-}
-
-/* After a failed or short gzread: EMBER_OK unless zlib recorded an error. */
-static ember_status stream_status(reader *r, int saved_errno)
-{
-    int zerr = Z_OK;
-    const char *zmsg = gzerror(r->gz, &zerr);
-    if (zerr == Z_OK || zerr == Z_STREAM_END)
-        return EMBER_OK;
-    if (zerr == Z_ERRNO)
-        return FAILF(r->err, EMBER_ERR_IO, r->path, 0, -1, NULL, "read failed: %s",
-                     strerror(saved_errno));
-    if (zerr == Z_MEM_ERROR)
-        return FAILF(r->err, EMBER_ERR_NOMEM, r->path, 0, -1, NULL,
-                     "out of memory while decompressing");
-    if (!zmsg)
-        zmsg = "unknown error";
-    /* zlib prefixes its message with the name it was given, "<fd:N>" here. */
-    const char *sep = strncmp(zmsg, "<fd:", 4) == 0 ? strstr(zmsg, ": ") : NULL;
-    if (sep)
-        zmsg = sep + 2;
-    return FAILF(r->err, EMBER_ERR_FORMAT, r->path, r->line, -1, NULL,
-                 "gzip stream is truncated or corrupt (zlib: %s)", zmsg);
-}
-
-static ember_status rd_open(reader *r, const char *path, ember_error *err)
-{
-    memset(r, 0, sizeof *r);
-    r->path = path;
-    r->err = err;
-    r->line = 1;
-    r->field = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return FAILF(err, EMBER_ERR_IO, path, 0, -1, NULL, "cannot open: %s", strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return FAILF(err, EMBER_ERR_IO, path, 0, -1, NULL, "cannot stat: %s", strerror(e));
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        return FAILF(err, EMBER_ERR_IO, path, 0, -1, NULL,
-                     "is a folder, not a file (a folder data set needs format "
-                     "EMBER_TEXT_FOLDER or EMBER_TEXT_AUTO)");
-    }
-    r->buf = malloc(TEXT_CHUNK_BYTES);
-    if (!r->buf) {
-        close(fd);
-        return FAILF(err, EMBER_ERR_NOMEM, path, 0, -1, NULL, "out of memory for a read buffer");
-    }
-    r->gz = gzdopen(fd, "rb");
-    if (!r->gz) {
-        close(fd);
-        free(r->buf);
-        r->buf = NULL;
-        return FAILF(err, EMBER_ERR_NOMEM, path, 0, -1, NULL, "out of memory for the zlib reader");
-    }
-    gzbuffer(r->gz, TEXT_GZ_BUFFER_BYTES);
-    return EMBER_OK;
-}
-
-/* Close; returns s, or the close error if s was EMBER_OK. */
-static ember_status rd_close(reader *r, ember_status s)
-{
-    free(r->buf);
-    r->buf = NULL;
-    if (r->gz) {
-        int zc = gzclose(r->gz);
-        r->gz = NULL;
-        if (s == EMBER_OK && zc != Z_OK) {
-            if (zc == Z_ERRNO)
-                s = FAILF(r->err, EMBER_ERR_IO, r->path, 0, -1, NULL, "close failed: %s",
-                          strerror(errno));
-            else
-                s = FAILF(r->err, EMBER_ERR_FORMAT, r->path, 0, -1, NULL,
-                          "gzip stream is truncated or corrupt (zlib code %d at close)", zc);
-        }
-    }
-    return s;
-}
-
-/* Read another chunk after the unread bytes. false at end of file or on
- * error (r->status says which: EMBER_OK at the end). */
-static int rd_fill(reader *r)
-{
-    if (r->eof || r->status)
-        return 0;
-    if (r->pos > 0) {
-        memmove(r->buf, r->buf + r->pos, r->len - r->pos);
-        r->len -= r->pos;
-        r->pos = 0;
-    }
-    errno = 0;
-    int got = gzread(r->gz, r->buf + r->len, (unsigned)(TEXT_CHUNK_BYTES - r->len));
-    if (got <= 0) {
-        r->status = stream_status(r, errno);
-        r->eof = 1;
-        return 0;
-    }
-    r->len += (size_t)got;
-    return 1;
-}
-
-/* Make at least k bytes available if the file has them; returns how many are. */
-static size_t rd_avail(reader *r, size_t k)
-{
-    while (r->len - r->pos < k && rd_fill(r)) {
-    }
-    return r->len - r->pos;
-}
-
-/* The next byte without consuming it (not yet validated), RD_EOF or RD_ERR. */
-static inline int rd_peek(reader *r)
-{
-    if (r->pos == r->len && !rd_fill(r))
-        return r->status ? RD_ERR : RD_EOF;
-    return r->buf[r->pos];
-}
-
-/* Fail at the reader's current position. */
-static int rd_bad(reader *r, const char *what, int byte)
-{
-    r->status = FAILF(r->err, EMBER_ERR_FORMAT, r->path, r->line, r->field, r->names,
-                      "%s at byte %lld of the line (0x%02X)", what, (long long)r->col + 1, byte);
-    return RD_ERR;
-}
-
-/* Consume and return the next byte, RD_EOF or RD_ERR. The byte has passed
- * the UTF-8 and NUL checks. */
-static inline int rd_get(reader *r)
-{
-    int c = rd_peek(r);
-    if (c < 0)
-        return c;
-    if (r->cont > 0) {
-        r->cont--; /* checked with its lead byte */
-    } else if (c >= 0x80) {
-        size_t have = rd_avail(r, UTF8_MAX_SEQ);
-        if (r->status)
-            return RD_ERR;
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate(r->buf + r->pos,
-                                              (utf8proc_ssize_t)(have < UTF8_MAX_SEQ ? have : UTF8_MAX_SEQ),
-                                              &cp);
-        if (k <= 0)
-            return rd_bad(r, "invalid UTF-8", c);
-        r->cont = (int)k - 1;
-    } else if (c == 0) {
-        return rd_bad(r, "NUL byte", c);
-    }
-    r->pos++;
-    if (c == '\n') {
-        r->line++;
-        r->col = 0;
-    } else {
-        r->col++;
-    }
-    return c;
-}
-
-/* Skip a UTF-8 byte-order mark at the very start. */
-static void rd_skip_bom(reader *r)
-{
-    if (rd_avail(r, 3) >= 3 && r->buf[r->pos] == 0xEF && r->buf[r->pos + 1] == 0xBB &&
-        r->buf[r->pos + 2] == 0xBF) {
-        r->pos += 3;
-        r->col += 3;
-    }
-}
 
 static int is_blank(const char *s, size_t n)
 {
@@ -304,70 +55,12 @@ static int is_blank(const char *s, size_t n)
     return 1;
 }
 
-/* Append c to a field; fails on no memory or past the size cap. */
-static ember_status put_capped(reader *r, ember__bytes *b, size_t start, int c, int64_t line,
-                               const char *what)
-{
-    if (b->n - start >= TEXT_MAX_EXAMPLE_BYTES)
-        return r->status = FAILF(r->err, EMBER_ERR_FORMAT, r->path, line, r->field, r->names,
-                                 "%s is longer than %zu MiB, the limit for one field or example",
-                                 what, TEXT_MAX_EXAMPLE_BYTES >> 20);
-    if (!ember__bytes_put(b, (char)c))
-        return r->status = FAILF(r->err, EMBER_ERR_NOMEM, r->path, line, r->field, r->names,
-                                 "out of memory (%zu bytes of text so far)", b->n);
-    return EMBER_OK;
-}
-
-/* ASCII bytes that stop a run of plain bytes: NUL, line ends and the CSV/TSV
- * specials (quote, comma, tab). Every other ASCII byte is handled the same
- * way by every parser, needs no UTF-8 check and changes no parser state.
- * A constant table (not a chain of comparisons): the scan over it is the
- * reader's inner loop. */
-static const unsigned char STOP_ASCII[128] = {
-    [0] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1, ['"'] = 1, [','] = 1,
-};
-
-static inline int plain_byte(unsigned char c) { return c < 0x80 && !STOP_ASCII[c]; }
-
-/* Fast path: move the run of plain bytes at the read position (those already
- * in the buffer, at most up to the example cap counted from `start`) into
- * sink, or past them when sink is NULL. Everything else, including the byte
- * that ends the run, goes through rd_get. */
-static ember_status rd_take_plain(reader *r, ember__bytes *sink, size_t start, int64_t line)
-{
-    if (r->cont > 0 || r->pos == r->len)
-        return EMBER_OK;
-    const unsigned char *p = r->buf + r->pos, *e = r->buf + r->len;
-    if (sink) {
-        size_t used = sink->n - start;
-        size_t room = used < TEXT_MAX_EXAMPLE_BYTES ? TEXT_MAX_EXAMPLE_BYTES - used : 0;
-        if ((size_t)(e - p) > room)
-            e = p + room;
-    }
-    const unsigned char *q = p;
-    while (q < e && plain_byte(*q))
-        q++;
-    size_t k = (size_t)(q - p);
-    if (k == 0)
-        return EMBER_OK;
-    if (sink) {
-        if (!ember__bytes_reserve(sink, k))
-            return r->status = FAILF(r->err, EMBER_ERR_NOMEM, r->path, line, r->field, r->names,
-                                     "out of memory (%zu bytes of text so far)", sink->n);
-        memcpy(sink->d + sink->n, p, k);
-        sink->n += k;
-    }
-    r->pos += k;
-    r->col += (int64_t)k;
-    return EMBER_OK;
-}
-
 /* ------------------------------------------------------------- CSV / TSV */
 
 enum { END_FIELD, END_RECORD, END_FILE };
 
 typedef struct csv {
-    reader *r;
+    ember__reader *r;
     char sep;
     const char *sep_name; /* "comma" or "tab", for hints */
     ember_text_dataset *d;
@@ -382,7 +75,7 @@ typedef struct csv {
 /* What follows a field: separator, line end or end of file. ch is consumed. */
 static ember_status field_end(csv *c, int ch, int *end, const char *after)
 {
-    reader *r = c->r;
+    ember__reader *r = c->r;
     if (ch == RD_ERR)
         return r->status;
     if (ch == c->sep) {
@@ -398,11 +91,11 @@ static ember_status field_end(csv *c, int ch, int *end, const char *after)
         return EMBER_OK;
     }
     if (ch == '\r') {
-        int p = rd_peek(r);
+        int p = ember__reader_peek(r);
         if (p == RD_ERR)
             return r->status;
         if (p == '\n') {
-            rd_get(r);
+            ember__reader_get(r);
             *end = END_RECORD;
             return EMBER_OK;
         }
@@ -420,17 +113,17 @@ static ember_status field_end(csv *c, int ch, int *end, const char *after)
  * field for the size-limit message. *end says what ended it. */
 static ember_status parse_field(csv *c, ember__bytes *sink, const char *what, int *end)
 {
-    reader *r = c->r;
+    ember__reader *r = c->r;
     size_t start = sink ? sink->n : 0;
     ember_status s;
-    int ch = rd_peek(r);
+    int ch = ember__reader_peek(r);
     if (ch == '"') {
-        rd_get(r);
+        ember__reader_get(r);
         int64_t qline = r->line;
         for (;;) {
-            if ((s = rd_take_plain(r, sink, start, qline)) != EMBER_OK)
+            if ((s = ember__reader_take_plain(r, sink, start, qline)) != EMBER_OK)
                 return s;
-            ch = rd_get(r);
+            ch = ember__reader_get(r);
             if (ch == RD_ERR)
                 return r->status;
             if (ch == RD_EOF)
@@ -440,14 +133,15 @@ static ember_status parse_field(csv *c, ember__bytes *sink, const char *what, in
                                          "line never ends (write a quote inside a quoted field "
                                          "as \"\")");
             if (ch == '"') {
-                int p = rd_peek(r);
+                int p = ember__reader_peek(r);
                 if (p == RD_ERR)
                     return r->status;
                 if (p != '"')
                     break;
-                rd_get(r);
+                ember__reader_get(r);
             }
-            if (sink && (s = put_capped(r, sink, start, ch, qline, what)) != EMBER_OK) {
+            if (sink &&
+                (s = ember__reader_put_capped(r, sink, start, ch, qline, what)) != EMBER_OK) {
                 if (s == EMBER_ERR_FORMAT)
                     FAILF(r->err, EMBER_ERR_FORMAT, r->path, qline, r->field, r->names,
                           "the quoted %s that starts on this line is longer than %zu MiB (an "
@@ -455,12 +149,12 @@ static ember_status parse_field(csv *c, ember__bytes *sink, const char *what, in
                 return s;
             }
         }
-        return field_end(c, rd_get(r), end, "after a quoted field");
+        return field_end(c, ember__reader_get(r), end, "after a quoted field");
     }
     for (;;) {
-        if ((s = rd_take_plain(r, sink, start, r->line)) != EMBER_OK)
+        if ((s = ember__reader_take_plain(r, sink, start, r->line)) != EMBER_OK)
             return s;
-        ch = rd_get(r);
+        ch = ember__reader_get(r);
         if (ch == RD_ERR || ch == RD_EOF || ch == '\n' || ch == '\r' || ch == c->sep)
             return field_end(c, ch, end, "in an unquoted field");
         if (ch == '"')
@@ -468,7 +162,7 @@ static ember_status parse_field(csv *c, ember__bytes *sink, const char *what, in
                                      r->names,
                                      "a quote inside an unquoted field (quote the whole field "
                                      "and double the inner quote: \"say \"\"hi\"\"\")");
-        if (sink && (s = put_capped(r, sink, start, ch, r->line, what)) != EMBER_OK)
+        if (sink && (s = ember__reader_put_capped(r, sink, start, ch, r->line, what)) != EMBER_OK)
             return s;
     }
 }
@@ -495,7 +189,7 @@ static void list_names(const csv *c, char *buf, size_t n)
 static ember_status pick_column(csv *c, const char *spec, const char *dflt, int dflt_index,
                                 const char *role, int *col)
 {
-    reader *r = c->r;
+    ember__reader *r = c->r;
     const char *want = spec ? spec : dflt;
     int found = -1;
     for (int i = 0; i < c->ncols; i++) {
@@ -537,8 +231,8 @@ static ember_status pick_column(csv *c, const char *spec, const char *dflt, int 
 /* The header row: column names, then the text and label columns. */
 static ember_status read_header(csv *c, const ember_text_read_options *opt)
 {
-    reader *r = c->r;
-    int ch = rd_peek(r);
+    ember__reader *r = c->r;
+    int ch = ember__reader_peek(r);
     if (ch == RD_ERR)
         return r->status;
     if (ch == RD_EOF)
@@ -593,12 +287,12 @@ static ember_status read_header(csv *c, const ember_text_read_options *opt)
 
 static ember_status read_rows(csv *c)
 {
-    reader *r = c->r;
+    ember__reader *r = c->r;
     ember_text_dataset *d = c->d;
     int64_t blank_line = 0; /* first blank line seen, allowed only at the end */
     for (;;) {
         int64_t line = r->line;
-        int ch = rd_peek(r);
+        int ch = ember__reader_peek(r);
         if (ch == RD_ERR)
             return r->status;
         if (ch == RD_EOF)
@@ -606,7 +300,7 @@ static ember_status read_rows(csv *c)
         if (ch == '\n' || ch == '\r') {
             r->field = -1;
             int end;
-            ember_status s = field_end(c, rd_get(r), &end, "on a blank line");
+            ember_status s = field_end(c, ember__reader_get(r), &end, "on a blank line");
             if (s)
                 return s;
             if (!blank_line)
@@ -663,11 +357,11 @@ static ember_status read_rows(csv *c)
 static ember_status read_csv(const char *path, char sep, const ember_text_read_options *opt,
                              ember_text_dataset *d, ember_error *err)
 {
-    reader r;
-    ember_status s = rd_open(&r, path, err);
+    ember__reader r;
+    ember_status s = ember__reader_open(&r, path, err);
     if (s)
         return s;
-    rd_skip_bom(&r);
+    ember__reader_skip_bom(&r);
     csv c = {.r = &r, .sep = sep, .d = d};
     s = read_header(&c, opt);
     if (!s)
@@ -676,13 +370,13 @@ static ember_status read_csv(const char *path, char sep, const ember_text_read_o
     ember__bytes_free(&c.label);
     free(c.name_off);
     free(c.names);
-    return rd_close(&r, s);
+    return ember__reader_close(&r, s);
 }
 
 /* -------------------------------------------------------------- fastText */
 
 /* One line: "__label__a __label__b text...". Blank lines are skipped. */
-static ember_status read_fasttext_lines(reader *r, ember_text_dataset *d)
+static ember_status read_fasttext_lines(ember__reader *r, ember_text_dataset *d)
 {
     for (;;) {
         int64_t line = r->line;
@@ -690,8 +384,8 @@ static ember_status read_fasttext_lines(reader *r, ember_text_dataset *d)
         int nlabels = 0, has_text = 0;
         int ch;
         for (;;) {
-            while ((ch = rd_peek(r)) == ' ' || ch == '\t')
-                rd_get(r);
+            while ((ch = ember__reader_peek(r)) == ' ' || ch == '\t')
+                ember__reader_get(r);
             if (ch == RD_ERR)
                 return r->status;
             if (ch == RD_EOF || ch == '\n')
@@ -701,14 +395,15 @@ static ember_status read_fasttext_lines(reader *r, ember_text_dataset *d)
             size_t tok = d->text.n;
             ember_status s;
             for (;;) {
-                ch = rd_peek(r);
+                ch = ember__reader_peek(r);
                 if (ch == RD_ERR)
                     return r->status;
                 if (ch == RD_EOF || ch == ' ' || ch == '\t' || ch == '\n')
                     break;
-                if ((ch = rd_get(r)) < 0)
+                if ((ch = ember__reader_get(r)) < 0)
                     return r->status;
-                if ((s = put_capped(r, &d->text, start, ch, line, "line")) != EMBER_OK)
+                s = ember__reader_put_capped(r, &d->text, start, ch, line, "line");
+                if (s != EMBER_OK)
                     return s;
             }
             int at_end = ch == RD_EOF || ch == '\n';
@@ -736,16 +431,17 @@ static ember_status read_fasttext_lines(reader *r, ember_text_dataset *d)
             has_text = 1;
             if (!at_end) {
                 for (;;) {
-                    if ((s = rd_take_plain(r, &d->text, start, line)) != EMBER_OK)
+                    if ((s = ember__reader_take_plain(r, &d->text, start, line)) != EMBER_OK)
                         return s;
-                    ch = rd_peek(r);
+                    ch = ember__reader_peek(r);
                     if (ch == RD_ERR)
                         return r->status;
                     if (ch == RD_EOF || ch == '\n')
                         break;
-                    if ((ch = rd_get(r)) < 0)
+                    if ((ch = ember__reader_get(r)) < 0)
                         return r->status;
-                    if ((s = put_capped(r, &d->text, start, ch, line, "line")) != EMBER_OK)
+                    s = ember__reader_put_capped(r, &d->text, start, ch, line, "line");
+                    if (s != EMBER_OK)
                         return s;
                 }
                 if (d->text.d[d->text.n - 1] == '\r')
@@ -753,7 +449,7 @@ static ember_status read_fasttext_lines(reader *r, ember_text_dataset *d)
             }
             break;
         }
-        ch = rd_get(r); /* the '\n', or end of file */
+        ch = ember__reader_get(r); /* the '\n', or end of file */
         if (ch == RD_ERR)
             return r->status;
         if (nlabels == 0 && !has_text) { /* blank line */
@@ -787,13 +483,13 @@ static ember_status read_fasttext_lines(reader *r, ember_text_dataset *d)
 
 static ember_status read_fasttext(const char *path, ember_text_dataset *d, ember_error *err)
 {
-    reader r;
-    ember_status s = rd_open(&r, path, err);
+    ember__reader r;
+    ember_status s = ember__reader_open(&r, path, err);
     if (s)
         return s;
-    rd_skip_bom(&r);
+    ember__reader_skip_bom(&r);
     s = read_fasttext_lines(&r, d);
-    return rd_close(&r, s);
+    return ember__reader_close(&r, s);
 }
 
 /* ---------------------------------------------------------------- folder */
@@ -897,23 +593,23 @@ static ember_status list_dir(const char *dir, int want_dirs, char ***out, size_t
 static ember_status read_one_file(const char *path, const char *label, ember_text_dataset *d,
                                   ember_error *err)
 {
-    reader r;
-    ember_status s = rd_open(&r, path, err);
+    ember__reader r;
+    ember_status s = ember__reader_open(&r, path, err);
     if (s)
         return s;
-    rd_skip_bom(&r);
+    ember__reader_skip_bom(&r);
     size_t start = d->text.n;
     for (;;) {
-        if ((s = rd_take_plain(&r, &d->text, start, 0)) != EMBER_OK)
+        if ((s = ember__reader_take_plain(&r, &d->text, start, 0)) != EMBER_OK)
             break;
-        int ch = rd_get(&r);
+        int ch = ember__reader_get(&r);
         if (ch == RD_ERR) {
             s = r.status;
             break;
         }
         if (ch == RD_EOF)
             break;
-        if ((s = put_capped(&r, &d->text, start, ch, 0, "file")) != EMBER_OK)
+        if ((s = ember__reader_put_capped(&r, &d->text, start, ch, 0, "file")) != EMBER_OK)
             break;
     }
     if (!s && d->text.n == start)
@@ -928,7 +624,7 @@ static ember_status read_one_file(const char *path, const char *label, ember_tex
         if (s)
             ember__error_prefix(err, "%s", path);
     }
-    return rd_close(&r, s);
+    return ember__reader_close(&r, s);
 }
 
 static ember_status read_folder(const char *path, ember_text_dataset *d, ember_error *err)
@@ -1031,16 +727,16 @@ static ember_status detect(const char *path, ember_text_format *fmt, ember_error
         *fmt = EMBER_TEXT_CSV;
         return EMBER_OK;
     }
-    reader r;
-    ember_status s = rd_open(&r, path, err);
+    ember__reader r;
+    ember_status s = ember__reader_open(&r, path, err);
     if (s)
         return s;
-    rd_skip_bom(&r);
+    ember__reader_skip_bom(&r);
     int ch;
-    while ((ch = rd_peek(&r)) == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
-        rd_get(&r); /* fastText skips blank lines */
+    while ((ch = ember__reader_peek(&r)) == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
+        ember__reader_get(&r); /* fastText skips blank lines */
     size_t i = 0;
-    while (i < FASTTEXT_PREFIX_LEN && (ch = rd_get(&r)) == FASTTEXT_PREFIX[i])
+    while (i < FASTTEXT_PREFIX_LEN && (ch = ember__reader_get(&r)) == FASTTEXT_PREFIX[i])
         i++;
     if (r.status)
         s = r.status;
@@ -1054,7 +750,7 @@ static ember_status detect(const char *path, ember_text_format *fmt, ember_error
                   ".tsv, .csv.gz or .tsv.gz, and the first line does not start with %s "
                   "(fastText); set the format to EMBER_TEXT_CSV, EMBER_TEXT_TSV, "
                   "EMBER_TEXT_FASTTEXT or EMBER_TEXT_FOLDER", FASTTEXT_PREFIX);
-    return rd_close(&r, s);
+    return ember__reader_close(&r, s);
 }
 
 /* ------------------------------------------------------------ public API */

@@ -7,12 +7,13 @@
  * Python's reader rejects for an offset.
  *
  * The reader parses the header with cJSON and checks, in this order:
- *  - the raw text, for what cJSON lets through (check_text): valid UTF-8 and
- *    no control characters in strings; no "\u0000" and no \u escape without
- *    four hex digits; outside strings, no control byte but tab/LF/CR and no
- *    non-ASCII byte (so no BOM); numbers written as plain integers (no
- *    leading zero, fraction or exponent), the non-negative ones at most 2^53,
- *    checked exactly (cJSON holds numbers as doubles);
+ *  - the raw text, for what cJSON lets through (ember__st_check_text, in
+ *    st_header_check.c): valid UTF-8 and no control characters in strings;
+ *    no "\u0000" and no \u escape without four hex digits; outside strings,
+ *    no control byte but tab/LF/CR and no non-ASCII byte (so no BOM); numbers
+ *    written as plain integers (no leading zero, fraction or exponent), the
+ *    non-negative ones at most 2^53, checked exactly (cJSON holds numbers as
+ *    doubles);
  *  - that cJSON parses it (nesting deeper than CJSON_NESTING_LIMIT, 1000,
  *    fails there) and that only JSON whitespace follows the object;
  *  - the tree: an object whose members are tensor entries (exactly dtype,
@@ -37,6 +38,7 @@
 
 #include "core.h"
 #include "io/hash.h"
+#include "io/st_header_check.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -49,7 +51,7 @@
 #include <unistd.h>
 
 #define F32_BYTES 4
-#define LEN_BYTES 8 /* the header-length prefix */
+#define LEN_BYTES EMBER_ST_LEN_BYTES /* the header-length prefix */
 #define DATA_ALIGN 8 /* data section file offset: what Python's writer pads to */
 #define NAME_MAX_SHOWN 100 /* bytes of a file-supplied name shown in a message */
 
@@ -68,45 +70,13 @@ static int host_is_little_endian(void)
     return first == 1;
 }
 
-/* Length (1..4) of the valid UTF-8 sequence at s (n bytes available), or 0:
- * no overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    unsigned lo = 0x80, hi = 0xBF; /* range of the second byte */
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t k = 2; k < len; k++)
-        if (s[k] < 0x80 || s[k] > 0xBF)
-            return 0;
-    return len;
-}
 
 static int utf8_valid(const char *str)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t n = strlen(str);
     for (size_t i = 0; i < n;) {
-        size_t k = utf8_seq(s + i, n - i);
+        size_t k = ember__st_utf8_seq(s + i, n - i);
         if (!k)
             return 0;
         i += k;
@@ -466,101 +436,6 @@ struct ember_st_file {
     void *block;               /* all tensor data, each tensor EMBER_ALIGNMENT-aligned */
 };
 
-/* `at` is an offset into the header text. */
-static ember_status bad_json(const char *path, ember_error *err, const char *what, size_t at)
-{
-    return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: header is not valid JSON: %s at byte %zu of the file",
-                      path, what, at + LEN_BYTES);
-}
-
-static int hex4(const unsigned char *s, unsigned *v)
-{
-    *v = 0;
-    for (int k = 0; k < 4; k++) {
-        int c = s[k], d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return 0;
-        *v = *v * 16 + (unsigned)d;
-    }
-    return 1;
-}
-
-static int number_char(unsigned c)
-{
-    return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
-}
-
-/* What cJSON lets through, checked on the raw header text in one pass that
- * only tells strings from the rest (cJSON does the parsing): strings must be
- * valid UTF-8 without control characters, with \u escapes of four hex digits
- * (cJSON reads bad hex as U+0000) and never \u0000 (cJSON cuts the string
- * there); outside strings, no control character but tab, LF and CR (cJSON
- * skips any byte <= 0x20, NUL included) and no non-ASCII byte (cJSON skips a
- * UTF-8 BOM); numbers are plain integers, no leading zero, fraction or
- * exponent (serde's rule for u64; cJSON takes 01, 1. and 1e3), and the
- * non-negative ones at most 2^53, checked exactly here because cJSON's double
- * rounds 2^53 + 1 down to 2^53. Reports the first problem. */
-static ember_status check_text(const char *text, size_t n, const char *path, ember_error *err)
-{
-    const unsigned char *s = (const unsigned char *)text;
-    int in_string = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned c = s[i], cp = 1;
-        const char *what = NULL;
-        if (in_string) {
-            size_t len = c >= 0x80 ? utf8_seq(s + i, n - i) : 1;
-            int u = c == '\\' && i + 1 < n && s[i + 1] == 'u';
-            if (c == '"')
-                in_string = 0;
-            else if (c < 0x20)
-                what = "control character in a string";
-            else if (!len)
-                what = "invalid UTF-8 in a string";
-            else if (u && (n - i < 6 || !hex4(s + i + 2, &cp)))
-                what = "bad escape sequence";
-            else if (u && cp == 0)
-                return EMBER_FAIL(err, EMBER_ERR_FORMAT,
-                                  "%s: header string at byte %zu contains \\u0000, which Ember does "
-                                  "not accept",
-                                  path, i + LEN_BYTES);
-            else /* skip the sequence; for an escape, the letter (and 4 hex digits) */
-                i += c == '\\' ? (u ? 5 : 1) : len - 1;
-        } else if (c == '"') {
-            in_string = 1;
-        } else if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-            what = "control character outside a string";
-        } else if (c >= 0x80) {
-            what = "non-ASCII byte outside a string";
-        } else if (c == '-' || (c >= '0' && c <= '9')) {
-            size_t digits = i + (c == '-'), j = digits, end = i;
-            uint64_t v = 0;
-            for (; j < n && s[j] >= '0' && s[j] <= '9'; j++)
-                if (v <= EMBER_ST_MAX_INT) /* stays below 2^57: no overflow */
-                    v = v * 10 + (s[j] - '0');
-            while (end < n && number_char(s[end]))
-                end++;
-            int len = (int)(end - i > 40 ? 40 : end - i);
-            if (j - digits > 1 && s[digits] == '0')
-                what = "number with a leading zero";
-            else if (j > digits && end > j)
-                return EMBER_FAIL(err, EMBER_ERR_FORMAT,
-                                  "%s: header number %.*s at byte %zu is not a plain integer "
-                                  "(shape and data_offsets take no fraction or exponent)",
-                                  path, len, text + i, i + LEN_BYTES);
-            else if (c != '-' && v > EMBER_ST_MAX_INT)
-                return EMBER_FAIL(err, EMBER_ERR_FORMAT,
-                                  "%s: header number %.*s at byte %zu is above the limit 2^53",
-                                  path, len, text + i, i + LEN_BYTES);
-            if (!what)
-                i = end - 1; /* anything else malformed is left to cJSON */
-        }
-        if (what)
-            return bad_json(path, err, what, i);
-    }
-    return EMBER_OK;
-}
 
 static const char *kind(const cJSON *v)
 {
@@ -591,7 +466,7 @@ static ember_status get_uints(const char *path, const char *tensor, const char *
         if (!cJSON_IsNumber(x))
             return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s[%d] must be an integer, got %s", path,
                               what, *n, kind(x));
-        double d = x->valuedouble; /* a plain integer (check_text), exact if >= 0 */
+        double d = x->valuedouble; /* a plain integer (ember__st_check_text), exact if >= 0 */
         if (signbit(d) || d > (double)EMBER_ST_MAX_INT || d != (double)(uint64_t)d)
             return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s[%d] is %.17g, not a non-negative "
                               "integer up to 2^53", path, what, *n, d);
@@ -711,24 +586,25 @@ static ember_status load_entries(ember_st_file *f, const cJSON *root, ember_erro
     return s; /* duplicate names: check_names */
 }
 
-/* The header text (n bytes, NUL after them) into f: check_text, parse with
- * cJSON, allow only JSON whitespace (the writer's padding) after the object,
- * walk the tree. */
+/* The header text (n bytes, NUL after them) into f: ember__st_check_text,
+ * parse with cJSON, allow only JSON whitespace (the writer's padding) after
+ * the object, walk the tree. */
 static ember_status parse_header(ember_st_file *f, const char *text, size_t n, ember_error *err)
 {
-    ember_status s = check_text(text, n, f->path, err);
+    ember_status s = ember__st_check_text(text, n, f->path, err);
     if (s != EMBER_OK)
         return s;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, n, &end, 0);
     if (!root)
-        return bad_json(f->path, err, "syntax error (cJSON stops)",
-                        end ? (size_t)(end - text) : 0);
+        return ember__st_bad_json(f->path, err, "syntax error (cJSON stops)",
+                                  end ? (size_t)(end - text) : 0);
     if (!cJSON_IsObject(root))
         s = wrong_type(f->path, err, "the header", "a JSON object", root);
     for (; s == EMBER_OK && end < text + n; end++)
         if (*end != ' ' && *end != '\t' && *end != '\n' && *end != '\r')
-            s = bad_json(f->path, err, "unexpected text after the header object", (size_t)(end - text));
+            s = ember__st_bad_json(f->path, err, "unexpected text after the header object",
+                                   (size_t)(end - text));
     if (s == EMBER_OK)
         s = load_entries(f, root, err);
     cJSON_Delete(root);
