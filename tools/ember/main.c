@@ -17,12 +17,15 @@
 static const char usage[] =
     "usage: ember <command> [options]\n"
     "\n"
-    "Ember: deep learning on an ordinary CPU.\n"
+    "Ember: deep learning on an ordinary CPU. Text (CSV/TSV, fastText, one folder per\n"
+    "class) and images (IDX); models described by a built-in preset or an architecture\n"
+    "file (docs/arch.md).\n"
     "\n"
     "commands:\n"
     "  train     train a model on labelled data and save it\n"
-    "  test      evaluate a saved model on labelled data (loss, accuracy)\n"
-    "  predict   print the predicted class of each example\n"
+    "  test      evaluate a saved model on labelled data (accuracy, per-class\n"
+    "            precision/recall/F1, confusions)\n"
+    "  predict   print the predicted label of each input line (or image)\n"
     "\n"
     "  ember <command> --help   options of one command\n"
     "  ember --version          version and the git commit it was built from\n"
@@ -32,7 +35,7 @@ static const char usage[] =
     "\n"
     "Threads wait passively between parallel regions (OMP_WAIT_POLICY=passive), which\n"
     "keeps training fast when other programs use the cores; on an idle machine\n"
-    "OMP_WAIT_POLICY=active is 10-20%% faster for small models.\n";
+    "OMP_WAIT_POLICY=active is 10-20% faster for small models.\n";
 
 void cli_json_str(const char *s)
 {
