@@ -387,8 +387,8 @@ ember_status ember_model_create_ids(ember_model **out, uint64_t seed, ember_erro
 /* Free a model. NULL is a no-op. */
 void ember_model_destroy(ember_model *m);
 
-/* Add layers (only before compile). A Dense layer takes the last axis of its
- * input (a rank > 1 input is an error: add Flatten in the image issue).
+/* Add layers (only before compile). A Dense layer takes a rank-1 input (a
+ * rank > 1 input is an error: add Flatten first).
  * Weight layout: kernel W[in][out] (as Keras), y = x W + b. */
 ember_status ember_model_add_dense(ember_model *m, int64_t units, ember_activation act,
                                    ember_error *err);
@@ -415,6 +415,63 @@ ember_status ember_model_add_embedding(ember_model *m, int64_t input_dim, int64_
 /* GlobalAveragePooling1D: mean over the sequence (after an Embedding). */
 ember_status ember_model_add_global_average_pooling1d(ember_model *m, ember_error *err);
 
+/* ------------------------------------------------------ image layers */
+/* Images are NHWC: an example is [rows][columns][channels] (model input
+ * shape {H, W, C}); layers keep that layout. */
+
+typedef enum ember_padding {
+    EMBER_PADDING_VALID = 0, /* no padding: OH = (H - k) / stride + 1 */
+    EMBER_PADDING_SAME       /* zeros around: OH = ceil(H / stride), as Keras */
+} ember_padding;
+
+typedef struct ember_conv2d_config {
+    int64_t filters;             /* output channels F, > 0 */
+    int64_t kernel_h, kernel_w;  /* window, >= 1 */
+    int64_t stride_h, stride_w;  /* >= 1 */
+    ember_padding padding;
+    ember_activation activation;
+    ember_init kernel_init;      /* EMBER_INIT_DEFAULT = He uniform */
+    int use_bias;
+} ember_conv2d_config;
+
+/* filters, a kernel x kernel window, stride 1, valid, linear, He uniform, bias. */
+ember_conv2d_config ember_conv2d_config_default(int64_t filters, int64_t kernel);
+/* Conv2D: input [H][W][C], kernel [kh][kw][C][F] (Keras' layout), output
+ * [OH][OW][F]. Needs a rank-3 input. */
+ember_status ember_model_add_conv2d(ember_model *m, int64_t filters, int64_t kernel,
+                                    ember_activation act, ember_error *err);
+ember_status ember_model_add_conv2d_ex(ember_model *m, const ember_conv2d_config *cfg,
+                                       ember_error *err);
+
+typedef struct ember_pool2d_config {
+    int64_t pool_h, pool_w;      /* window, >= 1 */
+    int64_t stride_h, stride_w;  /* 0: the window size */
+    ember_padding padding;
+} ember_pool2d_config;
+
+/* Max pooling (a pool x pool window, stride = pool, valid padding), and the
+ * general form. Padding never wins a max. */
+ember_status ember_model_add_max_pool2d(ember_model *m, int64_t pool, ember_error *err);
+ember_status ember_model_add_max_pool2d_ex(ember_model *m, const ember_pool2d_config *cfg,
+                                           ember_error *err);
+/* Average pooling; with "same" padding only the window's elements inside
+ * the input are averaged (Keras' rule). */
+ember_status ember_model_add_average_pool2d(ember_model *m, int64_t pool, ember_error *err);
+ember_status ember_model_add_average_pool2d_ex(ember_model *m, const ember_pool2d_config *cfg,
+                                               ember_error *err);
+/* Mean over rows and columns: [H][W][C] -> [C]. */
+ember_status ember_model_add_global_average_pooling2d(ember_model *m, ember_error *err);
+/* Any input -> one vector, in row-major (H, W, C) order as Keras. */
+ember_status ember_model_add_flatten(ember_model *m, ember_error *err);
+/* BatchNormalization over the last axis. Training normalises with the
+ * batch's mean and (biased) variance and updates moving averages:
+ * moving = momentum * moving + (1 - momentum) * batch; evaluation and
+ * predict use the moving averages. gamma/beta are trained; the moving
+ * statistics are saved with the model but have no gradient. Keras'
+ * defaults: momentum 0.99, epsilon 1e-3. */
+ember_status ember_model_add_batch_normalization(ember_model *m, float momentum, float epsilon,
+                                                 ember_error *err);
+
 /* Build an uncompiled model from an architecture text: one layer per line,
  * '#' starts a comment, blank lines are ignored:
  *     embedding DIM [dense]          first layer of a text model; rows = input_dim
@@ -434,6 +491,29 @@ ember_status ember_model_add_global_average_pooling1d(ember_model *m, ember_erro
 ember_status ember_model_create_from_arch(ember_model **out, const char *arch, const char *source,
                                           int64_t input_dim, int64_t classes, uint64_t seed,
                                           ember_error *err);
+/* The same for inputs of any shape (rank 1..3 without the batch; images are
+ * {H, W, C}). Image layers, one per line:
+ *     conv2d FILTERS KERNEL [activation] [stride S] [same|valid] [glorot|he] [nobias]
+ *     max_pool2d POOL [stride S] [same|valid]
+ *     average_pool2d POOL [stride S] [same|valid]
+ *     global_average_pooling2d
+ *     flatten
+ *     batch_normalization [momentum M] [epsilon E]
+ * KERNEL, POOL and S are N or NxM (rows x columns); defaults: stride 1 for
+ * conv2d and the pool size for pools, valid padding, He uniform kernels,
+ * momentum 0.99 and epsilon 0.001. The Fashion-MNIST CNN of `--arch cnn`:
+ *     conv2d 32 3 relu
+ *     max_pool2d 2
+ *     conv2d 64 3 relu
+ *     max_pool2d 2
+ *     flatten
+ *     dense 128 relu
+ *     dense classes softmax
+ * For a model of token ids give input_rank 1 and the row count. */
+ember_status ember_model_create_from_arch_shape(ember_model **out, const char *arch,
+                                                const char *source, int input_rank,
+                                                const int64_t *input_shape, int64_t classes,
+                                                uint64_t seed, ember_error *err);
 
 /* Number of layers added so far, and of trainable parameters. */
 int ember_model_layer_count(const ember_model *m);

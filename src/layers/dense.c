@@ -20,6 +20,41 @@
 
 #define PAR_MIN_ELEMS 16384
 
+EMBER_CLONES
+void ember__bias_add(float *y, const float *b, int64_t rows, int64_t cols, int threads)
+{
+    (void)threads;
+#pragma omp parallel for schedule(static) num_threads(threads) if (rows * cols > PAR_MIN_ELEMS)
+    for (int64_t r = 0; r < rows; r++) {
+        float *yr = y + r * cols;
+        for (int64_t j = 0; j < cols; j++)
+            yr[j] += b[j];
+    }
+}
+
+EMBER_CLONES
+void ember__bias_grad(float *db, const float *dz, int64_t rows, int64_t cols, int threads)
+{
+    /* Columns in blocks per thread; each column summed over rows in order. */
+    enum { COLS = 64 };
+    int64_t nblk = (cols + COLS - 1) / COLS;
+    (void)threads;
+#pragma omp parallel for schedule(static) num_threads(threads) if (rows * cols > PAR_MIN_ELEMS && nblk > 1)
+    for (int64_t blk = 0; blk < nblk; blk++) {
+        int64_t j0 = blk * COLS, j1 = j0 + COLS < cols ? j0 + COLS : cols;
+        float acc[COLS];
+        for (int64_t j = j0; j < j1; j++)
+            acc[j - j0] = 0.0f;
+        for (int64_t r = 0; r < rows; r++) {
+            const float *dzr = dz + r * cols;
+            for (int64_t j = j0; j < j1; j++)
+                acc[j - j0] += dzr[j];
+        }
+        for (int64_t j = j0; j < j1; j++)
+            db[j] += acc[j - j0];
+    }
+}
+
 static ember_status dense_build(ember_layer *l, ember_error *err)
 {
     dense_config *c = l->config;
@@ -46,32 +81,28 @@ static ember_status dense_build(ember_layer *l, ember_error *err)
     return EMBER_OK;
 }
 
-static void dense_init(ember_layer *l, ember_rng *rng)
+void ember__init_kernel(ember_init init, float *W, int64_t n, int64_t fan_in, int64_t fan_out,
+                        ember_rng *rng)
 {
-    dense_config *c = l->config;
-    int64_t in = l->in_size, out = c->units, nw = in * out;
-    float *W = l->params;
-    ember_init init = c->kernel_init == EMBER_INIT_DEFAULT ? EMBER_INIT_GLOROT_UNIFORM
-                                                           : c->kernel_init;
     switch (init) {
     case EMBER_INIT_DEFAULT:
     case EMBER_INIT_GLOROT_UNIFORM: {
-        float lim = sqrtf(6.0f / (float)(in + out));
-        for (int64_t i = 0; i < nw; i++)
+        float lim = sqrtf(6.0f / (float)(fan_in + fan_out));
+        for (int64_t i = 0; i < n; i++)
             W[i] = (2.0f * ember__rng_uniform(rng) - 1.0f) * lim;
         break;
     }
     case EMBER_INIT_HE_UNIFORM: {
-        float lim = sqrtf(6.0f / (float)in);
-        for (int64_t i = 0; i < nw; i++)
+        float lim = sqrtf(6.0f / (float)fan_in);
+        for (int64_t i = 0; i < n; i++)
             W[i] = (2.0f * ember__rng_uniform(rng) - 1.0f) * lim;
         break;
     }
     case EMBER_INIT_HE_NORMAL: {
         /* Keras he_normal: truncated normal (redraw beyond 2 sigma), stddev
          * sqrt(2/fan_in) / 0.8796 to undo the truncation's variance loss. */
-        float sd = sqrtf(2.0f / (float)in) / 0.87962566103423978f;
-        for (int64_t i = 0; i < nw; i++) {
+        float sd = sqrtf(2.0f / (float)fan_in) / 0.87962566103423978f;
+        for (int64_t i = 0; i < n; i++) {
             float z;
             do {
                 z = ember__rng_normal(rng);
@@ -81,11 +112,18 @@ static void dense_init(ember_layer *l, ember_rng *rng)
         break;
     }
     case EMBER_INIT_ZEROS:
-        memset(W, 0, (size_t)nw * sizeof *W);
+        memset(W, 0, (size_t)n * sizeof *W);
         break;
     }
+}
+
+static void dense_init(ember_layer *l, ember_rng *rng)
+{
+    dense_config *c = l->config;
+    int64_t in = l->in_size, out = c->units, nw = in * out;
+    ember__init_kernel(c->kernel_init, l->params, nw, in, out, rng);
     if (c->use_bias)
-        memset(W + nw, 0, (size_t)out * sizeof *W);
+        memset(l->params + nw, 0, (size_t)out * sizeof(float));
 }
 
 static void dense_fwd(ember_layer *l, float *y, const float *x, int64_t B, const ember_step_ctx *ctx)
@@ -94,15 +132,8 @@ static void dense_fwd(ember_layer *l, float *y, const float *x, int64_t B, const
     int64_t in = l->in_size, out = c->units;
     const float *W = l->params;
     ember__gemm(ctx->threads, 0, 0, B, out, in, 1.0f, x, W, 0.0f, y);
-    if (c->use_bias) {
-        const float *b = W + in * out;
-#pragma omp parallel for schedule(static) if (B * out > PAR_MIN_ELEMS)
-        for (int64_t r = 0; r < B; r++) {
-            float *yr = y + r * out;
-            for (int64_t j = 0; j < out; j++)
-                yr[j] += b[j];
-        }
-    }
+    if (c->use_bias)
+        ember__bias_add(y, W + in * out, B, out, ctx->threads);
     if (c->activation != EMBER_ACT_LINEAR) {
         if (l->dy_is_preact && l->scratch) /* keep the logits for the fused loss */
             memcpy(l->scratch, y, (size_t)(B * out) * sizeof *y);
@@ -122,26 +153,8 @@ static void dense_bwd(ember_layer *l, float *dx, const float *dy, const float *x
     }
     float *dW = l->grads;
     ember__gemm(ctx->threads, 1, 0, in, out, B, 1.0f, x, dz, 1.0f, dW);
-    if (c->use_bias) {
-        float *db = dW + in * out;
-        /* Columns in blocks per thread; each column summed over rows in order. */
-        enum { COLS = 64 };
-        int64_t nblk = (out + COLS - 1) / COLS;
-#pragma omp parallel for schedule(static) if (B * out > PAR_MIN_ELEMS)
-        for (int64_t blk = 0; blk < nblk; blk++) {
-            int64_t j0 = blk * COLS, j1 = j0 + COLS < out ? j0 + COLS : out;
-            float acc[COLS];
-            for (int64_t j = j0; j < j1; j++)
-                acc[j - j0] = 0.0f;
-            for (int64_t r = 0; r < B; r++) {
-                const float *dzr = dz + r * out;
-                for (int64_t j = j0; j < j1; j++)
-                    acc[j - j0] += dzr[j];
-            }
-            for (int64_t j = j0; j < j1; j++)
-                db[j] += acc[j - j0];
-        }
-    }
+    if (c->use_bias)
+        ember__bias_grad(dW + in * out, dz, B, out, ctx->threads);
     if (dx)
         ember__gemm(ctx->threads, 0, 1, B, in, out, 1.0f, dz, l->params, 0.0f, dx);
 }

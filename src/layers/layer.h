@@ -16,6 +16,7 @@
 #define EMBER_LAYER_H
 
 #include "core.h"
+#include "kernels/conv.h"
 
 typedef enum ember_layer_kind {
     EMBER_LAYER_DENSE = 0,
@@ -23,6 +24,12 @@ typedef enum ember_layer_kind {
     EMBER_LAYER_DROPOUT,
     EMBER_LAYER_EMBEDDING,
     EMBER_LAYER_GAP1D,
+    EMBER_LAYER_CONV2D,
+    EMBER_LAYER_MAXPOOL2D,
+    EMBER_LAYER_AVGPOOL2D,
+    EMBER_LAYER_GAP2D,
+    EMBER_LAYER_FLATTEN,
+    EMBER_LAYER_BATCHNORM,
     EMBER_LAYER_KIND_COUNT
 } ember_layer_kind;
 
@@ -114,6 +121,30 @@ typedef struct embedding_config {
     int64_t step;
 } embedding_config;
 
+typedef struct conv2d_config {
+    int64_t filters, kh, kw, sh, sw;
+    int same;                   /* padding: 1 "same", 0 "valid" */
+    ember_activation activation;
+    ember_init kernel_init;     /* EMBER_INIT_DEFAULT = He uniform */
+    int use_bias;
+    ember_conv_geom g;          /* set by build */
+    int direct;                 /* 1x1, stride 1, valid: the input is the column matrix */
+} conv2d_config;
+
+typedef struct pool2d_config {
+    int64_t ph, pw, sh, sw;
+    int same;
+    ember_conv_geom g;          /* set by build */
+} pool2d_config;
+
+typedef struct batchnorm_config {
+    float momentum;             /* moving = momentum * moving + (1 - momentum) * batch */
+    float epsilon;
+    int64_t C;                  /* features: the last axis */
+    float *invstd;              /* [C], 1/sqrt(var + eps) of the last training batch */
+    double *acc;                /* [2C] reduction scratch */
+} batchnorm_config;
+
 /* Activation helpers shared by dense.c and activation.c (activation.c). */
 void ember__act_forward(ember_activation a, float *y, const float *x, int64_t B, int64_t C);
 /* dx = dy * f'(.) computed from the output y; in place allowed (dx == dy). */
@@ -122,6 +153,14 @@ void ember__act_backward(ember_activation a, float *dx, const float *dy, const f
 const char *ember__act_name(ember_activation a);
 int ember__act_from_name(const char *name); /* -1 if unknown */
 const char *ember__init_name(ember_init i);
+/* Fill a kernel of n weights (dense.c); DEFAULT means Glorot uniform. */
+void ember__init_kernel(ember_init init, float *W, int64_t n, int64_t fan_in, int64_t fan_out,
+                        ember_rng *rng);
+/* Bias + activation over rows of `cols` features, and the matching backward
+ * pieces, shared by Dense and Conv2D (dense.c). db += column sums of dz in a
+ * fixed order. */
+void ember__bias_add(float *y, const float *b, int64_t rows, int64_t cols, int threads);
+void ember__bias_grad(float *db, const float *dz, int64_t rows, int64_t cols, int threads);
 int ember__init_from_name(const char *name);
 
 #endif

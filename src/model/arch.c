@@ -34,6 +34,59 @@ static int parse_act(const char *s, ember_activation *a)
     return 0;
 }
 
+/* "3" or "3x5" (rows x columns), each in 1..1024. */
+static int parse_size(const char *s, int64_t *h, int64_t *w)
+{
+    char buf[32];
+    const char *x = strchr(s, 'x');
+    if (!x)
+        return parse_i64(s, 1, 1024, h) || parse_i64(s, 1, 1024, w);
+    size_t n = (size_t)(x - s);
+    if (n == 0 || n >= sizeof buf)
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return parse_i64(buf, 1, 1024, h) || parse_i64(x + 1, 1, 1024, w);
+}
+
+static int parse_real(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static ember_status line_conv2d(ember_model *m, char **w, int nw, const char *src, int line,
+                                ember_error *err)
+{
+    ember_conv2d_config c = ember_conv2d_config_default(0, 0);
+    int bad = nw < 3 || parse_i64(w[1], 1, 1 << 20, &c.filters) ||
+              parse_size(w[2], &c.kernel_h, &c.kernel_w);
+    for (int i = 3; i < nw && !bad; i++) {
+        if (!strcmp(w[i], "same") || !strcmp(w[i], "valid"))
+            c.padding = !strcmp(w[i], "same") ? EMBER_PADDING_SAME : EMBER_PADDING_VALID;
+        else if (!strcmp(w[i], "stride") && i + 1 < nw)
+            bad = parse_size(w[++i], &c.stride_h, &c.stride_w);
+        else if (!strcmp(w[i], "nobias"))
+            c.use_bias = 0;
+        else if (!strcmp(w[i], "glorot"))
+            c.kernel_init = EMBER_INIT_GLOROT_UNIFORM;
+        else if (!strcmp(w[i], "he"))
+            c.kernel_init = EMBER_INIT_HE_UNIFORM;
+        else
+            bad = parse_act(w[i], &c.activation);
+    }
+    if (bad)
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s:%d: expected \"conv2d FILTERS KERNEL "
+                          "[activation] [stride S] [same|valid] [glorot|he] [nobias]\" (KERNEL "
+                          "and S: N or NxM, 1..1024)", src, line);
+    return ember_model_add_conv2d_ex(m, &c, err);
+}
+
 static ember_status line_layer(ember_model *m, char **w, int nw, int64_t input_dim,
                                int64_t classes, const char *src, int line, ember_error *err)
 {
@@ -96,20 +149,74 @@ static ember_status line_layer(ember_model *m, char **w, int nw, int64_t input_d
                               "0 <= RATE < 1", src, line);
         return ember_model_add_dropout(m, (float)r, err);
     }
+    if (!strcmp(kind, "conv2d"))
+        return line_conv2d(m, w, nw, src, line, err);
+    if (!strcmp(kind, "max_pool2d") || !strcmp(kind, "average_pool2d")) {
+        ember_pool2d_config c = {0, 0, 0, 0, EMBER_PADDING_VALID};
+        int bad = nw < 2 || parse_size(w[1], &c.pool_h, &c.pool_w);
+        for (int i = 2; i < nw && !bad; i++) {
+            if (!strcmp(w[i], "same") || !strcmp(w[i], "valid"))
+                c.padding = !strcmp(w[i], "same") ? EMBER_PADDING_SAME : EMBER_PADDING_VALID;
+            else if (!strcmp(w[i], "stride") && i + 1 < nw)
+                bad = parse_size(w[++i], &c.stride_h, &c.stride_w);
+            else
+                bad = 1;
+        }
+        if (bad)
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s:%d: expected \"%s POOL [stride S] "
+                              "[same|valid]\" (POOL and S: N or NxM, 1..1024)", src, line, kind);
+        return kind[0] == 'm' ? ember_model_add_max_pool2d_ex(m, &c, err)
+                              : ember_model_add_average_pool2d_ex(m, &c, err);
+    }
+    if (!strcmp(kind, "global_average_pooling2d") || !strcmp(kind, "flatten")) {
+        if (nw != 1)
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s:%d: %s takes no options", src, line, kind);
+        return kind[0] == 'g' ? ember_model_add_global_average_pooling2d(m, err)
+                              : ember_model_add_flatten(m, err);
+    }
+    if (!strcmp(kind, "batch_normalization")) {
+        double mo = 0.99, ep = 1e-3;
+        int bad = 0;
+        for (int i = 1; i < nw && !bad; i++) {
+            if (!strcmp(w[i], "momentum") && i + 1 < nw)
+                bad = parse_real(w[++i], &mo);
+            else if (!strcmp(w[i], "epsilon") && i + 1 < nw)
+                bad = parse_real(w[++i], &ep);
+            else
+                bad = 1;
+        }
+        if (bad)
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s:%d: expected \"batch_normalization "
+                              "[momentum M] [epsilon E]\"", src, line);
+        return ember_model_add_batch_normalization(m, (float)mo, (float)ep, err);
+    }
     return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s:%d: unknown layer \"%s\" (embedding, "
-                      "global_average_pooling1d, dense, activation, dropout)", src, line, kind);
+                      "global_average_pooling1d, dense, activation, dropout, conv2d, max_pool2d, "
+                      "average_pool2d, global_average_pooling2d, flatten, batch_normalization)",
+                      src, line, kind);
 }
 
 ember_status ember_model_create_from_arch(ember_model **out, const char *arch, const char *source,
                                           int64_t input_dim, int64_t classes, uint64_t seed,
                                           ember_error *err)
 {
-    if (!out || !arch)
+    int64_t in[1] = {input_dim};
+    return ember_model_create_from_arch_shape(out, arch, source, 1, in, classes, seed, err);
+}
+
+ember_status ember_model_create_from_arch_shape(ember_model **out, const char *arch,
+                                                const char *source, int input_rank,
+                                                const int64_t *input_shape, int64_t classes,
+                                                uint64_t seed, ember_error *err)
+{
+    if (!out || !arch || !input_shape)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "create_from_arch: NULL argument");
     *out = NULL;
     const char *src = source ? source : "architecture";
-    if (input_dim < 1 || classes < 1)
-        return EMBER_FAIL(err, EMBER_ERR_ARG, "%s: input_dim and classes must be >= 1", src);
+    if (input_rank < 1 || input_rank > EMBER_MAX_DIMS - 1 || classes < 1)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "%s: input rank must be 1..%d and classes >= 1",
+                          src, EMBER_MAX_DIMS - 1);
+    int64_t input_dim = input_shape[0];
     /* Find the first layer to choose the model's input kind. */
     int ids = 0;
     for (const char *p = arch; *p;) {
@@ -125,9 +232,11 @@ ember_status ember_model_create_from_arch(ember_model **out, const char *arch, c
         break;
     }
     ember_model *m = NULL;
-    int64_t in[1] = {input_dim};
+    if (ids && input_rank != 1)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "%s: a model that starts with embedding takes "
+                          "token ids: give the row count as a rank-1 input shape", src);
     ember_status s = ids ? ember_model_create_ids(&m, seed, err)
-                         : ember_model_create(&m, 1, in, seed, err);
+                         : ember_model_create(&m, input_rank, input_shape, seed, err);
     if (s)
         return s;
     int line = 0;

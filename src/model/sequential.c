@@ -287,7 +287,8 @@ void ember_model_summary(const ember_model *m, FILE *f)
     for (int i = 0; i < m->n_layers; i++) {
         const ember_layer *l = m->layers[i];
         char name[48];
-        if (l->kind == EMBER_LAYER_DENSE || l->kind == EMBER_LAYER_ACTIVATION)
+        if (l->kind == EMBER_LAYER_DENSE || l->kind == EMBER_LAYER_ACTIVATION ||
+            l->kind == EMBER_LAYER_CONV2D)
             snprintf(name, sizeof name, "%s (%s)", l->ops->name,
                      ember__act_name(l->out_activation));
         else if (l->kind == EMBER_LAYER_DROPOUT)
@@ -578,4 +579,119 @@ const char *ember_model_get_metadata(const ember_model *m, const char *key)
         if (strcmp(m->meta_keys[i], key) == 0)
             return m->meta_values[i];
     return NULL;
+}
+
+/* ------------------------------------------------------------ image layers */
+
+ember_conv2d_config ember_conv2d_config_default(int64_t filters, int64_t kernel)
+{
+    ember_conv2d_config c = {filters, kernel, kernel, 1, 1, EMBER_PADDING_VALID,
+                             EMBER_ACT_LINEAR, EMBER_INIT_DEFAULT, 1};
+    return c;
+}
+
+ember_status ember_model_add_conv2d_ex(ember_model *m, const ember_conv2d_config *cfg,
+                                       ember_error *err)
+{
+    if (!cfg)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "conv2d config is NULL");
+    ember_status s = check_act(cfg->activation, err);
+    if (s)
+        return s;
+    if ((unsigned)cfg->kernel_init > EMBER_INIT_ZEROS)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "kernel_init %d is unknown", (int)cfg->kernel_init);
+    if ((unsigned)cfg->padding > EMBER_PADDING_SAME)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "padding %d is unknown", (int)cfg->padding);
+    conv2d_config *c = calloc(1, sizeof *c);
+    if (!c)
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory");
+    c->filters = cfg->filters;
+    c->kh = cfg->kernel_h;
+    c->kw = cfg->kernel_w;
+    c->sh = cfg->stride_h;
+    c->sw = cfg->stride_w;
+    c->same = cfg->padding == EMBER_PADDING_SAME;
+    c->activation = cfg->activation;
+    c->kernel_init = cfg->kernel_init;
+    c->use_bias = cfg->use_bias != 0;
+    return ember__model_add(m, EMBER_LAYER_CONV2D, c, err);
+}
+
+ember_status ember_model_add_conv2d(ember_model *m, int64_t filters, int64_t kernel,
+                                    ember_activation act, ember_error *err)
+{
+    ember_conv2d_config c = ember_conv2d_config_default(filters, kernel);
+    c.activation = act;
+    return ember_model_add_conv2d_ex(m, &c, err);
+}
+
+static ember_status add_pool(ember_model *m, ember_layer_kind kind, const ember_pool2d_config *cfg,
+                             ember_error *err)
+{
+    if (!cfg)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "pool config is NULL");
+    if ((unsigned)cfg->padding > EMBER_PADDING_SAME)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "padding %d is unknown", (int)cfg->padding);
+    if (cfg->stride_h < 0 || cfg->stride_w < 0)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "pool strides must be >= 0 (0: the window size)");
+    pool2d_config *c = calloc(1, sizeof *c);
+    if (!c)
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory");
+    c->ph = cfg->pool_h;
+    c->pw = cfg->pool_w;
+    c->sh = cfg->stride_h ? cfg->stride_h : cfg->pool_h;
+    c->sw = cfg->stride_w ? cfg->stride_w : cfg->pool_w;
+    c->same = cfg->padding == EMBER_PADDING_SAME;
+    return ember__model_add(m, kind, c, err);
+}
+
+ember_status ember_model_add_max_pool2d_ex(ember_model *m, const ember_pool2d_config *cfg,
+                                           ember_error *err)
+{
+    return add_pool(m, EMBER_LAYER_MAXPOOL2D, cfg, err);
+}
+
+ember_status ember_model_add_max_pool2d(ember_model *m, int64_t pool, ember_error *err)
+{
+    ember_pool2d_config c = {pool, pool, 0, 0, EMBER_PADDING_VALID};
+    return add_pool(m, EMBER_LAYER_MAXPOOL2D, &c, err);
+}
+
+ember_status ember_model_add_average_pool2d_ex(ember_model *m, const ember_pool2d_config *cfg,
+                                               ember_error *err)
+{
+    return add_pool(m, EMBER_LAYER_AVGPOOL2D, cfg, err);
+}
+
+ember_status ember_model_add_average_pool2d(ember_model *m, int64_t pool, ember_error *err)
+{
+    ember_pool2d_config c = {pool, pool, 0, 0, EMBER_PADDING_VALID};
+    return add_pool(m, EMBER_LAYER_AVGPOOL2D, &c, err);
+}
+
+ember_status ember_model_add_global_average_pooling2d(ember_model *m, ember_error *err)
+{
+    void *c = calloc(1, 1);
+    if (!c)
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory");
+    return ember__model_add(m, EMBER_LAYER_GAP2D, c, err);
+}
+
+ember_status ember_model_add_flatten(ember_model *m, ember_error *err)
+{
+    void *c = calloc(1, 1);
+    if (!c)
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory");
+    return ember__model_add(m, EMBER_LAYER_FLATTEN, c, err);
+}
+
+ember_status ember_model_add_batch_normalization(ember_model *m, float momentum, float epsilon,
+                                                 ember_error *err)
+{
+    batchnorm_config *c = calloc(1, sizeof *c);
+    if (!c)
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory");
+    c->momentum = momentum;
+    c->epsilon = epsilon;
+    return ember__model_add(m, EMBER_LAYER_BATCHNORM, c, err);
 }

@@ -3,7 +3,9 @@
  *
  * Tensors: "layers.<i>.kernel" [in, out] and "layers.<i>.bias" [out] for each
  * Dense layer i (Keras' kernel layout); "layers.<i>.embeddings" [V, D] for an
- * Embedding. A model of token ids has "input_shape": [] in its architecture. Metadata (all strings):
+ * Embedding; "layers.<i>.kernel" [kh, kw, C, F] and "bias" [F] for Conv2D;
+ * "gamma", "beta", "moving_mean", "moving_variance" [C] for
+ * BatchNormalization. A model of token ids has "input_shape": [] in its architecture. Metadata (all strings):
  *   ember.format          "ember-model"
  *   ember.format_version  "1" (readers refuse newer versions)
  *   ember.architecture    {"input_shape":[...],"layers":[{"type":"dense",...},...]}
@@ -40,13 +42,34 @@ typedef struct ptensor {
     int64_t offset;
 } ptensor;
 
-static int layer_tensors(const ember_layer *l, ptensor out[2])
+#define MAX_LAYER_TENSORS 4
+
+static int layer_tensors(const ember_layer *l, ptensor out[MAX_LAYER_TENSORS])
 {
     if (l->kind == EMBER_LAYER_EMBEDDING) {
         const embedding_config *e = l->config;
         ptensor t = {"embeddings", 2, {e->input_dim, e->output_dim, 1, 1}, 0};
         out[0] = t;
         return 1;
+    }
+    if (l->kind == EMBER_LAYER_BATCHNORM) {
+        static const char *const names[4] = {"gamma", "beta", "moving_mean", "moving_variance"};
+        int64_t C = ((const batchnorm_config *)l->config)->C;
+        for (int i = 0; i < 4; i++) {
+            ptensor t = {names[i], 1, {C, 1, 1, 1}, i * C};
+            out[i] = t;
+        }
+        return 4;
+    }
+    if (l->kind == EMBER_LAYER_CONV2D) {
+        const conv2d_config *c = l->config;
+        ptensor k = {"kernel", 4, {c->kh, c->kw, c->g.C, c->filters}, 0};
+        out[0] = k;
+        if (!c->use_bias)
+            return 1;
+        ptensor b = {"bias", 1, {c->filters, 1, 1, 1}, c->kh * c->kw * c->g.C * c->filters};
+        out[1] = b;
+        return 2;
     }
     if (l->kind != EMBER_LAYER_DENSE || l->param_count == 0)
         return 0;
@@ -156,7 +179,7 @@ ember_status ember_model_save(const ember_model *m, const char *path, ember_erro
     enum { FIXED_META = 9, HASHED_META = FIXED_META + 1 };
     int nt = 0;
     for (int i = 0; i < m->n_layers; i++) {
-        ptensor pt[2];
+        ptensor pt[MAX_LAYER_TENSORS];
         nt += layer_tensors(m->layers[i], pt);
     }
     ember_st_tensor *ts = calloc((size_t)nt + 1, sizeof *ts);
@@ -172,7 +195,7 @@ ember_status ember_model_save(const ember_model *m, const char *path, ember_erro
     int t = 0;
     for (int i = 0; i < m->n_layers; i++) {
         const ember_layer *l = m->layers[i];
-        ptensor pt[2];
+        ptensor pt[MAX_LAYER_TENSORS];
         int n = layer_tensors(l, pt);
         for (int j = 0; j < n; j++, t++) {
             snprintf(names[t], sizeof names[t], "layers.%d.%s", i, pt[j].suffix);
@@ -270,6 +293,39 @@ static ember_status get_bool(const cJSON *obj, const char *key, int *out, const 
     return EMBER_OK;
 }
 
+/* A [a, b] pair of integers in 1..1024 (window sizes, strides). */
+static ember_status get_pair(const cJSON *obj, const char *key, int64_t out[2], const char *where,
+                             const char *path, ember_error *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 2)
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s.%s is missing or not a pair [a, b]",
+                          path, where, key);
+    int i = 0;
+    for (const cJSON *it = v->child; it; it = it->next, i++) {
+        double d = it->valuedouble;
+        if (!cJSON_IsNumber(it) || !(d >= 1 && d <= 1024) || d != (double)(int64_t)d)
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s.%s[%d] is not an integer in "
+                              "[1, 1024]", path, where, key, i);
+        out[i] = (int64_t)d;
+    }
+    return EMBER_OK;
+}
+
+static ember_status get_padding(const cJSON *obj, ember_padding *out, const char *where,
+                                const char *path, ember_error *err)
+{
+    const char *s = NULL;
+    ember_status st = get_str(obj, "padding", &s, where, path, err);
+    if (st)
+        return st;
+    if (strcmp(s, "valid") && strcmp(s, "same"))
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s.padding \"%s\" is not \"valid\" or "
+                          "\"same\"", path, where, s);
+    *out = strcmp(s, "same") == 0 ? EMBER_PADDING_SAME : EMBER_PADDING_VALID;
+    return EMBER_OK;
+}
+
 static ember_status add_layer_from_json(ember_model *m, const cJSON *lj, int i, const char *path,
                                         ember_error *err)
 {
@@ -343,6 +399,67 @@ static ember_status add_layer_from_json(ember_model *m, const cJSON *lj, int i, 
             (st = get_num(lj, "rate", 0, 0.999999, 0, &d, where, path, err)))
             return st;
         return ember_model_add_dropout(m, (float)d, err);
+    }
+    case EMBER_LAYER_CONV2D: {
+        static const char *const keys[] = {"type", "filters", "kernel_size", "strides", "padding",
+                                           "activation", "kernel_init", "use_bias", NULL};
+        ember_conv2d_config c = ember_conv2d_config_default(1, 1);
+        int a, k;
+        int64_t ks[2], ss[2];
+        if ((st = only_keys(lj, keys, where, path, err)) ||
+            (st = get_num(lj, "filters", 1, 1 << 20, 1, &d, where, path, err)) ||
+            (st = get_pair(lj, "kernel_size", ks, where, path, err)) ||
+            (st = get_pair(lj, "strides", ss, where, path, err)) ||
+            (st = get_padding(lj, &c.padding, where, path, err)))
+            return st;
+        c.filters = (int64_t)d;
+        c.kernel_h = ks[0], c.kernel_w = ks[1], c.stride_h = ss[0], c.stride_w = ss[1];
+        if ((st = get_str(lj, "activation", &s, where, path, err)))
+            return st;
+        if ((a = ember__act_from_name(s)) < 0)
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s.activation \"%s\" is unknown", path,
+                              where, s);
+        c.activation = (ember_activation)a;
+        if ((st = get_str(lj, "kernel_init", &s, where, path, err)))
+            return st;
+        if ((k = ember__init_from_name(s)) < 0)
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s.kernel_init \"%s\" is unknown", path,
+                              where, s);
+        c.kernel_init = (ember_init)k;
+        if ((st = get_bool(lj, "use_bias", &c.use_bias, where, path, err)))
+            return st;
+        return ember_model_add_conv2d_ex(m, &c, err);
+    }
+    case EMBER_LAYER_MAXPOOL2D:
+    case EMBER_LAYER_AVGPOOL2D: {
+        static const char *const keys[] = {"type", "pool_size", "strides", "padding", NULL};
+        ember_pool2d_config c;
+        int64_t ps[2], ss[2];
+        if ((st = only_keys(lj, keys, where, path, err)) ||
+            (st = get_pair(lj, "pool_size", ps, where, path, err)) ||
+            (st = get_pair(lj, "strides", ss, where, path, err)) ||
+            (st = get_padding(lj, &c.padding, where, path, err)))
+            return st;
+        c.pool_h = ps[0], c.pool_w = ps[1], c.stride_h = ss[0], c.stride_w = ss[1];
+        return kind == EMBER_LAYER_MAXPOOL2D ? ember_model_add_max_pool2d_ex(m, &c, err)
+                                             : ember_model_add_average_pool2d_ex(m, &c, err);
+    }
+    case EMBER_LAYER_GAP2D:
+    case EMBER_LAYER_FLATTEN: {
+        static const char *const keys[] = {"type", NULL};
+        if ((st = only_keys(lj, keys, where, path, err)))
+            return st;
+        return kind == EMBER_LAYER_GAP2D ? ember_model_add_global_average_pooling2d(m, err)
+                                         : ember_model_add_flatten(m, err);
+    }
+    case EMBER_LAYER_BATCHNORM: {
+        static const char *const keys[] = {"type", "momentum", "epsilon", NULL};
+        double mo = 0, ep = 0;
+        if ((st = only_keys(lj, keys, where, path, err)) ||
+            (st = get_num(lj, "momentum", 0, 0.999999999, 0, &mo, where, path, err)) ||
+            (st = get_num(lj, "epsilon", 1e-30, 0.999999999, 0, &ep, where, path, err)))
+            return st;
+        return ember_model_add_batch_normalization(m, (float)mo, (float)ep, err);
     }
     default:
         return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s.type \"%s\" is not a known layer type",
@@ -547,7 +664,7 @@ ember_status ember_model_load(ember_model **out, const char *path, ember_error *
     int expected = 0;
     for (i = 0; i < m->n_layers; i++) {
         const ember_layer *l = m->layers[i];
-        ptensor pt[2];
+        ptensor pt[MAX_LAYER_TENSORS];
         int n = layer_tensors(l, pt);
         for (int j = 0; j < n; j++, expected++) {
             char name[48];
@@ -566,7 +683,7 @@ ember_status ember_model_load(ember_model **out, const char *path, ember_error *
             const char *nm = ember__st_name(f, i);
             int known = 0;
             for (int li = 0; li < m->n_layers && !known; li++) {
-                ptensor pt[2];
+                ptensor pt[MAX_LAYER_TENSORS];
                 int n = layer_tensors(m->layers[li], pt);
                 for (int j = 0; j < n; j++) {
                     char name[48];
