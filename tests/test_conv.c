@@ -40,6 +40,10 @@ static void test_conv_gradients(void)
         {6, 7, 1, 2, 5, 5, 3, 3, EMBER_PADDING_SAME, EMBER_ACT_SIGMOID, 1},
         {4, 5, 3, 2, 1, 1, 1, 1, EMBER_PADDING_VALID, EMBER_ACT_LINEAR, 1}, /* 1x1: no im2col */
         {9, 4, 2, 3, 4, 2, 3, 2, EMBER_PADDING_VALID, EMBER_ACT_LINEAR, 1},
+        /* windows of < 16 values run the direct kernel */
+        {6, 5, 1, 4, 3, 3, 1, 1, EMBER_PADDING_VALID, EMBER_ACT_RELU, 1},
+        {7, 6, 2, 5, 2, 3, 2, 1, EMBER_PADDING_SAME, EMBER_ACT_TANH, 1},
+        {5, 5, 1, 3, 3, 3, 2, 2, EMBER_PADDING_SAME, EMBER_ACT_LINEAR, 0},
     };
     ember_error err;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -119,13 +123,14 @@ static void test_exact_values(void)
     /* 3x3 input, 1 channel: 1..9. max 2x2 stride 1 valid -> [[5,6],[8,9]];
      * average 2x2 stride 2 same -> windows {1,2,4,5} {3,6} {7,8} {9}. */
     float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, y[4], dx[9];
+    int32_t arg[4];
     ember_conv_geom g;
     ember_error err;
     CHECK_OK(ember__conv_geom(&g, 3, 3, 1, 2, 2, 1, 1, 0, &err), &err);
-    ember__maxpool_fwd(&g, x, 1, y, 1);
+    ember__maxpool_fwd(&g, x, 1, y, arg, 1);
     CHECK(y[0] == 5 && y[1] == 6 && y[2] == 8 && y[3] == 9);
     float dy[4] = {1, 10, 100, 1000};
-    ember__maxpool_bwd(&g, x, y, dy, 1, dx, 1);
+    ember__maxpool_bwd(&g, arg, dy, 1, dx, 1);
     CHECK(dx[4] == 1 && dx[5] == 10 && dx[7] == 100 && dx[8] == 1000 && dx[0] == 0);
     CHECK_OK(ember__conv_geom(&g, 3, 3, 1, 2, 2, 2, 2, 1, &err), &err);
     CHECK(g.OH == 2 && g.OW == 2 && g.pt == 0 && g.pl == 0);
@@ -136,9 +141,10 @@ static void test_exact_values(void)
     CHECK_CLOSE(y[3], 9.0, 1e-6, 0);
     /* ties: the first maximum in window order gets the gradient */
     float t[4] = {2, 2, 2, 2}, ty[1], tdx[4], tdy[1] = {1};
+    int32_t targ[1];
     CHECK_OK(ember__conv_geom(&g, 2, 2, 1, 2, 2, 2, 2, 0, &err), &err);
-    ember__maxpool_fwd(&g, t, 1, ty, 1);
-    ember__maxpool_bwd(&g, t, ty, tdy, 1, tdx, 1);
+    ember__maxpool_fwd(&g, t, 1, ty, targ, 1);
+    ember__maxpool_bwd(&g, targ, tdy, 1, tdx, 1);
     CHECK(tdx[0] == 1 && tdx[1] == 0 && tdx[2] == 0 && tdx[3] == 0);
     /* Keras/TF "same" geometry: H=5, k=3, s=2 -> out 3, pad 2 -> 1 before */
     CHECK_OK(ember__conv_geom(&g, 5, 6, 1, 3, 2, 2, 2, 1, &err), &err);
@@ -204,7 +210,8 @@ static void test_fast_equals_reference(void)
         /* H, W, C, F, kh, kw, sh, sw, same */
         {28, 28, 1, 32, 3, 3, 1, 1, 0}, {13, 13, 32, 64, 3, 3, 1, 1, 0}, {11, 7, 5, 6, 3, 2, 2, 3, 1},
         {9, 9, 3, 7, 5, 5, 2, 2, 1},    {8, 6, 4, 3, 1, 1, 1, 1, 0},     {5, 17, 2, 9, 4, 4, 3, 1, 0},
-        {1, 1, 7, 3, 1, 1, 1, 1, 1},    {6, 6, 3, 2, 6, 6, 1, 1, 0},
+        {1, 1, 7, 3, 1, 1, 1, 1, 1},    {6, 6, 3, 2, 6, 6, 1, 1, 0},     {7, 8, 2, 5, 2, 3, 2, 1, 1},
+        {10, 9, 1, 64, 3, 3, 1, 1, 1},  {6, 6, 1, 17, 3, 5, 2, 2, 0},
     };
     ember_rng r = ember__rng_stream(99, 9, 1, 2);
     ember_error err;
@@ -222,6 +229,7 @@ static void test_fast_equals_reference(void)
             CHECK_OK(ember__model_arena(m, B, 0, &err), &err);
             ember_layer *l = m->layers[0];
             const conv2d_config *cc = l->config;
+            CHECK(cc->algo == (q[4] * q[5] * q[2] < EMBER_DIRECT_MAX_K && !(q[4] == 1 && q[5] == 1 && q[6] == 1 && q[7] == 1 && !q[8]) ? CONV_DIRECT : cc->algo));
             int64_t nin = B * l->in_size, nout = B * l->out_size, K = q[4] * q[5] * q[2];
             int64_t nk = K * q[3];
             float *x = m->acts[0], *y = m->acts[1];
@@ -259,6 +267,55 @@ static void test_fast_equals_reference(void)
             free(dkr);
             ember_model_destroy(m);
         }
+}
+
+/* Max pooling's 8-channel vector path (C % 8 == 0, with argmax) against
+ * the scalar path and a brute-force argmax: same values, and each recorded
+ * offset is the window's first maximum in row-major window order. Ties are
+ * forced by rounding the inputs to a few levels. */
+static void test_maxpool_vector_path(void)
+{
+    const int64_t cases[][6] = {{6, 7, 16, 2, 2, 0}, {7, 5, 8, 3, 2, 1}, {5, 5, 24, 3, 3, 1}};
+    ember_rng r = ember__rng_stream(8, 9, 1, 1);
+    ember_error err;
+    for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
+        const int64_t *q = cases[t];
+        ember_conv_geom g;
+        CHECK_OK(ember__conv_geom(&g, q[0], q[1], q[2], q[3], q[3], q[4], q[4], (int)q[5], &err), &err);
+        int64_t B = 2, nin = q[0] * q[1] * q[2], nout = g.OH * g.OW * q[2];
+        float *x = malloc(B * nin * 4), *y1 = malloc(B * nout * 4), *y2 = malloc(B * nout * 4);
+        int32_t *arg = malloc(B * nout * 4);
+        for (int64_t i = 0; i < B * nin; i++)
+            x[i] = (float)(int)(4 * ember__rng_uniform(&r)); /* many ties */
+        ember__maxpool_fwd(&g, x, B, y1, arg, 1);
+        ember__maxpool_fwd(&g, x, B, y2, NULL, 2);
+        int64_t bad = 0;
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t oh = 0; oh < g.OH; oh++)
+                for (int64_t ow = 0; ow < g.OW; ow++)
+                    for (int64_t c = 0; c < q[2]; c++) {
+                        int64_t o = b * nout + (oh * g.OW + ow) * q[2] + c, first = -1;
+                        float mx = -1e30f;
+                        for (int64_t i = 0; i < g.kh; i++)
+                            for (int64_t j = 0; j < g.kw; j++) {
+                                int64_t ih = oh * g.sh - g.pt + i, iw = ow * g.sw - g.pl + j;
+                                if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W)
+                                    continue;
+                                int64_t at = (ih * g.W + iw) * q[2] + c;
+                                if (x[b * nin + at] > mx) {
+                                    mx = x[b * nin + at];
+                                    first = at;
+                                }
+                            }
+                        bad += y1[o] != mx || y2[o] != mx || arg[o] != first;
+                    }
+        CHECK_MSG(bad == 0, "max pool %lldx%lldx%lld pool %lld: %lld outputs differ", (long long)q[0],
+                  (long long)q[1], (long long)q[2], (long long)q[3], (long long)bad);
+        free(x);
+        free(y1);
+        free(y2);
+        free(arg);
+    }
 }
 
 /* conv -> max pool -> batch norm -> flatten -> dense softmax, fused CCE:
@@ -432,6 +489,7 @@ int main(void)
     test_conv_gradients();
     test_pool_gradients();
     test_fast_equals_reference();
+    test_maxpool_vector_path();
     test_network_gradient();
     test_arch_and_errors();
     test_learns_and_round_trips();

@@ -5,8 +5,25 @@
  */
 #include "conv.h"
 
-#include <float.h>
 #include <string.h>
+
+/* 8 floats in a vector register (GCC vector extension: AVX in the avx2
+ * clone, two SSE registers otherwise); loads and stores go through memcpy so
+ * no alignment is assumed. */
+typedef float v8f __attribute__((vector_size(32)));
+/* The helpers below are static and inlined: no ABI crosses a library
+ * boundary, so GCC's note about AVX vector returns does not apply. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+static inline __attribute__((always_inline)) v8f ld8(const float *p)
+{
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline __attribute__((always_inline)) void st8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
+
 
 static ember_status one_axis(int64_t in, int64_t k, int64_t s, int same, int64_t *out,
                              int64_t *pad, const char *axis, ember_error *err)
@@ -126,7 +143,8 @@ static inline void window(const ember_conv_geom *g, int64_t oh, int64_t ow, int6
 }
 
 EMBER_CLONES
-void ember__maxpool_fwd(const ember_conv_geom *g, const float *x, int64_t B, float *y, int threads)
+void ember__maxpool_fwd(const ember_conv_geom *g, const float *x, int64_t B, float *y,
+                        int32_t *arg, int threads)
 {
     const int64_t H = g->H, W = g->W, C = g->C, OH = g->OH, OW = g->OW;
     (void)threads;
@@ -136,53 +154,72 @@ void ember__maxpool_fwd(const ember_conv_geom *g, const float *x, int64_t B, flo
         const float *xb = x + b * H * W * C;
         for (int64_t ow = 0; ow < OW; ow++) {
             float *yo = y + (bo * OW + ow) * C;
+            int32_t *ao = arg ? arg + (bo * OW + ow) * C : NULL;
             int64_t i0, i1, j0, j1;
             window(g, oh, ow, &i0, &i1, &j0, &j1);
-            for (int64_t c = 0; c < C; c++)
-                yo[c] = -FLT_MAX;
-            int first = 1;
+            int64_t o0 = (i0 * W + j0) * C;
+            if (ao && C % 8 == 0) {
+                /* 8 channels at a time: compare, blend value and offset */
+                typedef int32_t v8i __attribute__((vector_size(32)));
+                const v8i lane = {0, 1, 2, 3, 4, 5, 6, 7};
+                for (int64_t c = 0; c < C; c += 8) {
+                    v8f best = ld8(xb + o0 + c);
+                    v8i at = lane + (int32_t)(o0 + c);
+                    for (int64_t i = i0; i < i1; i++)
+                        for (int64_t j = (i == i0 ? j0 + 1 : j0); j < j1; j++) {
+                            int64_t o = (i * W + j) * C + c;
+                            v8f v = ld8(xb + o);
+                            v8i gt = v > best; /* strictly greater: the first maximum wins */
+                            v8i bi, vi;
+                            memcpy(&bi, &best, sizeof bi);
+                            memcpy(&vi, &v, sizeof vi);
+                            bi = (gt & vi) | (~gt & bi);
+                            memcpy(&best, &bi, sizeof bi);
+                            at = (gt & (lane + (int32_t)o)) | (~gt & at);
+                        }
+                    st8(yo + c, best);
+                    memcpy(ao + c, &at, sizeof at);
+                }
+                continue;
+            }
+            memcpy(yo, xb + o0, (size_t)C * sizeof *yo);
+            if (ao)
+                for (int64_t c = 0; c < C; c++)
+                    ao[c] = (int32_t)(o0 + c);
             for (int64_t i = i0; i < i1; i++)
-                for (int64_t j = j0; j < j1; j++) {
-                    const float *xp = xb + (i * W + j) * C;
-                    if (first) {
-                        memcpy(yo, xp, (size_t)C * sizeof *yo);
-                        first = 0;
-                        continue;
+                for (int64_t j = (i == i0 ? j0 + 1 : j0); j < j1; j++) {
+                    int64_t o = (i * W + j) * C;
+                    const float *xp = xb + o;
+                    if (ao) {
+                        /* strictly greater: the first maximum in window order wins
+                         * (branch-free so it vectorises) */
+                        for (int64_t c = 0; c < C; c++) {
+                            int gt = xp[c] > yo[c];
+                            yo[c] = gt ? xp[c] : yo[c];
+                            ao[c] = gt ? (int32_t)(o + c) : ao[c];
+                        }
+                    } else {
+                        for (int64_t c = 0; c < C; c++)
+                            yo[c] = xp[c] > yo[c] ? xp[c] : yo[c];
                     }
-                    for (int64_t c = 0; c < C; c++)
-                        yo[c] = xp[c] > yo[c] ? xp[c] : yo[c];
                 }
         }
     }
 }
 
-void ember__maxpool_bwd(const ember_conv_geom *g, const float *x, const float *y, const float *dy,
-                        int64_t B, float *dx, int threads)
+void ember__maxpool_bwd(const ember_conv_geom *g, const int32_t *arg, const float *dy, int64_t B,
+                        float *dx, int threads)
 {
-    const int64_t H = g->H, W = g->W, C = g->C, OH = g->OH, OW = g->OW;
+    const int64_t n_in = g->H * g->W * g->C, n_out = g->OH * g->OW * g->C;
     (void)threads;
-#pragma omp parallel for schedule(static) num_threads(threads) if (B * OH * OW * C > 65536)
+#pragma omp parallel for schedule(static) num_threads(threads) if (B * n_in > 65536)
     for (int64_t b = 0; b < B; b++) {
-        const float *xb = x + b * H * W * C;
-        float *dxb = dx + b * H * W * C;
-        memset(dxb, 0, (size_t)(H * W * C) * sizeof *dxb);
-        for (int64_t oh = 0; oh < OH; oh++)
-            for (int64_t ow = 0; ow < OW; ow++) {
-                int64_t o = ((b * OH + oh) * OW + ow) * C;
-                int64_t i0, i1, j0, j1;
-                window(g, oh, ow, &i0, &i1, &j0, &j1);
-                for (int64_t c = 0; c < C; c++) {
-                    float m = y[o + c];
-                    /* the first element equal to the max is the one forward kept */
-                    for (int64_t i = i0; i < i1; i++)
-                        for (int64_t j = j0; j < j1; j++)
-                            if (xb[(i * W + j) * C + c] == m) {
-                                dxb[(i * W + j) * C + c] += dy[o + c];
-                                goto next;
-                            }
-                next:;
-                }
-            }
+        float *dxb = dx + b * n_in;
+        const int32_t *ab = arg + b * n_out;
+        const float *dyb = dy + b * n_out;
+        memset(dxb, 0, (size_t)n_in * sizeof *dxb);
+        for (int64_t o = 0; o < n_out; o++)
+            dxb[ab[o]] += dyb[o];
     }
 }
 
@@ -287,4 +324,223 @@ void ember__conv2d_ref_bwd(const ember_conv_geom *g, int64_t F, const float *x, 
                             }
                         }
                 }
+}
+
+/* ---------------------------------------------- direct kernels, small K */
+
+/* One row (b, oh) of outputs when F = NV * 8: accumulators stay in registers. */
+#define DIRECT_FWD_ROW(NV)                                                                     \
+    static inline __attribute__((always_inline)) void direct_fwd_row_##NV(const ember_conv_geom *g, const float *x, const float *k,  \
+                                    const float *bias, int relu, int64_t bo, float *y)         \
+    {                                                                                          \
+        const int64_t F = NV * 8, W = g->W, C = g->C;                                          \
+        int64_t b = bo / g->OH, oh = bo % g->OH;                                               \
+        const float *xb = x + b * g->H * W * C;                                                \
+        v8f bv[NV], zero = {0};                                                                \
+        for (int v = 0; v < NV; v++)                                                           \
+            bv[v] = bias ? ld8(bias + 8 * v) : zero;                                           \
+        for (int64_t ow = 0; ow < g->OW; ow++) {                                               \
+            v8f acc[NV];                                                                       \
+            for (int v = 0; v < NV; v++)                                                       \
+                acc[v] = bv[v];                                                                \
+            for (int64_t i = 0; i < g->kh; i++) {                                              \
+                int64_t ih = oh * g->sh - g->pt + i;                                           \
+                if (ih < 0 || ih >= g->H)                                                      \
+                    continue;                                                                  \
+                for (int64_t j = 0; j < g->kw; j++) {                                          \
+                    int64_t iw = ow * g->sw - g->pl + j;                                       \
+                    if (iw < 0 || iw >= W)                                                     \
+                        continue;                                                              \
+                    const float *xp = xb + (ih * W + iw) * C;                                  \
+                    const float *kp = k + (i * g->kw + j) * C * F;                             \
+                    for (int64_t c = 0; c < C; c++) {                                          \
+                        v8f a = zero + xp[c];                                                  \
+                        for (int v = 0; v < NV; v++)                                           \
+                            acc[v] += a * ld8(kp + c * F + 8 * v);                             \
+                    }                                                                          \
+                }                                                                              \
+            }                                                                                  \
+            float *yo = y + (bo * g->OW + ow) * F;                                             \
+            for (int v = 0; v < NV; v++) {                                                     \
+                if (relu) {                                                                    \
+                    v8f m = (v8f)(acc[v] > zero);                                              \
+                    acc[v] = (v8f)((__typeof__(m > m))m & (__typeof__(m > m))acc[v]);         \
+                }                                                                              \
+                st8(yo + 8 * v, acc[v]);                                                       \
+            }                                                                                  \
+        }                                                                                      \
+    }
+
+DIRECT_FWD_ROW(1)
+DIRECT_FWD_ROW(2)
+DIRECT_FWD_ROW(4)
+DIRECT_FWD_ROW(8)
+
+/* Any F (and F not a multiple of 8): plain loops. */
+static void direct_fwd_row_any(const ember_conv_geom *g, int64_t F, const float *x, const float *k,
+                               const float *bias, int relu, int64_t bo, float *y)
+{
+    int64_t b = bo / g->OH, oh = bo % g->OH;
+    const int64_t W = g->W, C = g->C;
+    const float *xb = x + b * g->H * W * C;
+    for (int64_t ow = 0; ow < g->OW; ow++) {
+        float *yo = y + (bo * g->OW + ow) * F;
+        for (int64_t f = 0; f < F; f++)
+            yo[f] = bias ? bias[f] : 0.0f;
+        for (int64_t i = 0; i < g->kh; i++) {
+            int64_t ih = oh * g->sh - g->pt + i;
+            if (ih < 0 || ih >= g->H)
+                continue;
+            for (int64_t j = 0; j < g->kw; j++) {
+                int64_t iw = ow * g->sw - g->pl + j;
+                if (iw < 0 || iw >= W)
+                    continue;
+                const float *xp = xb + (ih * W + iw) * C;
+                const float *kp = k + (i * g->kw + j) * C * F;
+                for (int64_t c = 0; c < C; c++)
+                    for (int64_t f = 0; f < F; f++)
+                        yo[f] += xp[c] * kp[c * F + f];
+            }
+        }
+        if (relu)
+            for (int64_t f = 0; f < F; f++)
+                yo[f] = yo[f] > 0.0f ? yo[f] : 0.0f;
+    }
+}
+
+EMBER_CLONES
+void ember__conv_direct_fwd(const ember_conv_geom *g, int64_t F, const float *x, const float *k,
+                            const float *bias, int relu, int64_t B, float *y, int threads)
+{
+    (void)threads;
+#pragma omp parallel for schedule(static) num_threads(threads) if (B * g->OH * g->OW * F > 16384)
+    for (int64_t bo = 0; bo < B * g->OH; bo++) {
+        switch (F) {
+        case 8: direct_fwd_row_1(g, x, k, bias, relu, bo, y); break;
+        case 16: direct_fwd_row_2(g, x, k, bias, relu, bo, y); break;
+        case 32: direct_fwd_row_4(g, x, k, bias, relu, bo, y); break;
+        case 64: direct_fwd_row_8(g, x, k, bias, relu, bo, y); break;
+        default: direct_fwd_row_any(g, F, x, k, bias, relu, bo, y); break;
+        }
+    }
+}
+
+/* part[K][F] = this example's kernel gradient: for each window tap, the sum
+ * over output pixels of x(tap) * dz(pixel). F = NV * 8. */
+#define DIRECT_DK(NV)                                                                          \
+    static inline __attribute__((always_inline)) void direct_dk_##NV(const ember_conv_geom *g, const float *xb, const float *dzb,   \
+                               float *part)                                                    \
+    {                                                                                          \
+        const int64_t F = NV * 8, W = g->W, C = g->C;                                          \
+        v8f zero = {0};                                                                        \
+        for (int64_t i = 0; i < g->kh; i++)                                                    \
+            for (int64_t j = 0; j < g->kw; j++)                                                \
+                for (int64_t c = 0; c < C; c++) {                                              \
+                    v8f acc[NV];                                                               \
+                    for (int v = 0; v < NV; v++)                                               \
+                        acc[v] = zero;                                                         \
+                    for (int64_t oh = 0; oh < g->OH; oh++) {                                   \
+                        int64_t ih = oh * g->sh - g->pt + i;                                   \
+                        if (ih < 0 || ih >= g->H)                                              \
+                            continue;                                                          \
+                        for (int64_t ow = 0; ow < g->OW; ow++) {                               \
+                            int64_t iw = ow * g->sw - g->pl + j;                               \
+                            if (iw < 0 || iw >= W)                                             \
+                                continue;                                                      \
+                            v8f a = zero + xb[(ih * W + iw) * C + c];                          \
+                            const float *d = dzb + (oh * g->OW + ow) * F;                      \
+                            for (int v = 0; v < NV; v++)                                       \
+                                acc[v] += a * ld8(d + 8 * v);                                  \
+                        }                                                                      \
+                    }                                                                          \
+                    float *pp = part + ((i * g->kw + j) * C + c) * F;                          \
+                    for (int v = 0; v < NV; v++)                                               \
+                        st8(pp + 8 * v, acc[v]);                                               \
+                }                                                                              \
+    }
+
+DIRECT_DK(1)
+DIRECT_DK(2)
+DIRECT_DK(4)
+DIRECT_DK(8)
+
+static void direct_dk_any(const ember_conv_geom *g, int64_t F, const float *xb, const float *dzb,
+                          float *part)
+{
+    const int64_t W = g->W, C = g->C, K = g->kh * g->kw * C;
+    for (int64_t q = 0; q < K * F; q++)
+        part[q] = 0.0f;
+    for (int64_t oh = 0; oh < g->OH; oh++)
+        for (int64_t ow = 0; ow < g->OW; ow++) {
+            const float *d = dzb + (oh * g->OW + ow) * F;
+            for (int64_t i = 0; i < g->kh; i++) {
+                int64_t ih = oh * g->sh - g->pt + i;
+                if (ih < 0 || ih >= g->H)
+                    continue;
+                for (int64_t j = 0; j < g->kw; j++) {
+                    int64_t iw = ow * g->sw - g->pl + j;
+                    if (iw < 0 || iw >= W)
+                        continue;
+                    const float *xp = xb + (ih * W + iw) * C;
+                    float *pp = part + (i * g->kw + j) * C * F;
+                    for (int64_t c = 0; c < C; c++)
+                        for (int64_t f = 0; f < F; f++)
+                            pp[c * F + f] += xp[c] * d[f];
+                }
+            }
+        }
+}
+
+EMBER_CLONES
+void ember__conv_direct_bwd(const ember_conv_geom *g, int64_t F, const float *x, const float *k,
+                            const float *dz, int64_t B, float *dx, float *dk, float *part,
+                            int threads)
+{
+    const int64_t H = g->H, W = g->W, C = g->C, K = g->kh * g->kw * C;
+    const int64_t nin = H * W * C, nout = g->OH * g->OW * F;
+    (void)threads;
+#pragma omp parallel for schedule(static) num_threads(threads) if (B * nout * K > 65536)
+    for (int64_t b = 0; b < B; b++) {
+        const float *xb = x + b * nin, *dzb = dz + b * nout;
+        float *pb = part + b * K * F;
+        switch (F) {
+        case 8: direct_dk_1(g, xb, dzb, pb); break;
+        case 16: direct_dk_2(g, xb, dzb, pb); break;
+        case 32: direct_dk_4(g, xb, dzb, pb); break;
+        case 64: direct_dk_8(g, xb, dzb, pb); break;
+        default: direct_dk_any(g, F, xb, dzb, pb); break;
+        }
+        if (!dx)
+            continue;
+        float *dxb = dx + b * nin;
+        memset(dxb, 0, (size_t)nin * sizeof *dxb);
+        for (int64_t oh = 0; oh < g->OH; oh++)
+            for (int64_t ow = 0; ow < g->OW; ow++) {
+                const float *d = dzb + (oh * g->OW + ow) * F;
+                for (int64_t i = 0; i < g->kh; i++) {
+                    int64_t ih = oh * g->sh - g->pt + i;
+                    if (ih < 0 || ih >= H)
+                        continue;
+                    for (int64_t j = 0; j < g->kw; j++) {
+                        int64_t iw = ow * g->sw - g->pl + j;
+                        if (iw < 0 || iw >= W)
+                            continue;
+                        float *xp = dxb + (ih * W + iw) * C;
+                        const float *kp = k + (i * g->kw + j) * C * F;
+                        for (int64_t c = 0; c < C; c++) {
+                            float acc = 0.0f;
+                            for (int64_t f = 0; f < F; f++)
+                                acc += kp[c * F + f] * d[f];
+                            xp[c] += acc;
+                        }
+                    }
+                }
+            }
+    }
+    /* per-example partials summed in example order: independent of threads */
+    for (int64_t b = 0; b < B; b++) {
+        const float *pb = part + b * K * F;
+        for (int64_t q = 0; q < K * F; q++)
+            dk[q] += pb[q];
+    }
 }

@@ -36,16 +36,35 @@ void ember__im2col(const ember_conv_geom *g, const float *x, int64_t B, float *c
  * from (dx is overwritten). */
 void ember__col2im(const ember_conv_geom *g, const float *cols, int64_t B, float *dx, int threads);
 
-/* Max pooling: y = max over each window (padding never wins). Backward sends
- * dy to the first maximum of its window in row-major window order (the
- * same element forward picked), accumulating when windows overlap. */
-void ember__maxpool_fwd(const ember_conv_geom *g, const float *x, int64_t B, float *y, int threads);
-void ember__maxpool_bwd(const ember_conv_geom *g, const float *x, const float *y, const float *dy,
-                        int64_t B, float *dx, int threads);
+/* Max pooling: y = max over each window (padding never wins). When `arg`
+ * is non-NULL, forward also records for each output the offset (within its
+ * example) of the window's first maximum in row-major window order, and
+ * backward sends dy there, accumulating when windows overlap. An example
+ * must hold fewer than 2^31 values (the layer checks). */
+void ember__maxpool_fwd(const ember_conv_geom *g, const float *x, int64_t B, float *y,
+                        int32_t *arg, int threads);
+void ember__maxpool_bwd(const ember_conv_geom *g, const int32_t *arg, const float *dy, int64_t B,
+                        float *dx, int threads);
 /* Average pooling over the window's elements inside the input (padding
  * is not counted, as Keras' "same"). */
 void ember__avgpool_fwd(const ember_conv_geom *g, const float *x, int64_t B, float *y, int threads);
 void ember__avgpool_bwd(const ember_conv_geom *g, const float *dy, int64_t B, float *dx, int threads);
+
+/* Direct convolution for layers whose window holds few values (kh*kw*C
+ * below EMBER_DIRECT_MAX_K, e.g. the first layer on grey images), where
+ * im2col + sgemm with a tiny inner dimension runs far below the sgemm rate:
+ * each output pixel accumulates its F outputs in registers. F <=
+ * EMBER_DIRECT_MAX_F. Forward: y = [relu](conv(x, k) + bias) (bias may be
+ * NULL). Backward: dk += sum over the batch (per-example partials in
+ * part[B][K*F], added in example order, so the result does not depend on
+ * the thread count); dx (if non-NULL) is overwritten. */
+#define EMBER_DIRECT_MAX_K 16
+#define EMBER_DIRECT_MAX_F 256
+void ember__conv_direct_fwd(const ember_conv_geom *g, int64_t F, const float *x, const float *k,
+                            const float *bias, int relu, int64_t B, float *y, int threads);
+void ember__conv_direct_bwd(const ember_conv_geom *g, int64_t F, const float *x, const float *k,
+                            const float *dz, int64_t B, float *dx, float *dk, float *part,
+                            int threads);
 
 /* Reference direct convolution, double accumulation, no tricks.
  * y[B][OH][OW][F] = b + sum x * k, k [kh][kw][C][F], bias may be NULL. */

@@ -2,16 +2,23 @@
  * conv2d.c - Conv2D on NHWC data: y = act(conv(x, K) + b).
  *   x [B][H][W][C], K [kh][kw][C][F] (Keras' kernel layout), b [F],
  *   y [B][OH][OW][F]. Parameters: K first, then b.
- * Algorithm: im2col + one sgemm over the whole batch (kernels/conv.h):
- *   cols [B*OH*OW][kh*kw*C] = im2col(x);  y = cols K  (K as a (kh*kw*C) x F
- *   matrix).  A 1x1 convolution with stride 1 and "valid" padding skips
- *   im2col: x itself is the column matrix.
+ * Algorithm, chosen at build from the shape (kernels/conv.h):
+ *   - im2col + one sgemm over the whole batch: cols [B*OH*OW][kh*kw*C] =
+ *     im2col(x); y = cols K (K as a (kh*kw*C) x F matrix);
+ *   - pointwise: a 1x1 convolution with stride 1 and "valid" padding is the
+ *     same with x itself as the column matrix;
+ *   - direct: when the window holds fewer than EMBER_DIRECT_MAX_K values
+ *     (the first layer on grey images: 3x3x1 = 9), sgemm's inner dimension
+ *     would be tiny; a direct loop keeps each pixel's F outputs in registers
+ *     (measured on the Fashion CNN's first layer: bench/bench_cnn_layers).
  * Backward: dz = dy * act'(y); dK += cols^T dz; db += column sums of dz;
  *   dcols = dz K^T written over the cols buffer (no longer needed), then
  *   dx = col2im(dcols). The forward's cols stay in the layer's scratch until
  *   backward, so nothing is recomputed and nothing is allocated per step.
  * Scratch per example: [OH*OW*F] for dz (or the logits when fused with the
- * loss, as in Dense), then [OH*OW*kh*kw*C] for the columns.
+ * loss, as in Dense), then [OH*OW*kh*kw*C] for the columns (im2col), or
+ * [kh*kw*C*F] per-example kernel-gradient partials (direct), then the ReLU
+ * bias partials.
  * Initialisation: He uniform by default (fan_in = kh*kw*C), zero bias.
  */
 #include "layer.h"
@@ -19,6 +26,61 @@
 
 #include <stdio.h>
 #include <string.h>
+
+#define PAR_MIN_ELEMS 65536
+#define BIAS_ROWS 256 /* rows per partial bias sum: fixed, so sums do not depend on threads */
+
+/* y = max(y + b, 0) in one pass (b may be NULL). */
+EMBER_CLONES
+static void bias_relu(float *y, const float *b, int64_t rows, int64_t F, int threads)
+{
+    (void)threads;
+#pragma omp parallel for schedule(static) num_threads(threads) if (rows * F > PAR_MIN_ELEMS)
+    for (int64_t r = 0; r < rows; r++) {
+        float *yr = y + r * F;
+        if (b)
+            for (int64_t f = 0; f < F; f++) {
+                float v = yr[f] + b[f];
+                yr[f] = v > 0.0f ? v : 0.0f;
+            }
+        else
+            for (int64_t f = 0; f < F; f++)
+                yr[f] = yr[f] > 0.0f ? yr[f] : 0.0f;
+    }
+}
+
+/* dz = dy * [y > 0] and, if db, db += column sums of dz, in one pass. The
+ * rows are cut into fixed blocks of BIAS_ROWS; each block's column sums go
+ * to part[block][F] and are added to db in block order, so the result does
+ * not depend on the thread count. */
+EMBER_CLONES
+static void relu_grad(float *dz, float *db, float *part, const float *dy, const float *y,
+                      int64_t rows, int64_t F, int threads)
+{
+    int64_t nblk = (rows + BIAS_ROWS - 1) / BIAS_ROWS;
+    (void)threads;
+#pragma omp parallel for schedule(static) num_threads(threads) if (rows * F > PAR_MIN_ELEMS)
+    for (int64_t blk = 0; blk < nblk; blk++) {
+        int64_t r0 = blk * BIAS_ROWS, r1 = r0 + BIAS_ROWS < rows ? r0 + BIAS_ROWS : rows;
+        float *pb = part + blk * F;
+        for (int64_t f = 0; f < F; f++)
+            pb[f] = 0.0f;
+        for (int64_t r = r0; r < r1; r++) {
+            const float *yr = y + r * F, *dyr = dy + r * F;
+            float *dzr = dz + r * F;
+            for (int64_t f = 0; f < F; f++) {
+                float v = yr[f] > 0.0f ? dyr[f] : 0.0f;
+                dzr[f] = v;
+                pb[f] += v;
+            }
+        }
+    }
+    if (!db)
+        return;
+    for (int64_t blk = 0; blk < nblk; blk++)
+        for (int64_t f = 0; f < F; f++)
+            db[f] += part[blk * F + f];
+}
 
 static ember_status conv_build(ember_layer *l, ember_error *err)
 {
@@ -39,7 +101,12 @@ static ember_status conv_build(ember_layer *l, ember_error *err)
         !ember__mul_i64(pix, c->filters, &ys) || !ember__mul_i64(pix, kcol, &cs) ||
         ys > ((int64_t)1 << 40) || cs > ((int64_t)1 << 40))
         return EMBER_FAIL(err, EMBER_ERR_NOMEM, "conv2d sizes overflow");
-    c->direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && !c->same;
+    if (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && !c->same)
+        c->algo = CONV_POINTWISE;
+    else if (kcol < EMBER_DIRECT_MAX_K && c->filters <= EMBER_DIRECT_MAX_F)
+        c->algo = CONV_DIRECT;
+    else
+        c->algo = CONV_IM2COL;
     l->out_rank = 3;
     l->out_shape[0] = g->OH;
     l->out_shape[1] = g->OW;
@@ -49,7 +116,11 @@ static ember_status conv_build(ember_layer *l, ember_error *err)
     l->param_count = kn + (c->use_bias ? c->filters : 0);
     l->kernel_count = kn;
     l->out_activation = c->activation;
-    l->scratch_per_row = (c->activation == EMBER_ACT_LINEAR ? 0 : ys) + (c->direct ? 0 : cs);
+    /* dz (or logits) | columns | per-block bias partials (relu_grad) */
+    int64_t parts = (pix / BIAS_ROWS + 1) * c->filters;
+    int64_t mid = c->algo == CONV_IM2COL ? cs : c->algo == CONV_DIRECT ? kn : 0;
+    l->scratch_per_row = (c->activation == EMBER_ACT_LINEAR ? 0 : ys) + mid +
+                         (c->activation == EMBER_ACT_RELU ? parts : 0);
     return EMBER_OK;
 }
 
@@ -64,11 +135,22 @@ static void conv_init(ember_layer *l, ember_rng *rng)
         memset(l->params + kn, 0, (size_t)c->filters * sizeof(float));
 }
 
-/* The columns buffer of this batch (after the dz part of the scratch). */
+/* The columns buffer of this batch (after the dz part of the scratch), and
+ * the bias partials after it. */
 static float *cols_of(const ember_layer *l, int64_t B)
 {
     const conv2d_config *c = l->config;
     return l->scratch + (c->activation == EMBER_ACT_LINEAR ? 0 : B * l->out_size);
+}
+
+static float *parts_of(const ember_layer *l, int64_t B)
+{
+    const conv2d_config *c = l->config;
+    const ember_conv_geom *g = &c->g;
+    int64_t kcol = g->kh * g->kw * g->C;
+    int64_t mid = c->algo == CONV_IM2COL ? g->OH * g->OW * kcol
+                  : c->algo == CONV_DIRECT ? kcol * c->filters : 0;
+    return cols_of(l, B) + B * mid;
 }
 
 static void conv_fwd(ember_layer *l, float *y, const float *x, int64_t B, const ember_step_ctx *ctx)
@@ -76,20 +158,32 @@ static void conv_fwd(ember_layer *l, float *y, const float *x, int64_t B, const 
     conv2d_config *c = l->config;
     const ember_conv_geom *g = &c->g;
     int64_t F = c->filters, kcol = g->kh * g->kw * g->C, rows = B * g->OH * g->OW;
-    const float *cols = x;
-    if (!c->direct) {
-        float *cb = cols_of(l, B);
-        ember__im2col(g, x, B, cb, ctx->threads);
-        cols = cb;
+    const float *bias = c->use_bias ? l->params + kcol * F : NULL;
+    int relu = c->activation == EMBER_ACT_RELU && !l->dy_is_preact;
+    if (c->algo == CONV_DIRECT) {
+        ember__conv_direct_fwd(g, F, x, l->params, bias, relu, B, y, ctx->threads);
+        if (relu || c->activation == EMBER_ACT_LINEAR)
+            return;
+    } else {
+        const float *cols = x;
+        if (c->algo == CONV_IM2COL) {
+            float *cb = cols_of(l, B);
+            ember__im2col(g, x, B, cb, ctx->threads);
+            cols = cb;
+        }
+        ember__gemm(ctx->threads, 0, 0, rows, F, kcol, 1.0f, cols, l->params, 0.0f, y);
+        if (relu) {
+            bias_relu(y, bias, rows, F, ctx->threads);
+            return;
+        }
+        if (bias)
+            ember__bias_add(y, bias, rows, F, ctx->threads);
+        if (c->activation == EMBER_ACT_LINEAR)
+            return;
     }
-    ember__gemm(ctx->threads, 0, 0, rows, F, kcol, 1.0f, cols, l->params, 0.0f, y);
-    if (c->use_bias)
-        ember__bias_add(y, l->params + kcol * F, rows, F, ctx->threads);
-    if (c->activation != EMBER_ACT_LINEAR) {
-        if (l->dy_is_preact)
-            memcpy(l->scratch, y, (size_t)(rows * F) * sizeof *y);
-        ember__act_forward(c->activation, y, y, rows, F);
-    }
+    if (l->dy_is_preact)
+        memcpy(l->scratch, y, (size_t)(rows * F) * sizeof *y);
+    ember__act_forward(c->activation, y, y, rows, F);
 }
 
 static void conv_bwd(ember_layer *l, float *dx, const float *dy, const float *x, const float *y,
@@ -99,17 +193,28 @@ static void conv_bwd(ember_layer *l, float *dx, const float *dy, const float *x,
     const ember_conv_geom *g = &c->g;
     int64_t F = c->filters, kcol = g->kh * g->kw * g->C, rows = B * g->OH * g->OW;
     const float *dz = dy;
-    if (c->activation != EMBER_ACT_LINEAR && !l->dy_is_preact) {
+    int bias_done = 0;
+    if (c->activation == EMBER_ACT_RELU && !l->dy_is_preact) {
+        relu_grad(l->scratch, c->use_bias ? l->grads + kcol * F : NULL, parts_of(l, B), dy, y,
+                  rows, F, ctx->threads);
+        dz = l->scratch;
+        bias_done = 1;
+    } else if (c->activation != EMBER_ACT_LINEAR && !l->dy_is_preact) {
         ember__act_backward(c->activation, l->scratch, dy, y, rows, F);
         dz = l->scratch;
     }
-    float *cols = c->direct ? NULL : cols_of(l, B);
-    ember__gemm(ctx->threads, 1, 0, kcol, F, rows, 1.0f, c->direct ? x : cols, dz, 1.0f, l->grads);
-    if (c->use_bias)
+    if (c->use_bias && !bias_done)
         ember__bias_grad(l->grads + kcol * F, dz, rows, F, ctx->threads);
+    if (c->algo == CONV_DIRECT) {
+        ember__conv_direct_bwd(g, F, x, l->params, dz, B, dx, l->grads, cols_of(l, B),
+                               ctx->threads);
+        return;
+    }
+    float *cols = c->algo == CONV_IM2COL ? cols_of(l, B) : NULL;
+    ember__gemm(ctx->threads, 1, 0, kcol, F, rows, 1.0f, cols ? cols : x, dz, 1.0f, l->grads);
     if (!dx)
         return;
-    if (c->direct) {
+    if (!cols) {
         ember__gemm(ctx->threads, 0, 1, rows, kcol, F, 1.0f, dz, l->params, 0.0f, dx);
         return;
     }

@@ -128,7 +128,7 @@ typedef struct conv2d_config {
     ember_init kernel_init;     /* EMBER_INIT_DEFAULT = He uniform */
     int use_bias;
     ember_conv_geom g;          /* set by build */
-    int direct;                 /* 1x1, stride 1, valid: the input is the column matrix */
+    enum { CONV_IM2COL = 0, CONV_POINTWISE, CONV_DIRECT } algo; /* set by build (conv2d.c) */
 } conv2d_config;
 
 typedef struct pool2d_config {

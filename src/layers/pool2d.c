@@ -1,8 +1,9 @@
 /*
  * pool2d.c - MaxPool2D, AveragePool2D and GlobalAveragePooling2D on NHWC
  * data (kernels/conv.h has the loops and the padding rules), and Flatten.
- * No parameters. Max pooling's backward finds the window's first maximum
- * again from x and y instead of storing indices, so it needs no scratch.
+ * No parameters. Max pooling keeps, in training, the offset of each
+ * output's maximum in its scratch (one int32 per output), so backward is a
+ * scatter.
  */
 #include "layer.h"
 
@@ -35,21 +36,30 @@ static ember_status pool_build(ember_layer *l, ember_error *err)
     l->out_size = c->g.OH * c->g.OW * c->g.C;
     l->param_count = 0;
     l->out_activation = EMBER_ACT_LINEAR;
+    if (l->kind == EMBER_LAYER_MAXPOOL2D) {
+        if (l->in_size >= INT32_MAX)
+            return EMBER_FAIL(err, EMBER_ERR_SHAPE, "max_pool2d: an example of %lld values is "
+                              "too large (limit 2^31 - 1)", (long long)l->in_size);
+        l->scratch_per_row = l->out_size; /* int32 argmax offsets, one per output */
+    }
     return EMBER_OK;
 }
 
 static void maxpool_fwd(ember_layer *l, float *y, const float *x, int64_t B, const ember_step_ctx *ctx)
 {
     const pool2d_config *c = l->config;
-    ember__maxpool_fwd(&c->g, x, B, y, ctx->threads);
+    ember__maxpool_fwd(&c->g, x, B, y, ctx->training ? (int32_t *)(void *)l->scratch : NULL,
+                       ctx->threads);
 }
 
 static void maxpool_bwd(ember_layer *l, float *dx, const float *dy, const float *x, const float *y,
                         int64_t B, const ember_step_ctx *ctx)
 {
+    (void)x;
+    (void)y;
     const pool2d_config *c = l->config;
     if (dx)
-        ember__maxpool_bwd(&c->g, x, y, dy, B, dx, ctx->threads);
+        ember__maxpool_bwd(&c->g, (const int32_t *)(const void *)l->scratch, dy, B, dx, ctx->threads);
 }
 
 static void avgpool_fwd(ember_layer *l, float *y, const float *x, int64_t B, const ember_step_ctx *ctx)
