@@ -515,6 +515,10 @@ ember_status ember_model_create_from_arch_shape(ember_model **out, const char *a
                                                 const int64_t *input_shape, int64_t classes,
                                                 uint64_t seed, ember_error *err);
 
+/* Shape of one example (without the batch dimension) into shape[0..rank);
+ * returns the rank, 0 for a model of token ids. */
+int ember_model_input_shape(const ember_model *m, int64_t shape[EMBER_MAX_DIMS]);
+
 /* Number of layers added so far, and of trainable parameters. */
 int ember_model_layer_count(const ember_model *m);
 int64_t ember_model_param_count(const ember_model *m);
@@ -628,6 +632,12 @@ typedef struct ember_fit_config {
     const float *sample_weight;
     ember_progress_fn progress; /* NULL: silent */
     void *progress_user;
+    /* Training-time augmentation of image inputs (models whose input is
+     * {H, W, C}); each example gets its own draw from the model's seed, the
+     * epoch and its position in the epoch, so runs repeat exactly. */
+    int augment_flip;           /* mirror left-right with probability 1/2 */
+    int64_t augment_crop_pad;   /* > 0: pad by this many zero pixels on every side,
+                                   then crop H x W back at a uniform random offset */
 } ember_fit_config;
 
 /* epochs 1, batch 32, shuffle on, no validation, silent. */

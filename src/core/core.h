@@ -46,7 +46,8 @@ typedef struct ember_rng {
 enum {
     EMBER_STREAM_INIT = 1,
     EMBER_STREAM_SHUFFLE = 2,
-    EMBER_STREAM_DROPOUT = 3
+    EMBER_STREAM_DROPOUT = 3,
+    EMBER_STREAM_AUGMENT = 4
 };
 
 uint64_t ember__mix64(uint64_t x);

@@ -247,6 +247,15 @@ ember_status ember_model_add_dropout(ember_model *m, float rate, ember_error *er
 
 int ember_model_layer_count(const ember_model *m) { return m ? m->n_layers : 0; }
 
+int ember_model_input_shape(const ember_model *m, int64_t shape[EMBER_MAX_DIMS])
+{
+    if (!m || m->ids_input)
+        return 0;
+    for (int i = 0; i < EMBER_MAX_DIMS; i++)
+        shape[i] = i < m->input_rank ? m->input_shape[i] : 1;
+    return m->input_rank;
+}
+
 int64_t ember_model_param_count(const ember_model *m)
 {
     int64_t n = 0;

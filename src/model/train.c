@@ -601,6 +601,56 @@ static ember_status train_step(ember_model *m, const targets_info *ti, int64_t B
     return EMBER_OK;
 }
 
+/* Random crop with zero padding and horizontal flip of the batch in
+ * acts[0] (rows of {H, W, C}), in place. Example k of step (epoch, b0)
+ * draws from its own counter-based stream, so the result does not depend on
+ * the thread count. The grad_a buffer (free until backward) holds one
+ * example at a time per thread. */
+static void augment_batch(ember_model *m, const ember_fit_config *cfg, uint64_t epoch_id,
+                          int64_t b0, int64_t B)
+{
+    const int64_t H = m->input_shape[0], W = m->input_shape[1], C = m->input_shape[2];
+    const int64_t D = H * W * C, pad = cfg->augment_crop_pad;
+    float *xb = m->acts[0];
+    int threads = m->threads;
+    (void)threads;
+#pragma omp parallel num_threads(threads) if (B * D > 65536)
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+#pragma omp for schedule(static)
+        for (int64_t k = 0; k < B; k++) {
+            /* grad_a holds arena_batch * (widest layer) >= B * D floats, and
+             * a static schedule gives thread t iterations only if t < B */
+            float *tmp = m->grad_a + (int64_t)t * D;
+            ember_rng r = ember__rng_stream(m->seed, EMBER_STREAM_AUGMENT, epoch_id,
+                                            (uint64_t)(b0 + k));
+            int flip = cfg->augment_flip && ember__rng_below(&r, 2);
+            int64_t dy = 0, dx = 0;
+            if (pad > 0) {
+                dy = (int64_t)ember__rng_below(&r, (uint64_t)(2 * pad + 1)) - pad;
+                dx = (int64_t)ember__rng_below(&r, (uint64_t)(2 * pad + 1)) - pad;
+            }
+            if (!flip && dy == 0 && dx == 0)
+                continue;
+            float *img = xb + k * D;
+            memcpy(tmp, img, (size_t)D * sizeof *tmp);
+            /* out(i, j) = in(i + dy, j' + dx), j' = mirrored j when flipping */
+            for (int64_t i = 0; i < H; i++)
+                for (int64_t j = 0; j < W; j++) {
+                    int64_t si = i + dy, sj = (flip ? W - 1 - j : j) + dx;
+                    float *o = img + (i * W + j) * C;
+                    if (si < 0 || si >= H || sj < 0 || sj >= W)
+                        memset(o, 0, (size_t)C * sizeof *o);
+                    else
+                        memcpy(o, tmp + (si * W + sj) * C, (size_t)C * sizeof *o);
+                }
+        }
+    }
+}
+
 static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp,
                               const ember_tensor *y, targets_info ti, targets_info vti,
                               const ember_fit_config *cfg, ember_history *history,
@@ -620,6 +670,12 @@ static ember_status fit_any(ember_model *m, model_input *in, const ember_tensor 
                           (long long)cfg->batch_size);
     if (!y)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "fit: y is NULL");
+    if ((cfg->augment_flip || cfg->augment_crop_pad) && (m->ids_input || m->input_rank != 3))
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "fit: augmentation needs image inputs {H, W, C}; "
+                          "this model's input has rank %d", m->ids_input ? 0 : m->input_rank);
+    if (cfg->augment_crop_pad < 0 || cfg->augment_crop_pad > 4096)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "fit: augment_crop_pad must be in 0..4096, got %lld",
+                          (long long)cfg->augment_crop_pad);
     targets_info ti, vti;
     ember_status s = check_data(m, in, y, "x", "y", &ti, err);
     if (s)
@@ -670,6 +726,7 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
     /* Gradients start at zero (a failed earlier fit may have left some). */
     memset(m->grads, 0, (size_t)m->n_params * sizeof *m->grads);
     int64_t steps = (N + batch - 1) / batch;
+    int augment = cfg->augment_flip || cfg->augment_crop_pad > 0;
     for (int e = 0; e < cfg->epochs; e++) {
         uint64_t epoch_id = (uint64_t)m->epochs_done;
         for (int64_t i = 0; i < N; i++)
@@ -695,6 +752,8 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
                                                        (uint64_t)st),
                                   m->threads, NULL, NULL, NULL};
             gather(m, in, y, cfg->sample_weight, &ti, order, b0, B, &ctx);
+            if (augment)
+                augment_batch(m, cfg, epoch_id, b0, B);
             double ls = 0.0;
             int64_t c = 0;
             if ((s = train_step(m, &ti, B, &ctx, &ls, &c, e, st, err))) {

@@ -39,12 +39,18 @@ int cli_parse_float(const char *s, double lo, double hi, double *out);
 
 /* Load a labelled data set: an IDX images file (gzip or not) with its labels
  * file given or found beside it by the MNIST naming convention
- * (...-images-idx3-ubyte[.gz] -> ...-labels-idx1-ubyte[.gz]). Images are
- * flattened to [N, features] and multiplied by `scale` (the model records
- * the scale it was trained with). `labels_path` may be NULL; `y` may be
+ * (...-images-idx3-ubyte[.gz] -> ...-labels-idx1-ubyte[.gz]). Images
+ * [N, H, W] become [N, H, W, 1] (NHWC; [N, H, W, C] and [N, features] are
+ * kept) and are multiplied by `scale` (the model records the scale it was
+ * trained with). `labels_path` may be NULL; `y` may be
  * NULL to load images only. */
 int cli_load_idx_pair(const char *images_path, const char *labels_path, float scale,
                       ember_tensor **x, ember_tensor **y, ember_error *err);
+
+/* Reshape x [N, ...] to [N, model input shape] when the example sizes
+ * agree (an image model takes {H, W, C}, an MLP the flattened features);
+ * else -1 with an error naming `path` and both shapes. */
+int cli_fit_input_shape(const ember_model *m, ember_tensor *x, const char *path, ember_error *err);
 
 /* Metadata keys the CLI stores in model files. */
 #define CLI_META_SCALE "cli.input_scale"
@@ -57,6 +63,17 @@ int cli_load_idx_pair(const char *images_path, const char *labels_path, float sc
     "embedding 64\n"                                                                     \
     "global_average_pooling1d\n"                                                         \
     "dense 128 relu\n"                                                                   \
+    "dense classes softmax\n"
+
+/* The Fashion-MNIST CNN (--arch cnn). */
+#define CLI_ARCH_CNN                                                                       \
+    "# the Fashion-MNIST CNN\n"                                                            \
+    "conv2d 32 3 relu\n"                                                                   \
+    "max_pool2d 2\n"                                                                       \
+    "conv2d 64 3 relu\n"                                                                   \
+    "max_pool2d 2\n"                                                                       \
+    "flatten\n"                                                                            \
+    "dense 128 relu\n"                                                                     \
     "dense classes softmax\n"
 
 /* True when a data path names an IDX file (MNIST naming: "...idx3-ubyte"). */

@@ -225,14 +225,12 @@ int cli_load_idx_pair(const char *images_path, const char *labels_path, float sc
         err->code = EMBER_ERR_FORMAT;
         goto fail;
     }
-    /* flatten [N, ...] -> [N, features], then scale (1/255 for byte images) */
-    int64_t feat = 1;
-    for (int i = 1; i < xi->ndim; i++)
-        feat *= xi->shape[i];
-    xi->shape[1] = feat;
-    for (int i = 2; i < EMBER_MAX_DIMS; i++)
-        xi->shape[i] = 1;
-    xi->ndim = 2;
+    /* images [N, H, W] get a channel axis: [N, H, W, 1]; [N, H, W, C] and
+     * [N, features] stay as they are */
+    if (xi->ndim == 3) {
+        xi->ndim = 4;
+        xi->shape[3] = 1;
+    }
     if (scale != 1.0f)
         ember_tensor_scale(xi, scale);
     free(guess);
@@ -289,4 +287,32 @@ int main(int argc, char **argv)
         return cmd_predict(argc - 1, argv + 1);
     fprintf(stderr, "ember: unknown command '%s'\n\n%s", cmd, usage);
     return EXIT_USAGE;
+}
+
+int cli_fit_input_shape(const ember_model *m, ember_tensor *x, const char *path, ember_error *err)
+{
+    int64_t shape[EMBER_MAX_DIMS], per = 1, have = 1;
+    int rank = ember_model_input_shape(m, shape);
+    for (int i = 0; i < rank; i++)
+        per *= shape[i];
+    for (int i = 1; i < x->ndim; i++)
+        have *= x->shape[i];
+    if (rank == 0 || per != have) {
+        char want[96] = "", got[96] = "";
+        size_t k = 0;
+        for (int i = 0; i < rank && k < sizeof want; i++)
+            k += (size_t)snprintf(want + k, sizeof want - k, "%s%lld", i ? "x" : "", (long long)shape[i]);
+        k = 0;
+        for (int i = 1; i < x->ndim && k < sizeof got; i++)
+            k += (size_t)snprintf(got + k, sizeof got - k, "%s%lld", i > 1 ? "x" : "", (long long)x->shape[i]);
+        snprintf(err->message, sizeof err->message, "%s: examples are %s (%lld values) but the "
+                 "model takes %s (%lld values)", path, got, (long long)have,
+                 rank ? want : "token ids", (long long)per);
+        err->code = EMBER_ERR_SHAPE;
+        return -1;
+    }
+    x->ndim = rank + 1;
+    for (int i = 0; i < EMBER_MAX_DIMS - 1; i++)
+        x->shape[i + 1] = i < rank ? shape[i] : 1;
+    return 0;
 }

@@ -228,7 +228,7 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     if (cli_load_idx_pair(pos[1], NULL, (float)scale, &x, NULL, &err) ||
-        ember_model_predict(m, x, po.batch, &out, &err))
+        cli_fit_input_shape(m, x, pos[1], &err) || ember_model_predict(m, x, po.batch, &out, &err))
         goto fail;
     int64_t K = out->shape[1];
     if (!(order = malloc((size_t)K * sizeof *order))) {

@@ -162,7 +162,7 @@ int cmd_test(int argc, char **argv)
             goto fail;
     } else {
         if (cli_load_idx_pair(pos[1], labels, (float)scale, &x, &y, &err) ||
-            ember_model_predict(m, x, batch, &p, &err))
+            cli_fit_input_shape(m, x, pos[1], &err) || ember_model_predict(m, x, batch, &p, &err))
             goto fail;
     }
     int64_t N = p->shape[0], K = p->shape[1];

@@ -37,7 +37,9 @@ static const char train_usage[] =
     "  --email-headers        strip an RFC 822 header block from each text\n"
     "model:\n"
     "  --arch A               text (the reference model; default for text), mlp (default for\n"
-    "                         IDX), or an architecture file (see docs/arch.md)\n"
+    "                         images), cnn (the Fashion-MNIST CNN: conv 32 3x3, pool 2,\n"
+    "                         conv 64 3x3, pool 2, dense 128, softmax), or an architecture\n"
+    "                         file (see docs/arch.md)\n"
     "  --embedding-dim N      embedding size of the built-in text model (default 64)\n"
     "  --hidden N             hidden Dense units of the built-in models (default 128)\n"
     "  --dense-embedding      update every embedding row every step (Keras-exact Adam;\n"
@@ -53,6 +55,8 @@ static const char train_usage[] =
     "  --clip-norm X          clip gradients to this global norm (default off)\n"
     "  --class-weight W       balanced (n / (classes * count)) or a file of \"label weight\" lines\n"
     "  --no-shuffle           keep the data order\n"
+    "  --augment-flip         images: random left-right mirror (training only)\n"
+    "  --augment-crop P       images: pad P zero pixels around, random crop back\n"
     "  --seed N               one seed for init, shuffling and dropout (default 42)\n"
     "  --threads N            threads (default: all cores)\n"
     "output:\n"
@@ -64,8 +68,8 @@ typedef struct train_args {
     const char *train, *train_labels, *valid, *valid_labels, *out, *arch, *opt_s;
     const char *text_col, *label_col, *class_weight;
     double lr, momentum, wd, clip, scale;
-    long long epochs, batch, seed, threads, emb_dim, hidden;
-    int nesterov, shuffle, dense_emb;
+    long long epochs, batch, seed, threads, emb_dim, hidden, aug_crop;
+    int nesterov, shuffle, dense_emb, aug_flip;
     ember_text_options topt;
     cli_out o;
 } train_args;
@@ -97,6 +101,10 @@ static int parse_args(int argc, char **argv, train_args *a)
             a->nesterov = 1;
         } else if (!strcmp(argv[i], "--no-shuffle")) {
             a->shuffle = 0;
+        } else if (!strcmp(argv[i], "--augment-flip")) {
+            a->aug_flip = 1;
+        } else if (OPT("--augment-crop")) {
+            NEED_INT("--augment-crop", 0, 4096, a->aug_crop)
         } else if (!strcmp(argv[i], "--dense-embedding")) {
             a->dense_emb = 1;
         } else if (!strcmp(argv[i], "--numbers")) {
@@ -199,7 +207,30 @@ static char *arch_text(const train_args *a, int text, ember_error *err)
         snprintf(buf, sizeof buf, "dense %lld relu\ndense classes softmax\n", a->hidden);
         return strdup(buf);
     }
+    if (!strcmp(name, "cnn"))
+        return strdup(CLI_ARCH_CNN);
     return cli_read_file(name, err);
+}
+
+/* Whether the first layer of an architecture text works on images
+ * (conv2d, pooling, flatten, batch_normalization) rather than on vectors. */
+static int arch_starts_spatial(const char *arch)
+{
+    static const char *const first[] = {"conv2d", "max_pool2d", "average_pool2d",
+                                        "global_average_pooling2d", "flatten",
+                                        "batch_normalization", NULL};
+    const char *p = arch;
+    for (;;) {
+        p += strspn(p, " \t\r\n");
+        if (*p != '#')
+            break;
+        p += strcspn(p, "\n");
+    }
+    size_t n = strcspn(p, " \t\r\n");
+    for (int i = 0; first[i]; i++)
+        if (strlen(first[i]) == n && strncmp(p, first[i], n) == 0)
+            return 1;
+    return 0;
 }
 
 /* Per-example weights from --class-weight (balanced or a file). */
@@ -311,7 +342,7 @@ int cmd_train(int argc, char **argv)
     float *sw = NULL;
     char *arch = NULL, *pjson = NULL;
     int rc = EXIT_OK;
-    int64_t input_dim, classes, n_train, n_valid = 0;
+    int64_t input_dim = 0, classes, n_train, n_valid = 0;
     if (text) {
         ember_text_read_options ro = ember_text_read_options_default();
         ro.text_column = a.text_col;
@@ -341,7 +372,6 @@ int cmd_train(int argc, char **argv)
         for (int64_t i = 0; i < y->shape[0]; i++)
             maxl = y->data[i] > maxl ? y->data[i] : maxl;
         classes = (int64_t)maxl + 1;
-        input_dim = x->shape[1];
         n_train = x->shape[0];
         n_valid = xv ? xv->shape[0] : 0;
     }
@@ -370,9 +400,27 @@ int cmd_train(int argc, char **argv)
     }
     char scale_s[32];
     snprintf(scale_s, sizeof scale_s, "%.9g", a.scale);
-    const char *arch_src = a.arch && strcmp(a.arch, "text") && strcmp(a.arch, "mlp") ? a.arch
-                                                                                     : "--arch";
-    if (ember_model_create_from_arch(&m, arch, arch_src, input_dim, classes, (uint64_t)a.seed, &err) ||
+    const char *arch_src = a.arch && strcmp(a.arch, "text") && strcmp(a.arch, "mlp") &&
+                           strcmp(a.arch, "cnn") ? a.arch : "--arch";
+    /* Image models whose first layer works on images take {H, W, C}; others
+     * (an MLP) take the flattened pixels. */
+    int rank = 1;
+    int64_t shape[EMBER_MAX_DIMS] = {1, 1, 1, 1};
+    if (text) {
+        shape[0] = input_dim;
+    } else {
+        int spatial = x->ndim == 4 && arch_starts_spatial(arch);
+        rank = spatial ? 3 : 1;
+        for (int i = 1; i < x->ndim; i++)
+            shape[0] *= x->shape[i];
+        if (spatial)
+            for (int i = 0; i < 3; i++)
+                shape[i] = x->shape[i + 1];
+    }
+    if (ember_model_create_from_arch_shape(&m, arch, arch_src, rank, shape, classes,
+                                           (uint64_t)a.seed, &err) ||
+        (!text && cli_fit_input_shape(m, x, a.train, &err)) ||
+        (xv && cli_fit_input_shape(m, xv, a.valid, &err)) ||
         ember_model_set_metadata(m, CLI_META_ARCH, arch, &err) ||
         (text ? ember_model_set_metadata(m, CLI_META_PIPELINE, pjson, &err)
               : ember_model_set_metadata(m, CLI_META_SCALE, scale_s, &err)) ||
@@ -398,6 +446,8 @@ int cmd_train(int argc, char **argv)
     fc.x_val_ids = iva;
     fc.y_val = yv;
     fc.sample_weight = sw;
+    fc.augment_flip = a.aug_flip;
+    fc.augment_crop_pad = a.aug_crop;
     ember_progress_printer pp = {stdout, isatty(STDOUT_FILENO) ? EMBER_PROGRESS_BAR : EMBER_PROGRESS_LINES, 0};
     if (o->json)
         pp.style = EMBER_PROGRESS_JSON;
