@@ -5,8 +5,9 @@
  * activations, Activation, Dropout), losses (categorical cross-entropy fused
  * with softmax, binary cross-entropy, mean squared error), optimizers (SGD with
  * momentum/Nesterov, Adam, L2 weight decay, clipping by global norm),
- * fit/evaluate/predict, model files in the safetensors layout, and an IDX
- * reader (MNIST-style files, gzip or not).
+ * fit/evaluate/predict, model files in the safetensors layout, an IDX
+ * reader (MNIST-style files, gzip or not), and image data sets (PNG, JPEG,
+ * BMP, PGM/PPM, GIF, TGA files or a folder per class).
  *
  * What it deliberately does not do: print (progress goes through a callback
  * you install), exit, or keep global state. Every fallible call returns an
@@ -129,6 +130,124 @@ ember_status ember_idx_load(ember_tensor **out, const char *path, ember_error *e
  * not an integer in [0, classes). */
 ember_status ember_one_hot(ember_tensor **out, const ember_tensor *labels, int64_t classes,
                            ember_error *err);
+
+/* ------------------------------------------------------------- data: images */
+
+/* How image files become float tensors. Every image is decoded with
+ * stb_image (PNG, JPEG, BMP, PGM/PPM, GIF first frame, TGA; 8 bits per
+ * sample, 16-bit PNG/PGM reduced to 8), converted to `channels`, optionally
+ * resized, then centre-cropped, then each value v in 0..255 becomes
+ * (v * scale - mean[c]) / std[c], computed in float. Layout: [H][W][C] per
+ * image (NHWC for a batch), rows top to bottom. Defaults in parentheses. */
+typedef struct ember_image_options {
+    int channels;          /* 1: grey; 3: RGB; 0: from the first image (grey or
+                              grey+alpha -> 1, otherwise 3) (0). Colour to grey is ITU-R
+                              BT.601 luma 0.299 R + 0.587 G + 0.114 B, not rounded;
+                              grey to RGB repeats the value. Alpha is dropped: the
+                              colour samples are used as stored, not composited. */
+    int64_t resize_height; /* > 0 with resize_width: resize every image to exactly
+                              this size first (0: no resize; then all images of a data
+                              set must have the first image's size). Triangle (tent)
+                              filter on pixel centres, edges clamped: enlarging is
+                              bilinear with half-pixel centres (tf.image.resize
+                              "bilinear"); shrinking averages every input pixel
+                              (antialiased, like PIL's BILINEAR). An image already of
+                              this size is not resampled. */
+    int64_t resize_width;
+    int64_t crop_height;   /* > 0 with crop_width: centre crop to this size after the
+                              resize (0: no crop), starting at ((H - h) / 2, (W - w) / 2)
+                              rounded down; larger than the image is an error */
+    int64_t crop_width;
+    float scale;           /* (1/255); finite, > 0 */
+    float mean[3];         /* per channel, subtracted after scaling (0); finite */
+    float std[3];          /* per channel, divides after the mean (1); finite, > 0.
+                              With channels 1 only [0] is used (all are checked). */
+} ember_image_options;
+/* Each of resize and crop is at most 2^28 pixels. Every call below checks the
+ * options first: a bad field is EMBER_ERR_ARG naming it ("image options:
+ * std[1] must be > 0, got 0"). Where a call takes `opt`, NULL means the
+ * defaults. */
+
+ember_image_options ember_image_options_default(void);
+/* The options as a JSON object (for model metadata, so predict applies the
+ * training preprocessing) and back: {"version":1,"channels":0,
+ * "resize_height":0,"resize_width":0,"crop_height":0,"crop_width":0,
+ * "scale":0.00392156886,"mean":[0,0,0],"std":[1,1,1]}; floats read back bit
+ * for bit. *json is the caller's (free()). to_json: EMBER_ERR_ARG for invalid
+ * options, EMBER_ERR_NOMEM. from_json is strict: a syntax error (byte
+ * offset), a missing, unknown or duplicate key, a wrong type, a value out of
+ * range or another version are EMBER_ERR_FORMAT naming the field ("image
+ * options JSON: std[1] must be > 0, got 0"); *opt is set only on success.
+ * Note that channels 0 is stored as 0: to make predict independent of its
+ * first image, store the channel count the training set resolved to. */
+ember_status ember_image_options_to_json(const ember_image_options *opt, char **json,
+                                         ember_error *err);
+ember_status ember_image_options_from_json(ember_image_options *opt, const char *json,
+                                           ember_error *err);
+
+/* Decode one image file into a new [H, W, C] tensor (options applied; opt
+ * NULL: defaults). Errors name the file: EMBER_ERR_IO (cannot open/read, not
+ * a regular file), EMBER_ERR_FORMAT (empty, over 1 GiB, corrupt, truncated or
+ * unsupported file, with stb_image's reason; crop larger than the image),
+ * EMBER_ERR_NOMEM (hostile dimensions are refused from the header, before
+ * any allocation for the pixels: more than 2^28 pixels; or no memory). On
+ * failure *out is NULL. Thread-safe (stb_image's failure reason is
+ * thread-local). */
+ember_status ember_image_load(ember_tensor **out, const char *path, const ember_image_options *opt,
+                              ember_error *err);
+
+/* A labelled image data set: images [N, H, W, C] and class ids [N]. */
+typedef struct ember_image_dataset ember_image_dataset;
+
+/* Read a folder with one sub-folder per class (Keras
+ * image_dataset_from_directory, without shuffling): classes are the
+ * sub-folder names sorted in byte order, class ids 0..K-1; files in each
+ * sorted by name in byte order, classes one after another; entries starting
+ * with '.' ignored; sub-folders of a class folder ignored (no recursion);
+ * files directly in `dir` ignored; files whose extension is not an image one
+ * (png jpg jpeg bmp pgm ppm pnm gif tga, any case), and entries that are
+ * not regular files, skipped and counted (ember_image_dataset_skipped).
+ * Symbolic links count as what they point to. Images are decoded in
+ * parallel (OpenMP's default thread count); the result does not depend on
+ * the thread count, and when several files are bad the error names the
+ * first in this order. On failure *out is NULL. Errors name the file or
+ * folder: EMBER_ERR_IO (cannot open or list), EMBER_ERR_ARG (not a folder,
+ * bad options), EMBER_ERR_FORMAT (no class folders, an empty class folder,
+ * a bad image as for ember_image_load), EMBER_ERR_SHAPE (an image of another
+ * size than the first without resize: names both files and sizes),
+ * EMBER_ERR_NOMEM. */
+ember_status ember_image_dataset_load_folder(ember_image_dataset **out, const char *dir,
+                                             const ember_image_options *opt, ember_error *err);
+/* Unlabelled images from a list of n >= 1 files, in that order (for
+ * predict); errors as above. */
+ember_status ember_image_dataset_load_files(ember_image_dataset **out, int64_t n,
+                                            const char *const *paths,
+                                            const ember_image_options *opt, ember_error *err);
+void ember_image_dataset_destroy(ember_image_dataset *d); /* NULL ok */
+int64_t ember_image_dataset_size(const ember_image_dataset *d);
+/* [N, H, W, C] images and [N] class ids (NULL when unlabelled); borrowed
+ * until the data set is destroyed. */
+const ember_tensor *ember_image_dataset_images(const ember_image_dataset *d);
+const ember_tensor *ember_image_dataset_labels(const ember_image_dataset *d);
+int64_t ember_image_dataset_class_count(const ember_image_dataset *d); /* 0 if unlabelled */
+/* Name of class k, or NULL when k is out of range; borrowed. */
+const char *ember_image_dataset_class_name(const ember_image_dataset *d, int64_t k);
+/* File of example i as loaded (dir/class/name, or the path given), or NULL
+ * when i is out of range; borrowed. */
+const char *ember_image_dataset_path(const ember_image_dataset *d, int64_t i);
+/* Entries skipped in class folders: a non-image extension, or not a regular
+ * file (folder loads; 0 otherwise). */
+int64_t ember_image_dataset_skipped(const ember_image_dataset *d);
+
+/* Per-channel mean and standard deviation (population) of x [N, H, W, C]
+ * or one image [H, W, C] (1 <= C <= 3), accumulated in double, two passes;
+ * for mean/std normalisation fitted on the training set. Writes C entries of
+ * mean and std. A constant channel gives std 0 (which the options refuse:
+ * replace it before use). Errors: EMBER_ERR_ARG (NULL), EMBER_ERR_SHAPE
+ * (rank, channel count, empty), EMBER_ERR_NUMERIC (a NaN or Inf, named by
+ * index). To fit on images as loaded, load with mean 0 and std 1. */
+ember_status ember_image_channel_stats(const ember_tensor *x, float *mean, float *std,
+                                       ember_error *err);
 
 /* ---------------------------------------------------------- data: text */
 
