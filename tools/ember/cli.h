@@ -52,10 +52,41 @@ int cli_load_idx_pair(const char *images_path, const char *labels_path, float sc
  * else -1 with an error naming `path` and both shapes. */
 int cli_fit_input_shape(const ember_model *m, ember_tensor *x, const char *path, ember_error *err);
 
+/* Class names of a model: its text pipeline's labels, or the image class
+ * folders it was trained on (CLI_META_CLASSES), or none (n = 0: IDX labels
+ * are numbers). */
+typedef struct cli_classes {
+    int64_t n;
+    char **names;
+    char *text;
+    int owned;
+} cli_classes;
+int cli_model_classes(const ember_model *m, const ember_pipeline *pipe, cli_classes *out,
+                      ember_error *err);
+void cli_classes_free(cli_classes *c);
+/* Name of class k, or its number written into buf. */
+const char *cli_class_name(const cli_classes *c, int64_t k, char buf[24]);
+
+/* True for an image file (by extension) or a folder whose class folders hold
+ * image files (decided by the first file found). */
+bool cli_is_image_path(const char *path);
+/* The image options a model was trained with: 1 if stored (filled in), 0 if
+ * not (an IDX model), -1 with err if unreadable. */
+int cli_model_image_options(const ember_model *m, ember_image_options *opt, ember_error *err);
+/* Load a folder of class folders; *x is a view of the data set's images
+ * [N, H, W, C], *y the class ids [N] mapped by name to `cls` (NULL: the
+ * folder's own order); a class folder the model does not know is an error.
+ * The caller destroys *x, *y and then *ds. */
+int cli_load_image_folder(const char *dir, const ember_image_options *opt, const cli_classes *cls,
+                          ember_image_dataset **ds, ember_tensor **x, ember_tensor **y,
+                          ember_error *err);
+
 /* Metadata keys the CLI stores in model files. */
 #define CLI_META_SCALE "cli.input_scale"
 #define CLI_META_PIPELINE "text.pipeline" /* ember_pipeline_to_json of a text model */
 #define CLI_META_ARCH "cli.arch"          /* the architecture text it was built from */
+#define CLI_META_CLASSES "image.classes"  /* class folder names, one per line, in id order */
+#define CLI_META_IMAGE_OPTIONS "image.options" /* ember_image_options_to_json */
 
 /* The built-in architectures (--arch text, --arch mlp). */
 #define CLI_ARCH_TEXT                                                                      \

@@ -15,10 +15,12 @@
 
 static const char predict_usage[] =
     "usage: ember predict MODEL [FILE|-] [options]\n"
+    "       ember predict MODEL IMAGE... [options]\n"
     "\n"
     "Print the predicted label and its probability for each input, one line per input,\n"
     "in order. Text models read one text per line from FILE or standard input (\"-\" or\n"
-    "no FILE); image models read an IDX images file.\n"
+    "no FILE); image models read an IDX images file or image files (PNG, JPEG, BMP, PGM,\n"
+    "GIF, TGA), prepared as in training.\n"
     "\n"
     "  -k K            the K most probable labels (label<TAB>probability pairs)\n"
     "  --threshold P   only labels with probability >= P (the line may be empty)\n"
@@ -34,7 +36,7 @@ typedef struct pred_opts {
     cli_out o;
 } pred_opts;
 
-static void emit(const pred_opts *po, const float *row, int64_t K, const ember_pipeline *p,
+static void emit(const pred_opts *po, const float *row, int64_t K, const cli_classes *cls,
                  int64_t *order)
 {
     /* top-k by selection (K is small; k <= K) */
@@ -51,7 +53,7 @@ static void emit(const pred_opts *po, const float *row, int64_t K, const ember_p
         order[best] = t;
     }
     char idbuf[24];
-#define NAME(c) (p ? ember_pipeline_class_name(p, c) : (snprintf(idbuf, sizeof idbuf, "%lld", (long long)(c)), idbuf))
+#define NAME(c) cli_class_name(cls, c, idbuf)
     if (po->o.json) {
         printf("{\"label\":");
         cli_json_str(NAME(order[0]));
@@ -106,7 +108,10 @@ static int predict_text(ember_model *m, const ember_pipeline *p, const char *pat
     int64_t K = ember_pipeline_class_count(p);
     int64_t *order = malloc((size_t)K * sizeof *order);
     int rc = 0;
-    if (!lines || !caps || !order) {
+    cli_classes cls;
+    if (cli_model_classes(m, p, &cls, err)) {
+        rc = -1;
+    } else if (!lines || !caps || !order) {
         snprintf(err->message, sizeof err->message, "out of memory");
         err->code = EMBER_ERR_NOMEM;
         rc = -1;
@@ -144,7 +149,7 @@ static int predict_text(ember_model *m, const ember_pipeline *p, const char *pat
             rc = -1;
         } else if (!po->o.quiet) {
             for (int i = 0; i < n; i++)
-                emit(po, out->data + (int64_t)i * K, K, p, order);
+                emit(po, out->data + (int64_t)i * K, K, &cls, order);
         }
         ember_tensor_destroy(out);
         ember_ragged_destroy(ids);
@@ -160,6 +165,7 @@ static int predict_text(ember_model *m, const ember_pipeline *p, const char *pat
     free(lines);
     free(caps);
     free(order);
+    cli_classes_free(&cls);
     if (f != stdin)
         fclose(f);
     return rc;
@@ -168,7 +174,9 @@ static int predict_text(ember_model *m, const ember_pipeline *p, const char *pat
 int cmd_predict(int argc, char **argv)
 {
     const char *C = "predict";
-    const char *pos[2] = {NULL, NULL};
+    /* positional arguments are compacted in place to argv[1..npos]: each is
+     * written at or before the slot it came from, after that slot was read */
+    char **pos = argv + 1;
     int npos = 0;
     pred_opts po = {1, 256, 0, -1.0, 0, {false, false}};
     for (int i = 1; i < argc; i++) {
@@ -198,10 +206,8 @@ int cmd_predict(int argc, char **argv)
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return cli_fail(&po.o, C, EXIT_USAGE, "unknown option '%s' (see ember predict --help)",
                             argv[i]);
-        } else if (npos < 2) {
-            pos[npos++] = argv[i];
         } else {
-            return cli_fail(&po.o, C, EXIT_USAGE, "unexpected argument '%s'", argv[i]);
+            pos[npos++] = argv[i];
         }
         if (r < 0)
             return cli_fail(&po.o, C, EXIT_USAGE, "%s needs a value", argv[i]);
@@ -215,20 +221,45 @@ int cmd_predict(int argc, char **argv)
     int64_t *order = NULL;
     double scale;
     int rc = EXIT_OK;
+    cli_classes cls = {0, NULL, NULL, 0};
+    ember_image_dataset *files = NULL;
     if (ember_model_load(&m, pos[0], &err) || cli_model_inputs(m, pos[0], &pipe, &scale, &err))
         goto fail;
     ember_model_set_threads(m, (int)po.threads);
     if (pipe) {
-        if (predict_text(m, pipe, pos[1], &po, &err))
+        if (npos > 2) {
+            rc = cli_fail(&po.o, C, EXIT_USAGE, "unexpected argument '%s'", pos[2]);
+            goto done;
+        }
+        if (predict_text(m, pipe, npos > 1 ? pos[1] : NULL, &po, &err))
             goto fail;
         goto done;
     }
-    if (!pos[1]) {
-        rc = cli_fail(&po.o, C, EXIT_USAGE, "an image model needs an IDX images FILE");
+    if (npos < 2) {
+        rc = cli_fail(&po.o, C, EXIT_USAGE, "an image model needs an IDX images FILE or image "
+                      "files");
         goto done;
     }
-    if (cli_load_idx_pair(pos[1], NULL, (float)scale, &x, NULL, &err) ||
-        cli_fit_input_shape(m, x, pos[1], &err) || ember_model_predict(m, x, po.batch, &out, &err))
+    if (cli_model_classes(m, NULL, &cls, &err))
+        goto fail;
+    if (cli_is_idx(pos[1])) {
+        if (npos > 2) {
+            rc = cli_fail(&po.o, C, EXIT_USAGE, "give one IDX images FILE");
+            goto done;
+        }
+        if (cli_load_idx_pair(pos[1], NULL, (float)scale, &x, NULL, &err))
+            goto fail;
+    } else {
+        ember_image_options io = ember_image_options_default();
+        io.scale = (float)scale;
+        const ember_tensor *im;
+        if (cli_model_image_options(m, &io, &err) < 0 ||
+            ember_image_dataset_load_files(&files, npos - 1, (const char *const *)pos + 1, &io, &err) ||
+            !(im = ember_image_dataset_images(files)) ||
+            ember_tensor_create_view(&x, im->data, im->ndim, im->shape, &err))
+            goto fail;
+    }
+    if (cli_fit_input_shape(m, x, pos[1], &err) || ember_model_predict(m, x, po.batch, &out, &err))
         goto fail;
     int64_t K = out->shape[1];
     if (!(order = malloc((size_t)K * sizeof *order))) {
@@ -236,7 +267,7 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     for (int64_t i = 0; i < out->shape[0] && !po.o.quiet; i++)
-        emit(&po, out->data + i * K, K, NULL, order);
+        emit(&po, out->data + i * K, K, &cls, order);
     goto done;
 fail:
     rc = cli_fail_err(&po.o, C, &err);
@@ -244,6 +275,8 @@ done:
     free(order);
     ember_tensor_destroy(out);
     ember_tensor_destroy(x);
+    ember_image_dataset_destroy(files); /* after x: x is a view of its images */
+    cli_classes_free(&cls);
     ember_pipeline_destroy(pipe);
     ember_model_destroy(m);
     return rc;

@@ -47,25 +47,21 @@ int cli_model_inputs(ember_model *m, const char *model_path, ember_pipeline **pi
     return 0;
 }
 
-static void print_report(const ember_class_report *r, const ember_pipeline *p, const char *model,
+static void print_report(const ember_class_report *r, const cli_classes *cls, const char *model,
                          const char *data)
 {
     printf("%s on %s: %lld examples, %lld classes\n\n", model, data, (long long)r->n,
            (long long)r->classes);
     int w = 12;
     for (int64_t k = 0; k < r->classes; k++) {
-        const char *name = p ? ember_pipeline_class_name(p, k) : NULL;
+        const char *name = k < cls->n ? cls->names[k] : NULL;
         int len = name ? (int)strlen(name) : 6;
         w = len > w ? (len < 40 ? len : 40) : w;
     }
     printf("%-*s %9s %9s %9s %9s\n", w, "class", "precision", "recall", "f1", "support");
     for (int64_t k = 0; k < r->classes; k++) {
         char idbuf[24];
-        const char *name = p ? ember_pipeline_class_name(p, k) : NULL;
-        if (!name) {
-            snprintf(idbuf, sizeof idbuf, "%lld", (long long)k);
-            name = idbuf;
-        }
+        const char *name = cli_class_name(cls, k, idbuf);
         printf("%-*.*s %9.4f %9.4f %9.4f %9lld\n", w, w, name, r->precision[k], r->recall[k],
                r->f1[k], (long long)r->support[k]);
     }
@@ -83,13 +79,9 @@ static void print_report(const ember_class_report *r, const ember_pipeline *p, c
     if (nb > 0) {
         printf("\nmost confused (true -> predicted: count):\n");
         for (int i = 0; i < nb; i++) {
-            const char *a = p ? ember_pipeline_class_name(p, ti[i]) : NULL;
-            const char *b = p ? ember_pipeline_class_name(p, pi[i]) : NULL;
-            if (a && b)
-                printf("  %s -> %s: %lld\n", a, b, (long long)cnt[i]);
-            else
-                printf("  %lld -> %lld: %lld\n", (long long)ti[i], (long long)pi[i],
-                       (long long)cnt[i]);
+            char ba[24], bb[24];
+            printf("  %s -> %s: %lld\n", cli_class_name(cls, ti[i], ba),
+                   cli_class_name(cls, pi[i], bb), (long long)cnt[i]);
         }
     }
 }
@@ -149,6 +141,8 @@ int cmd_test(int argc, char **argv)
     char *json = NULL;
     double scale;
     int rc = EXIT_OK;
+    cli_classes cls = {0, NULL, NULL, 0};
+    ember_image_dataset *ids_img = NULL;
     if (ember_model_load(&m, pos[0], &err) || cli_model_inputs(m, pos[0], &pipe, &scale, &err))
         goto fail;
     ember_model_set_threads(m, (int)threads);
@@ -160,11 +154,20 @@ int cmd_test(int argc, char **argv)
             ember_pipeline_encode(pipe, d, &ids, &y, &err) ||
             ember_model_predict_ids(m, ids, batch, &p, &err))
             goto fail;
+    } else if (!cli_is_idx(pos[1]) && cli_is_image_path(pos[1])) {
+        ember_image_options io = ember_image_options_default();
+        io.scale = (float)scale;
+        if (cli_model_image_options(m, &io, &err) < 0 || cli_model_classes(m, NULL, &cls, &err) ||
+            cli_load_image_folder(pos[1], &io, cls.n ? &cls : NULL, &ids_img, &x, &y, &err) ||
+            cli_fit_input_shape(m, x, pos[1], &err) || ember_model_predict(m, x, batch, &p, &err))
+            goto fail;
     } else {
         if (cli_load_idx_pair(pos[1], labels, (float)scale, &x, &y, &err) ||
             cli_fit_input_shape(m, x, pos[1], &err) || ember_model_predict(m, x, batch, &p, &err))
             goto fail;
     }
+    if (!cls.names && cli_model_classes(m, pipe, &cls, &err))
+        goto fail;
     int64_t N = p->shape[0], K = p->shape[1];
     truth = malloc((size_t)N * sizeof *truth);
     pred = malloc((size_t)N * sizeof *pred);
@@ -188,17 +191,17 @@ int cmd_test(int argc, char **argv)
     if (ember_class_report_create(&rep, truth, pred, p->data, N, K, (int)(topk < K ? topk : K), &err))
         goto fail;
     if (o.json) {
-        const char **names = NULL;
-        if (pipe && (names = malloc((size_t)K * sizeof *names)))
-            for (int64_t k = 0; k < K; k++)
-                names[k] = ember_pipeline_class_name(pipe, k);
-        ember_status s = ember_class_report_to_json(rep, names, &json, &err);
-        free(names);
-        if (s)
+        if (cls.n && cls.n != K) {
+            rc = cli_fail(&o, C, EXIT_DATA, "%s: the model lists %lld class names for %lld "
+                          "outputs", pos[0], (long long)cls.n, (long long)K);
+            goto done;
+        }
+        if (ember_class_report_to_json(rep, cls.n ? (const char *const *)cls.names : NULL, &json,
+                                       &err))
             goto fail;
         printf("%s\n", json);
     } else if (!o.quiet) {
-        print_report(rep, pipe, pos[0], pos[1]);
+        print_report(rep, &cls, pos[0], pos[1]);
     }
     goto done;
 fail:
@@ -213,6 +216,8 @@ done:
     ember_tensor_destroy(y);
     ember_ragged_destroy(ids);
     ember_text_dataset_destroy(d);
+    ember_image_dataset_destroy(ids_img); /* after x: x is a view of its images */
+    cli_classes_free(&cls);
     ember_pipeline_destroy(pipe);
     ember_model_destroy(m);
     return rc;

@@ -19,14 +19,21 @@ static const char train_usage[] =
     "Train a classifier and save it (safetensors layout, with its input pipeline).\n"
     "\n"
     "data (text: .csv/.tsv with a header, fastText __label__ files, or a folder with one\n"
-    "sub-folder per class; gzip is read transparently. images: IDX files):\n"
+    "sub-folder per class; gzip is read transparently. images: IDX files, or a folder with\n"
+    "one sub-folder of PNG/JPEG/BMP/PGM/GIF/TGA files per class):\n"
     "  --train FILE           training data\n"
     "  --valid FILE           validation data (printed as val_loss / val_accuracy)\n"
     "  --text-column C        CSV/TSV column (name or 0-based index; default text, else first)\n"
     "  --label-column C       CSV/TSV column (default label, else last)\n"
     "  --train-labels FILE    IDX: labels file (default: found by the MNIST naming convention)\n"
     "  --valid-labels FILE\n"
-    "  --scale S              IDX: multiply pixels by S (default 1/255)\n"
+    "  --scale S              images: multiply pixels by S (default 1/255)\n"
+    "  --image-size HxW       image folders: resize every image to H x W (default: all\n"
+    "                         images must have one size)\n"
+    "  --crop HxW             image folders: centre crop to H x W after the resize\n"
+    "  --channels N           image folders: 1 grey or 3 RGB (default: from the first image)\n"
+    "  --normalize            image folders: subtract each channel's mean and divide by its\n"
+    "                         standard deviation, both measured on the training images\n"
     "text pipeline:\n"
     "  --word-ngrams N        add word n-grams up to N, hashed into buckets (default 1)\n"
     "  --char-ngrams MIN-MAX  add character n-grams of words, hashed (default off)\n"
@@ -68,11 +75,22 @@ typedef struct train_args {
     const char *train, *train_labels, *valid, *valid_labels, *out, *arch, *opt_s;
     const char *text_col, *label_col, *class_weight;
     double lr, momentum, wd, clip, scale;
-    long long epochs, batch, seed, threads, emb_dim, hidden, aug_crop;
-    int nesterov, shuffle, dense_emb, aug_flip;
+    long long epochs, batch, seed, threads, emb_dim, hidden, aug_crop, channels;
+    long long resize_h, resize_w, crop_h, crop_w;
+    int nesterov, shuffle, dense_emb, aug_flip, normalize;
     ember_text_options topt;
     cli_out o;
 } train_args;
+
+/* "HxW" with sides in 1..65536; 0 on success. */
+static int parse_hw(const char *v, long long *h, long long *w)
+{
+    int used = 0;
+    if (sscanf(v, "%lldx%lld%n", h, w, &used) != 2 || v[used] || *h < 1 || *w < 1 ||
+        *h > 65536 || *w > 65536)
+        return -1;
+    return 0;
+}
 
 static int parse_args(int argc, char **argv, train_args *a)
 {
@@ -101,6 +119,18 @@ static int parse_args(int argc, char **argv, train_args *a)
             a->nesterov = 1;
         } else if (!strcmp(argv[i], "--no-shuffle")) {
             a->shuffle = 0;
+        } else if (!strcmp(argv[i], "--normalize")) {
+            a->normalize = 1;
+        } else if (OPT("--channels")) {
+            NEED_INT("--channels", 1, 3, a->channels)
+            if (v && a->channels == 2)
+                return cli_fail(&a->o, C, EXIT_USAGE, "--channels: 1 (grey) or 3 (RGB)");
+        } else if (OPT("--image-size")) {
+            if (v && parse_hw(v, &a->resize_h, &a->resize_w))
+                return cli_fail(&a->o, C, EXIT_USAGE, "--image-size: '%s' is not HxW (e.g. 32x32)", v);
+        } else if (OPT("--crop")) {
+            if (v && parse_hw(v, &a->crop_h, &a->crop_w))
+                return cli_fail(&a->o, C, EXIT_USAGE, "--crop: '%s' is not HxW (e.g. 28x28)", v);
         } else if (!strcmp(argv[i], "--augment-flip")) {
             a->aug_flip = 1;
         } else if (OPT("--augment-crop")) {
@@ -233,6 +263,76 @@ static int arch_starts_spatial(const char *arch)
     return 0;
 }
 
+/* Image folders: train (class order from its folder names), valid mapped
+ * to the same classes by name. Fills the class list (one name per line)
+ * and the options JSON the model stores so test/predict prepare images the
+ * same way. With --normalize, per-channel mean/std are measured on the
+ * training images and applied to both (and stored). */
+static int load_image_folders(const train_args *a, ember_image_dataset **tr, ember_image_dataset **va,
+                              ember_tensor **x, ember_tensor **y, ember_tensor **xv,
+                              ember_tensor **yv, char **class_list, char **img_json,
+                              ember_error *err)
+{
+    ember_image_options io = ember_image_options_default();
+    io.scale = (float)a->scale;
+    io.channels = (int)a->channels;
+    io.resize_height = a->resize_h, io.resize_width = a->resize_w;
+    io.crop_height = a->crop_h, io.crop_width = a->crop_w;
+    if (cli_load_image_folder(a->train, &io, NULL, tr, x, y, err))
+        return -1;
+    int64_t K = ember_image_dataset_class_count(*tr), C = (*x)->shape[3];
+    size_t len = 1;
+    for (int64_t k = 0; k < K; k++) {
+        const char *nm = ember_image_dataset_class_name(*tr, k);
+        if (strchr(nm, '\n')) {
+            snprintf(err->message, sizeof err->message, "%s: class folder name '%s' contains a "
+                     "newline", a->train, nm);
+            err->code = EMBER_ERR_FORMAT;
+            return -1;
+        }
+        len += strlen(nm) + 1;
+    }
+    if (!(*class_list = calloc(len, 1))) {
+        snprintf(err->message, sizeof err->message, "out of memory");
+        err->code = EMBER_ERR_NOMEM;
+        return -1;
+    }
+    for (int64_t k = 0; k < K; k++) {
+        strcat(*class_list, ember_image_dataset_class_name(*tr, k));
+        if (k + 1 < K)
+            strcat(*class_list, "\n");
+    }
+    io.channels = (int)C; /* predict converts to what training saw */
+    if (a->normalize) {
+        if (ember_image_channel_stats(*x, io.mean, io.std, err))
+            return -1;
+        for (int64_t c = 0; c < C; c++)
+            if (!(io.std[c] > 0)) /* a constant channel: leave its scale alone */
+                io.std[c] = 1.0f;
+        float *d = (*x)->data;
+        int64_t n = ember_tensor_numel(*x);
+        for (int64_t i = 0; i < n; i++)
+            d[i] = (d[i] - io.mean[i % C]) / io.std[i % C];
+    }
+    if (ember_image_options_to_json(&io, img_json, err))
+        return -1;
+    if (a->valid) {
+        cli_classes cls = {K, NULL, NULL, 0};
+        if (!(cls.names = calloc((size_t)K, sizeof *cls.names))) {
+            snprintf(err->message, sizeof err->message, "out of memory");
+            err->code = EMBER_ERR_NOMEM;
+            return -1;
+        }
+        for (int64_t k = 0; k < K; k++)
+            cls.names[k] = (char *)ember_image_dataset_class_name(*tr, k);
+        int r = cli_load_image_folder(a->valid, &io, &cls, va, xv, yv, err);
+        free(cls.names);
+        if (r)
+            return -1;
+    }
+    return 0;
+}
+
 /* Per-example weights from --class-weight (balanced or a file). */
 static float *class_weights(const char *spec, const ember_pipeline *p, const ember_tensor *y,
                             ember_error *err)
@@ -332,7 +432,10 @@ int cmd_train(int argc, char **argv)
 
     double t_start = cli_now();
     ember_error err;
-    int text = !cli_is_idx(a.train);
+    int folder_images = !cli_is_idx(a.train) && cli_is_image_path(a.train);
+    int text = !cli_is_idx(a.train) && !folder_images;
+    ember_image_dataset *itr_ds = NULL, *iva_ds = NULL;
+    char *class_list = NULL, *img_json = NULL;
     ember_text_dataset *dtr = NULL, *dva = NULL;
     ember_pipeline *pipe = NULL;
     ember_ragged *itr = NULL, *iva = NULL;
@@ -365,13 +468,20 @@ int cmd_train(int argc, char **argv)
             rc = cli_fail(o, C, EXIT_USAGE, "--class-weight works with text data only for now");
             goto done;
         }
-        if (cli_load_idx_pair(a.train, a.train_labels, (float)a.scale, &x, &y, &err) ||
-            (a.valid && cli_load_idx_pair(a.valid, a.valid_labels, (float)a.scale, &xv, &yv, &err)))
-            goto fail;
-        float maxl = 0;
-        for (int64_t i = 0; i < y->shape[0]; i++)
-            maxl = y->data[i] > maxl ? y->data[i] : maxl;
-        classes = (int64_t)maxl + 1;
+        if (folder_images) {
+            if (load_image_folders(&a, &itr_ds, &iva_ds, &x, &y, &xv, &yv, &class_list, &img_json,
+                                   &err))
+                goto fail;
+            classes = ember_image_dataset_class_count(itr_ds);
+        } else {
+            if (cli_load_idx_pair(a.train, a.train_labels, (float)a.scale, &x, &y, &err) ||
+                (a.valid && cli_load_idx_pair(a.valid, a.valid_labels, (float)a.scale, &xv, &yv, &err)))
+                goto fail;
+            float maxl = 0;
+            for (int64_t i = 0; i < y->shape[0]; i++)
+                maxl = y->data[i] > maxl ? y->data[i] : maxl;
+            classes = (int64_t)maxl + 1;
+        }
         n_train = x->shape[0];
         n_valid = xv ? xv->shape[0] : 0;
     }
@@ -423,7 +533,9 @@ int cmd_train(int argc, char **argv)
         (xv && cli_fit_input_shape(m, xv, a.valid, &err)) ||
         ember_model_set_metadata(m, CLI_META_ARCH, arch, &err) ||
         (text ? ember_model_set_metadata(m, CLI_META_PIPELINE, pjson, &err)
-              : ember_model_set_metadata(m, CLI_META_SCALE, scale_s, &err)) ||
+         : folder_images ? ember_model_set_metadata(m, CLI_META_IMAGE_OPTIONS, img_json, &err) ||
+                               ember_model_set_metadata(m, CLI_META_CLASSES, class_list, &err)
+                         : ember_model_set_metadata(m, CLI_META_SCALE, scale_s, &err)) ||
         ember_model_compile(m, &opt, EMBER_LOSS_CATEGORICAL_CROSSENTROPY, &err) ||
         ember_history_create(&h, &err))
         goto fail;
@@ -483,6 +595,8 @@ done:
     free(arch);
     free(pjson);
     free(sw);
+    free(class_list);
+    free(img_json);
     ember_history_destroy(h);
     ember_model_destroy(m);
     ember_ragged_destroy(itr);
@@ -494,5 +608,7 @@ done:
     ember_pipeline_destroy(pipe);
     ember_text_dataset_destroy(dtr);
     ember_text_dataset_destroy(dva);
+    ember_image_dataset_destroy(itr_ds); /* after x, y: x is a view of its images */
+    ember_image_dataset_destroy(iva_ds);
     return rc;
 }
