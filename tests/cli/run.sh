@@ -167,5 +167,60 @@ cmp -s "$T/d1.safetensors" "$T/d2.safetensors" && ok || fail "same seed gave dif
 # class weights
 expect 0 "class weight balanced" -- "$EMBER" train --train "$T/train.csv" --class-weight balanced --epochs 1 --out "$T/w.safetensors" --quiet
 
+# images: the CNN on IDX (8x8 digits-like patterns), then folders of PGM/BMP files
+python3 - "$T" <<'PY' || fail "image fixtures"
+import os, random, struct, sys
+d = sys.argv[1]
+random.seed(2)
+def img(c):  # class 0: a bright row, class 1: a bright column, at a random place
+    px = [random.randrange(60) for _ in range(64)]
+    k = random.randrange(8)
+    for j in range(8):
+        px[(k * 8 + j) if c == 0 else (j * 8 + k)] = 250
+    return bytes(px)
+for split, n in (("ctrain", 200), ("ct10k", 60)):
+    labels = [i % 2 for i in range(n)]
+    with open(f"{d}/{split}-images-idx3-ubyte", "wb") as f:
+        f.write(struct.pack(">IIII", 0x0803, n, 8, 8) + b"".join(img(c) for c in labels))
+    with open(f"{d}/{split}-labels-idx1-ubyte", "wb") as f:
+        f.write(struct.pack(">II", 0x0801, n) + bytes(labels))
+    for i, c in enumerate(labels):
+        cls = ("row", "col")[c]
+        os.makedirs(f"{d}/{split}_dir/{cls}", exist_ok=True)
+        with open(f"{d}/{split}_dir/{cls}/{i:04d}.pgm", "wb") as f:
+            f.write(b"P5\n8 8\n255\n" + img(c))
+os.makedirs(f"{d}/mixed/a"); os.makedirs(f"{d}/mixed/b"); os.makedirs(f"{d}/empty/a"); os.makedirs(f"{d}/empty/b")
+open(f"{d}/mixed/a/1.pgm", "wb").write(b"P5\n8 8\n255\n" + bytes(64))
+open(f"{d}/mixed/b/2.pgm", "wb").write(b"P5\n4 4\n255\n" + bytes(16))
+open(f"{d}/empty/a/1.pgm", "wb").write(b"P5\n8 8\n255\n" + bytes(64))
+open(f"{d}/empty/b/notes.pgm.txt", "w").write("not an image")
+open(f"{d}/corrupt.png", "wb").write(b"\x89PNG\r\n\x1a\n" + bytes(40))
+PY
+printf 'conv2d 8 3 relu same\nmax_pool2d 2\nconv2d 8 3 relu\nflatten\ndense classes softmax\n' > "$T/small_cnn.arch"
+expect 0 "train cnn on IDX" -- "$EMBER" train --train "$T/ctrain-images-idx3-ubyte" --valid "$T/ct10k-images-idx3-ubyte" \
+    --arch "$T/small_cnn.arch" --epochs 6 --batch-size 16 --lr 0.01 --seed 1 --threads 2 --out "$T/cnn.safetensors" --json
+contains "$T/out" '"epoch":6' "cnn epochs printed"
+expect 0 "test cnn" -- "$EMBER" test "$T/cnn.safetensors" "$T/ct10k-images-idx3-ubyte" --json
+python3 -c "import json,sys; a=json.load(open(sys.argv[1]))['accuracy']; sys.exit(0 if a >= 0.9 else 1)" "$T/out" \
+    && ok || fail "cnn test accuracy below 0.9: $(head -c 200 "$T/out")"
+expect 2 "--arch cnn on 8x8 images" -- "$EMBER" train --train "$T/ctrain-images-idx3-ubyte" --arch cnn --epochs 1 --out "$T/c1.safetensors"
+contains "$T/err" "layer 3 (max_pool2d): the 2-wide window does not fit" "too-small image: layer named"
+expect 0 "train cnn on folders" -- "$EMBER" train --train "$T/ctrain_dir" --valid "$T/ct10k_dir" --arch "$T/small_cnn.arch" \
+    --epochs 6 --batch-size 16 --lr 0.01 --normalize --augment-crop 1 --seed 1 --out "$T/fcnn.safetensors" --quiet
+expect 0 "test folder" -- "$EMBER" test "$T/fcnn.safetensors" "$T/ct10k_dir" --json
+contains "$T/out" '"label":"col"' "folder class names in the report"
+python3 -c "import json,sys; a=json.load(open(sys.argv[1]))['accuracy']; sys.exit(0 if a >= 0.85 else 1)" "$T/out" \
+    && ok || fail "folder cnn test accuracy below 0.85: $(head -c 200 "$T/out")"
+expect 0 "predict image files" -- "$EMBER" predict "$T/fcnn.safetensors" "$T/ct10k_dir/row/0000.pgm" "$T/ct10k_dir/col/0001.pgm"
+[ "$(cut -f1 "$T/out" | tr '\n' ' ')" = "row col " ] && ok || fail "predicted labels: $(cat "$T/out")"
+expect 2 "corrupt image" -- "$EMBER" predict "$T/fcnn.safetensors" "$T/corrupt.png"
+contains "$T/err" "corrupt.png" "corrupt image named"
+expect 2 "mixed sizes" -- "$EMBER" train --train "$T/mixed" --out "$T/x.safetensors"
+contains "$T/err" "2.pgm" "mixed sizes name the file"
+expect 0 "mixed sizes with --image-size" -- "$EMBER" train --train "$T/mixed" --image-size 8x8 --epochs 1 --out "$T/x.safetensors" --quiet
+expect 2 "empty class folder" -- "$EMBER" train --train "$T/empty" --out "$T/x.safetensors"
+contains "$T/err" "empty/b" "empty class folder named"
+expect 1 "bad --image-size" -- "$EMBER" train --train "$T/mixed" --image-size 8by8 --out "$T/x.safetensors"
+
 echo "cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

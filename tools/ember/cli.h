@@ -68,7 +68,7 @@ void cli_classes_free(cli_classes *c);
 const char *cli_class_name(const cli_classes *c, int64_t k, char buf[24]);
 
 /* True for an image file (by extension) or a folder whose class folders hold
- * image files (decided by the first file found). */
+ * image files (any image extension among the first 1000 files). */
 bool cli_is_image_path(const char *path);
 /* The image options a model was trained with: 1 if stored (filled in), 0 if
  * not (an IDX model), -1 with err if unreadable. */

@@ -87,13 +87,15 @@ bool cli_is_image_path(const char *path)
         return has_image_ext(path);
     if (!S_ISDIR(st.st_mode))
         return false;
-    /* a folder of class folders: decided by the first regular file found */
+    /* a folder of class folders: images if any of the first 1000 files
+     * found in them has an image extension (text folders hold .txt files) */
     DIR *d = opendir(path);
     if (!d)
         return false;
-    bool found = false, image = false;
+    bool image = false;
+    int seen = 0;
     struct dirent *e;
-    while (!found && (e = readdir(d)) != NULL) {
+    while (!image && seen < 1000 && (e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
         size_t len = strlen(path) + strlen(e->d_name) + 2;
@@ -103,10 +105,10 @@ bool cli_is_image_path(const char *path)
         snprintf(sub, len, "%s/%s", path, e->d_name);
         DIR *cd = opendir(sub);
         struct dirent *f;
-        while (cd && !found && (f = readdir(cd)) != NULL) {
+        while (cd && !image && seen < 1000 && (f = readdir(cd)) != NULL) {
             if (f->d_name[0] == '.')
                 continue;
-            found = true;
+            seen++;
             image = has_image_ext(f->d_name);
         }
         if (cd)
