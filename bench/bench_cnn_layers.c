@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 /*
  * bench_cnn_layers.c - where a training step of the Fashion-MNIST CNN
  * (docs/arch.md, `--arch cnn`) spends its time, layer by layer, and how
