@@ -720,6 +720,8 @@ typedef struct ember_progress {
     double elapsed_s;             /* since the epoch began */
     double loss, accuracy;        /* accuracy is NaN for MSE */
     double val_loss, val_accuracy;
+    double train_s;               /* epoch end: seconds of the training steps alone
+                                     (elapsed_s minus the validation pass) */
 } ember_progress;
 
 typedef void (*ember_progress_fn)(const ember_progress *p, void *user);

@@ -102,8 +102,9 @@ void ember_progress_print(const ember_progress *p, void *user)
     case EMBER_PROGRESS_JSON:
         if (p->event != EMBER_PROGRESS_EPOCH_END)
             return;
-        fprintf(f, "{\"epoch\":%d,\"epochs\":%d,\"steps\":%lld,\"seconds\":%.6f,\"loss\":%.9g",
-                p->epoch + 1, p->epochs, (long long)p->steps, p->elapsed_s, p->loss);
+        fprintf(f, "{\"epoch\":%d,\"epochs\":%d,\"steps\":%lld,\"seconds\":%.6f,"
+                "\"train_seconds\":%.6f,\"loss\":%.9g", p->epoch + 1, p->epochs,
+                (long long)p->steps, p->elapsed_s, p->train_s, p->loss);
         if (!isnan(p->accuracy))
             fprintf(f, ",\"accuracy\":%.9g", p->accuracy);
         if (!isnan(p->val_loss))

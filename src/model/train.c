@@ -741,7 +741,7 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
             }
         }
         ember_progress pr = {EMBER_PROGRESS_EPOCH_BEGIN, e, cfg->epochs, 0, steps, 0.0,
-                             NAN, NAN, NAN, NAN};
+                             NAN, NAN, NAN, NAN, NAN};
         if (cfg->progress)
             cfg->progress(&pr, cfg->progress_user);
         double t0 = ember__now(), loss_sum = 0.0;
@@ -774,6 +774,7 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
             }
         }
         m->epochs_done++;
+        double train_s = ember__now() - t0;
         double hv[H_COUNT] = {loss_sum / (double)N,
                               m->loss == EMBER_LOSS_MSE
                                   ? NAN : (double)correct / acc_denominator(m, N, ti.K),
@@ -788,6 +789,7 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
             pr.event = EMBER_PROGRESS_EPOCH_END;
             pr.step = steps;
             pr.elapsed_s = ember__now() - t0;
+            pr.train_s = train_s;
             pr.loss = hv[H_LOSS];
             pr.accuracy = hv[H_ACC];
             pr.val_loss = hv[H_VAL_LOSS];
