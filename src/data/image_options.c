@@ -12,6 +12,7 @@
  * that lost a key should fail loudly, as the text pipeline's JSON does).
  */
 #include "image.h"
+#include "io/json_util.h"
 
 #include <cjson/cJSON.h>
 #include <float.h>
@@ -23,7 +24,7 @@
 /* Version of the JSON layout written by ember_image_options_to_json. */
 #define IMAGE_OPTIONS_JSON_VERSION 1
 /* JSON numbers are doubles: integers above 2^53 are not exact. */
-#define JSON_MAX_INT 9007199254740992.0
+#define JSON_DOC "image options JSON" /* names the document in errors */
 /* Room for one float printed with %.9g ("-1.17549435e-38" is 15 bytes). */
 #define FLOAT_TEXT_BYTES 32
 
@@ -168,58 +169,13 @@ ember_status ember_image_options_to_json(const ember_image_options *opt, char **
     return EMBER_OK;
 }
 
-static const char *json_type(const cJSON *j)
-{
-    if (cJSON_IsString(j))
-        return "a string";
-    if (cJSON_IsNumber(j))
-        return "a number";
-    if (cJSON_IsBool(j))
-        return "a boolean";
-    if (cJSON_IsNull(j))
-        return "null";
-    if (cJSON_IsArray(j))
-        return "an array";
-    return "an object";
-}
-
-/* An integer-valued JSON number into *v, else an error naming `field`. */
-static ember_status json_int(const cJSON *j, const char *field, int64_t *v, ember_error *err)
-{
-    if (!cJSON_IsNumber(j))
-        return EMBER_FAIL(err, EMBER_ERR_FORMAT,
-                          "image options JSON: %s: expected an integer, got %s", field,
-                          json_type(j));
-    double d = j->valuedouble;
-    if (!isfinite(d) || d != floor(d) || fabs(d) > JSON_MAX_INT)
-        return EMBER_FAIL(err, EMBER_ERR_FORMAT,
-                          "image options JSON: %s: expected an integer of at most 2^53, got %.17g",
-                          field, d);
-    *v = (int64_t)d;
-    return EMBER_OK;
-}
-
-/* A JSON number that fits a finite float32 into *v. */
-static ember_status json_float(const cJSON *j, const char *field, float *v, ember_error *err)
-{
-    if (!cJSON_IsNumber(j))
-        return EMBER_FAIL(err, EMBER_ERR_FORMAT,
-                          "image options JSON: %s: expected a number, got %s", field, json_type(j));
-    double d = j->valuedouble;
-    if (!isfinite(d) || fabs(d) > FLT_MAX)
-        return EMBER_FAIL(err, EMBER_ERR_FORMAT,
-                          "image options JSON: %s: %.17g is outside the float32 range", field, d);
-    *v = (float)d;
-    return EMBER_OK;
-}
-
 /* An array of exactly 3 numbers into v[3]. */
 static ember_status json_float3(const cJSON *j, const char *field, float v[3], ember_error *err)
 {
     if (!cJSON_IsArray(j))
         return EMBER_FAIL(err, EMBER_ERR_FORMAT,
                           "image options JSON: %s: expected an array of 3 numbers, got %s", field,
-                          json_type(j));
+                          ember__json_type(j));
     int n = cJSON_GetArraySize(j);
     if (n != 3)
         return EMBER_FAIL(err, EMBER_ERR_FORMAT,
@@ -229,7 +185,7 @@ static ember_status json_float3(const cJSON *j, const char *field, float v[3], e
     for (const cJSON *e = j->child; e; e = e->next, i++) {
         char name[32];
         snprintf(name, sizeof name, "%s[%d]", field, i);
-        ember_status s = json_float(e, name, &v[i], err);
+        ember_status s = ember__json_float(e, JSON_DOC, name, &v[i], err);
         if (s)
             return s;
     }
@@ -242,7 +198,7 @@ static ember_status parse_fields(ember_image_options *o, const cJSON *const item
     int64_t v[K_COUNT] = {0};
     ember_status s;
     for (int k = K_VERSION; k <= K_CROP_W; k++)
-        if ((s = json_int(item[k], KEYS[k], &v[k], err)) != EMBER_OK)
+        if ((s = ember__json_int(item[k], JSON_DOC, KEYS[k], &v[k], err)) != EMBER_OK)
             return s;
     if (v[K_VERSION] != IMAGE_OPTIONS_JSON_VERSION)
         return EMBER_FAIL(
@@ -258,7 +214,7 @@ static ember_status parse_fields(ember_image_options *o, const cJSON *const item
     o->resize_width = v[K_RESIZE_W];
     o->crop_height = v[K_CROP_H];
     o->crop_width = v[K_CROP_W];
-    if ((s = json_float(item[K_SCALE], "scale", &o->scale, err)) != EMBER_OK ||
+    if ((s = ember__json_float(item[K_SCALE], JSON_DOC, "scale", &o->scale, err)) != EMBER_OK ||
         (s = json_float3(item[K_MEAN], "mean", o->mean, err)) != EMBER_OK ||
         (s = json_float3(item[K_STD], "std", o->std, err)) != EMBER_OK)
         return s;
@@ -282,7 +238,7 @@ ember_status ember_image_options_from_json(ember_image_options *opt, const char 
     const cJSON *item[K_COUNT] = {0};
     if (!cJSON_IsObject(root))
         s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "image options JSON: expected an object, got %s",
-                       json_type(root));
+                       ember__json_type(root));
     for (const cJSON *j = s == EMBER_OK ? root->child : NULL; j && s == EMBER_OK; j = j->next) {
         int k = 0;
         while (k < K_COUNT && strcmp(j->string, KEYS[k]) != 0)

@@ -22,6 +22,7 @@
  * PIPELINE_JSON_VERSION (and the old rules kept for old files).
  */
 #include "text.h"
+#include "io/json_util.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -34,7 +35,7 @@
 /* Ids are int32: the largest, 1 + V + buckets, must be <= INT32_MAX. */
 #define MAX_VOCAB_PLUS_BUCKETS ((int64_t)INT32_MAX - 1)
 /* JSON numbers are doubles: integers above 2^53 are not exact. */
-#define JSON_MAX_INT 9007199254740992.0
+#define JSON_DOC "pipeline JSON" /* names the document in errors */
 
 struct ember_pipeline {
     ember_text_options opt;
@@ -506,36 +507,6 @@ ember_status ember_pipeline_to_json(const ember_pipeline *p, char **json, ember_
     return EMBER_OK;
 }
 
-static const char *json_type(const cJSON *j)
-{
-    if (cJSON_IsString(j))
-        return "a string";
-    if (cJSON_IsNumber(j))
-        return "a number";
-    if (cJSON_IsBool(j))
-        return "a boolean";
-    if (cJSON_IsNull(j))
-        return "null";
-    if (cJSON_IsArray(j))
-        return "an array";
-    return "an object";
-}
-
-/* An integer-valued JSON number into *v, else an error naming `field`. */
-static ember_status json_int(const cJSON *j, const char *field, int64_t *v, ember_error *err)
-{
-    if (!cJSON_IsNumber(j))
-        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "pipeline JSON: %s: expected an integer, got %s",
-                          field, json_type(j));
-    double d = j->valuedouble;
-    if (!isfinite(d) || d != floor(d) || fabs(d) > JSON_MAX_INT)
-        return EMBER_FAIL(err, EMBER_ERR_FORMAT,
-                          "pipeline JSON: %s: expected an integer of at most 2^53, got %.17g",
-                          field, d);
-    *v = (int64_t)d;
-    return EMBER_OK;
-}
-
 /* The index of j->string in names[n], or an error for an unknown key or
  * one already seen (cJSON keeps duplicates). */
 static ember_status json_key(const cJSON *j, const char *const *names, size_t n,
@@ -562,7 +533,7 @@ static ember_status read_options(ember_text_options *o, const cJSON *obj, ember_
         names[i] = FIELDS[i].name;
     if (!cJSON_IsObject(obj))
         return EMBER_FAIL(err, EMBER_ERR_FORMAT, "pipeline JSON: options: expected an object, got %s",
-                          json_type(obj));
+                          ember__json_type(obj));
     uint32_t seen = 0;
     memset(o, 0, sizeof *o);
     for (const cJSON *j = obj->child; j; j = j->next) {
@@ -573,7 +544,7 @@ static ember_status read_options(ember_text_options *o, const cJSON *obj, ember_
         if (st != EMBER_OK)
             return st;
         snprintf(field, sizeof field, "options.%s", FIELDS[i].name);
-        if ((st = json_int(j, field, &v, err)) != EMBER_OK)
+        if ((st = ember__json_int(j, JSON_DOC, field, &v, err)) != EMBER_OK)
             return st;
         if (v < FIELDS[i].lo || v > FIELDS[i].hi)
             return EMBER_FAIL(err, EMBER_ERR_FORMAT, "pipeline JSON: %s: expected %lld..%lld, got %lld",
@@ -595,7 +566,7 @@ static ember_status read_vocab(ember_pipeline *p, const cJSON *arr, ember_error 
 {
     if (!cJSON_IsArray(arr))
         return EMBER_FAIL(err, EMBER_ERR_FORMAT, "pipeline JSON: vocab: expected an array, got %s",
-                          json_type(arr));
+                          ember__json_type(arr));
     int64_t V = cJSON_GetArraySize(arr);
     if (V + p->opt.buckets > MAX_VOCAB_PLUS_BUCKETS)
         return EMBER_FAIL(err, EMBER_ERR_FORMAT,
@@ -609,7 +580,7 @@ static ember_status read_vocab(ember_pipeline *p, const cJSON *arr, ember_error 
         if (!cJSON_IsString(j))
             return EMBER_FAIL(err, EMBER_ERR_FORMAT,
                               "pipeline JSON: vocab[%lld]: expected a string, got %s",
-                              (long long)k, json_type(j));
+                              (long long)k, ember__json_type(j));
         size_t len = strlen(j->valuestring);
         if (len == 0 || len >= UINT32_MAX)
             return EMBER_FAIL(err, EMBER_ERR_FORMAT, "pipeline JSON: vocab[%lld]: %s word",
@@ -636,7 +607,7 @@ static ember_status read_labels(ember_pipeline *p, const cJSON *arr, ember_error
 {
     if (!cJSON_IsArray(arr))
         return EMBER_FAIL(err, EMBER_ERR_FORMAT, "pipeline JSON: labels: expected an array, got %s",
-                          json_type(arr));
+                          ember__json_type(arr));
     int64_t K = cJSON_GetArraySize(arr), k = 0;
     const char **names = malloc((size_t)(K ? K : 1) * sizeof *names);
     if (!names)
@@ -646,7 +617,7 @@ static ember_status read_labels(ember_pipeline *p, const cJSON *arr, ember_error
             free(names);
             return EMBER_FAIL(err, EMBER_ERR_FORMAT,
                               "pipeline JSON: labels[%lld]: expected a string, got %s",
-                              (long long)k, json_type(j));
+                              (long long)k, ember__json_type(j));
         }
         if (k > 0 && strcmp(names[k - 1], j->valuestring) >= 0) {
             ember_status st = EMBER_FAIL(
@@ -681,7 +652,7 @@ ember_status ember_pipeline_from_json(ember_pipeline **out, const char *json, em
     uint32_t seen = 0;
     if (!cJSON_IsObject(root))
         st = EMBER_FAIL(err, EMBER_ERR_FORMAT, "pipeline JSON: expected an object, got %s",
-                        json_type(root));
+                        ember__json_type(root));
     for (const cJSON *j = st == EMBER_OK ? root->child : NULL; j && st == EMBER_OK; j = j->next) {
         size_t i = 0;
         st = json_key(j, KEYS, K_COUNT, "", &seen, &i, err);
@@ -692,7 +663,7 @@ ember_status ember_pipeline_from_json(ember_pipeline **out, const char *json, em
         if (!item[i])
             st = EMBER_FAIL(err, EMBER_ERR_FORMAT, "pipeline JSON: %s: missing", KEYS[i]);
     int64_t version = 0, buckets = 0;
-    if (st == EMBER_OK && (st = json_int(item[K_VERSION], "version", &version, err)) == EMBER_OK &&
+    if (st == EMBER_OK && (st = ember__json_int(item[K_VERSION], JSON_DOC, "version", &version, err)) == EMBER_OK &&
         version != PIPELINE_JSON_VERSION)
         st = EMBER_FAIL(err, EMBER_ERR_FORMAT,
                         "pipeline JSON: version: %lld is not supported (this build reads %d)",
@@ -701,7 +672,7 @@ ember_status ember_pipeline_from_json(ember_pipeline **out, const char *json, em
         st = EMBER_FAIL(err, EMBER_ERR_NOMEM, "ember_pipeline_from_json: out of memory");
     if (st == EMBER_OK)
         st = read_options(&p->opt, item[K_OPTIONS], err);
-    if (st == EMBER_OK && (st = json_int(item[K_BUCKETS], "buckets", &buckets, err)) == EMBER_OK &&
+    if (st == EMBER_OK && (st = ember__json_int(item[K_BUCKETS], JSON_DOC, "buckets", &buckets, err)) == EMBER_OK &&
         buckets != p->opt.buckets)
         st = EMBER_FAIL(err, EMBER_ERR_FORMAT,
                         "pipeline JSON: buckets: %lld differs from options.buckets %lld",

@@ -293,6 +293,29 @@ static ember_status get_bool(const cJSON *obj, const char *key, int *out, const 
     return EMBER_OK;
 }
 
+/* "activation", "kernel_init" and "use_bias" of a Dense or Conv2D layer. */
+static ember_status get_act_init_bias(const cJSON *lj, ember_activation *act, ember_init *init,
+                                      int *use_bias, const char *where, const char *path,
+                                      ember_error *err)
+{
+    const char *s = NULL;
+    int a, k;
+    ember_status st;
+    if ((st = get_str(lj, "activation", &s, where, path, err)))
+        return st;
+    if ((a = ember__act_from_name(s)) < 0)
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s.activation \"%s\" is unknown", path,
+                          where, s);
+    if ((st = get_str(lj, "kernel_init", &s, where, path, err)))
+        return st;
+    if ((k = ember__init_from_name(s)) < 0)
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s.kernel_init \"%s\" is unknown", path,
+                          where, s);
+    *act = (ember_activation)a;
+    *init = (ember_init)k;
+    return get_bool(lj, "use_bias", use_bias, where, path, err);
+}
+
 /* A [a, b] pair of integers in 1..1024 (window sizes, strides). */
 static ember_status get_pair(const cJSON *obj, const char *key, int64_t out[2], const char *where,
                              const char *path, ember_error *err)
@@ -344,24 +367,11 @@ static ember_status add_layer_from_json(ember_model *m, const cJSON *lj, int i, 
         static const char *const keys[] = {"type", "units", "activation", "kernel_init",
                                            "use_bias", NULL};
         ember_dense_config c;
-        int a, k;
         if ((st = only_keys(lj, keys, where, path, err)) ||
             (st = get_num(lj, "units", 1, 1e9, 1, &d, where, path, err)))
             return st;
         c.units = (int64_t)d;
-        if ((st = get_str(lj, "activation", &s, where, path, err)))
-            return st;
-        if ((a = ember__act_from_name(s)) < 0)
-            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s.activation \"%s\" is unknown", path,
-                              where, s);
-        c.activation = (ember_activation)a;
-        if ((st = get_str(lj, "kernel_init", &s, where, path, err)))
-            return st;
-        if ((k = ember__init_from_name(s)) < 0)
-            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s.kernel_init \"%s\" is unknown", path,
-                              where, s);
-        c.kernel_init = (ember_init)k;
-        if ((st = get_bool(lj, "use_bias", &c.use_bias, where, path, err)))
+        if ((st = get_act_init_bias(lj, &c.activation, &c.kernel_init, &c.use_bias, where, path, err)))
             return st;
         return ember_model_add_dense_ex(m, &c, err);
     }
@@ -404,7 +414,6 @@ static ember_status add_layer_from_json(ember_model *m, const cJSON *lj, int i, 
         static const char *const keys[] = {"type", "filters", "kernel_size", "strides", "padding",
                                            "activation", "kernel_init", "use_bias", NULL};
         ember_conv2d_config c = ember_conv2d_config_default(1, 1);
-        int a, k;
         int64_t ks[2], ss[2];
         if ((st = only_keys(lj, keys, where, path, err)) ||
             (st = get_num(lj, "filters", 1, 1 << 20, 1, &d, where, path, err)) ||
@@ -414,19 +423,7 @@ static ember_status add_layer_from_json(ember_model *m, const cJSON *lj, int i, 
             return st;
         c.filters = (int64_t)d;
         c.kernel_h = ks[0], c.kernel_w = ks[1], c.stride_h = ss[0], c.stride_w = ss[1];
-        if ((st = get_str(lj, "activation", &s, where, path, err)))
-            return st;
-        if ((a = ember__act_from_name(s)) < 0)
-            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s.activation \"%s\" is unknown", path,
-                              where, s);
-        c.activation = (ember_activation)a;
-        if ((st = get_str(lj, "kernel_init", &s, where, path, err)))
-            return st;
-        if ((k = ember__init_from_name(s)) < 0)
-            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s.kernel_init \"%s\" is unknown", path,
-                              where, s);
-        c.kernel_init = (ember_init)k;
-        if ((st = get_bool(lj, "use_bias", &c.use_bias, where, path, err)))
+        if ((st = get_act_init_bias(lj, &c.activation, &c.kernel_init, &c.use_bias, where, path, err)))
             return st;
         return ember_model_add_conv2d_ex(m, &c, err);
     }
