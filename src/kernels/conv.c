@@ -339,7 +339,41 @@ void ember__conv2d_ref_bwd(const ember_conv_geom *g, int64_t F, const float *x, 
         v8f bv[NV], zero = {0};                                                                \
         for (int v = 0; v < NV; v++)                                                           \
             bv[v] = bias ? ld8(bias + 8 * v) : zero;                                           \
-        for (int64_t ow = 0; ow < g->OW; ow++) {                                               \
+        int64_t ow = 0, ih0 = oh * g->sh - g->pt;                                              \
+        /* one channel, a row whose windows lie inside the image: two pixels at a \
+         * time, no bounds checks (twice the independent add chains) */           \
+        if (C == 1 && g->sw == 1 && g->pl == 0 && ih0 >= 0 && ih0 + g->kh <= g->H &&           \
+            g->OW - 1 + g->kw <= W) {                                                          \
+            for (; ow + 1 < g->OW; ow += 2) {                                                  \
+                v8f a0[NV], a1[NV];                                                            \
+                for (int v = 0; v < NV; v++)                                                   \
+                    a0[v] = a1[v] = bv[v];                                                     \
+                for (int64_t i = 0; i < g->kh; i++) {                                          \
+                    const float *xr = xb + (ih0 + i) * W + ow;                                 \
+                    const float *kr = k + i * g->kw * F;                                       \
+                    for (int64_t j = 0; j < g->kw; j++) {                                      \
+                        v8f p0 = zero + xr[j], p1 = zero + xr[j + 1];                          \
+                        for (int v = 0; v < NV; v++) {                                         \
+                            v8f kk = ld8(kr + j * F + 8 * v);                                  \
+                            a0[v] += p0 * kk;                                                  \
+                            a1[v] += p1 * kk;                                                  \
+                        }                                                                      \
+                    }                                                                          \
+                }                                                                              \
+                float *yo = y + (bo * g->OW + ow) * F;                                         \
+                for (int v = 0; v < NV; v++) {                                                 \
+                    if (relu) {                                                                \
+                        a0[v] = (v8f)((__typeof__(a0[v] > zero))(a0[v] > zero) &               \
+                                      (__typeof__(a0[v] > zero))a0[v]);                         \
+                        a1[v] = (v8f)((__typeof__(a1[v] > zero))(a1[v] > zero) &               \
+                                      (__typeof__(a1[v] > zero))a1[v]);                         \
+                    }                                                                          \
+                    st8(yo + 8 * v, a0[v]);                                                    \
+                    st8(yo + F + 8 * v, a1[v]);                                                \
+                }                                                                              \
+            }                                                                                  \
+        }                                                                                      \
+        for (; ow < g->OW; ow++) {                                                             \
             v8f acc[NV];                                                                       \
             for (int v = 0; v < NV; v++)                                                       \
                 acc[v] = bv[v];                                                                \
@@ -493,16 +527,31 @@ static void direct_dk_any(const ember_conv_geom *g, int64_t F, const float *xb, 
 
 EMBER_CLONES
 void ember__conv_direct_bwd(const ember_conv_geom *g, int64_t F, const float *x, const float *k,
-                            const float *dz, int64_t B, float *dx, float *dk, float *part,
-                            int threads)
+                            const float *dy, const float *relu_y, float *dz, int64_t B, float *dx,
+                            float *dk, float *db, float *part, int threads)
 {
     const int64_t H = g->H, W = g->W, C = g->C, K = g->kh * g->kw * C;
-    const int64_t nin = H * W * C, nout = g->OH * g->OW * F;
+    const int64_t nin = H * W * C, nout = g->OH * g->OW * F, P = g->OH * g->OW;
     (void)threads;
 #pragma omp parallel for schedule(static) num_threads(threads) if (B * nout * K > 65536)
     for (int64_t b = 0; b < B; b++) {
-        const float *xb = x + b * nin, *dzb = dz + b * nout;
-        float *pb = part + b * K * F;
+        const float *xb = x + b * nin, *dzb = dy + b * nout;
+        float *pb = part + b * (K * F + F);
+        if (relu_y) { /* dz = dy * [y > 0], while this example is in cache */
+            const float *yb = relu_y + b * nout;
+            float *zb = dz + b * nout;
+            for (int64_t i = 0; i < nout; i++)
+                zb[i] = yb[i] > 0.0f ? dzb[i] : 0.0f;
+            dzb = zb;
+        }
+        if (db) { /* this example's bias gradient */
+            float *bs = pb + K * F;
+            for (int64_t f = 0; f < F; f++)
+                bs[f] = 0.0f;
+            for (int64_t p = 0; p < P; p++)
+                for (int64_t f = 0; f < F; f++)
+                    bs[f] += dzb[p * F + f];
+        }
         switch (F) {
         case 8: direct_dk_1(g, xb, dzb, pb); break;
         case 16: direct_dk_2(g, xb, dzb, pb); break;
@@ -539,8 +588,10 @@ void ember__conv_direct_bwd(const ember_conv_geom *g, int64_t F, const float *x,
     }
     /* per-example partials summed in example order: independent of threads */
     for (int64_t b = 0; b < B; b++) {
-        const float *pb = part + b * K * F;
+        const float *pb = part + b * (K * F + F);
         for (int64_t q = 0; q < K * F; q++)
             dk[q] += pb[q];
+        for (int64_t f = 0; db && f < F; f++)
+            db[f] += pb[K * F + f];
     }
 }

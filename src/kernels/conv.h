@@ -55,16 +55,19 @@ void ember__avgpool_bwd(const ember_conv_geom *g, const float *dy, int64_t B, fl
  * im2col + sgemm with a tiny inner dimension runs far below the sgemm rate:
  * each output pixel accumulates its F outputs in registers. F <=
  * EMBER_DIRECT_MAX_F. Forward: y = [relu](conv(x, k) + bias) (bias may be
- * NULL). Backward: dk += sum over the batch (per-example partials in
- * part[B][K*F], added in example order, so the result does not depend on
- * the thread count); dx (if non-NULL) is overwritten. */
+ * NULL). Backward from dy (the gradient w.r.t. the pre-activation, or,
+ * when relu_y is non-NULL, w.r.t. the ReLU output relu_y, masked into dz
+ * [B][OH*OW*F] per example): dk += and db += (if non-NULL) sums over the
+ * batch, from per-example partials in part[B][K*F + F] added in example
+ * order, so the result does not depend on the thread count; dx (if
+ * non-NULL) is overwritten. */
 #define EMBER_DIRECT_MAX_K 16
 #define EMBER_DIRECT_MAX_F 256
 void ember__conv_direct_fwd(const ember_conv_geom *g, int64_t F, const float *x, const float *k,
                             const float *bias, int relu, int64_t B, float *y, int threads);
 void ember__conv_direct_bwd(const ember_conv_geom *g, int64_t F, const float *x, const float *k,
-                            const float *dz, int64_t B, float *dx, float *dk, float *part,
-                            int threads);
+                            const float *dy, const float *relu_y, float *dz, int64_t B, float *dx,
+                            float *dk, float *db, float *part, int threads);
 
 /* Reference direct convolution, double accumulation, no tricks.
  * y[B][OH][OW][F] = b + sum x * k, k [kh][kw][C][F], bias may be NULL. */

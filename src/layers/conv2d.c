@@ -25,6 +25,7 @@
 #include "kernels/gemm.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PAR_MIN_ELEMS 65536
@@ -54,25 +55,31 @@ static void bias_relu(float *y, const float *b, int64_t rows, int64_t F, int thr
  * to part[block][F] and are added to db in block order, so the result does
  * not depend on the thread count. */
 EMBER_CLONES
-static void relu_grad(float *dz, float *db, float *part, const float *dy, const float *y,
-                      int64_t rows, int64_t F, int threads)
+static void relu_grad(float *restrict dz, float *db, float *restrict part,
+                      const float *restrict dy, const float *restrict y, int64_t rows, int64_t F,
+                      int threads)
 {
     int64_t nblk = (rows + BIAS_ROWS - 1) / BIAS_ROWS;
     (void)threads;
 #pragma omp parallel for schedule(static) num_threads(threads) if (rows * F > PAR_MIN_ELEMS)
     for (int64_t blk = 0; blk < nblk; blk++) {
         int64_t r0 = blk * BIAS_ROWS, r1 = r0 + BIAS_ROWS < rows ? r0 + BIAS_ROWS : rows;
-        float *pb = part + blk * F;
-        for (int64_t f = 0; f < F; f++)
-            pb[f] = 0.0f;
-        for (int64_t r = r0; r < r1; r++) {
-            const float *yr = y + r * F, *dyr = dy + r * F;
-            float *dzr = dz + r * F;
-            for (int64_t f = 0; f < F; f++) {
-                float v = yr[f] > 0.0f ? dyr[f] : 0.0f;
-                dzr[f] = v;
-                pb[f] += v;
+        float *restrict pb = part + blk * F;
+        for (int64_t f0 = 0; f0 < F; f0 += 64) {
+            /* 64 column sums in a local array the compiler keeps in registers */
+            int64_t nf = F - f0 < 64 ? F - f0 : 64;
+            float acc[64] = {0};
+            for (int64_t r = r0; r < r1; r++) {
+                const float *restrict yr = y + r * F + f0, *restrict dyr = dy + r * F + f0;
+                float *restrict dzr = dz + r * F + f0;
+                for (int64_t f = 0; f < nf; f++) {
+                    float v = yr[f] > 0.0f ? dyr[f] : 0.0f;
+                    dzr[f] = v;
+                    acc[f] += v;
+                }
             }
+            for (int64_t f = 0; f < nf; f++)
+                pb[f0 + f] = acc[f];
         }
     }
     if (!db)
@@ -107,6 +114,11 @@ static ember_status conv_build(ember_layer *l, ember_error *err)
         c->algo = CONV_DIRECT;
     else
         c->algo = CONV_IM2COL;
+    if (c->algo != CONV_DIRECT) {
+        free(c->dkt);
+        if (!(c->dkt = malloc((size_t)kn * sizeof *c->dkt)))
+            return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for conv2d");
+    }
     l->out_rank = 3;
     l->out_shape[0] = g->OH;
     l->out_shape[1] = g->OW;
@@ -118,7 +130,7 @@ static ember_status conv_build(ember_layer *l, ember_error *err)
     l->out_activation = c->activation;
     /* dz (or logits) | columns | per-block bias partials (relu_grad) */
     int64_t parts = (pix / BIAS_ROWS + 1) * c->filters;
-    int64_t mid = c->algo == CONV_IM2COL ? cs : c->algo == CONV_DIRECT ? kn : 0;
+    int64_t mid = c->algo == CONV_IM2COL ? cs : c->algo == CONV_DIRECT ? kn + c->filters : 0;
     l->scratch_per_row = (c->activation == EMBER_ACT_LINEAR ? 0 : ys) + mid +
                          (c->activation == EMBER_ACT_RELU ? parts : 0);
     return EMBER_OK;
@@ -149,7 +161,7 @@ static float *parts_of(const ember_layer *l, int64_t B)
     const ember_conv_geom *g = &c->g;
     int64_t kcol = g->kh * g->kw * g->C;
     int64_t mid = c->algo == CONV_IM2COL ? g->OH * g->OW * kcol
-                  : c->algo == CONV_DIRECT ? kcol * c->filters : 0;
+                  : c->algo == CONV_DIRECT ? kcol * c->filters + c->filters : 0;
     return cols_of(l, B) + B * mid;
 }
 
@@ -192,6 +204,19 @@ static void conv_bwd(ember_layer *l, float *dx, const float *dy, const float *x,
     conv2d_config *c = l->config;
     const ember_conv_geom *g = &c->g;
     int64_t F = c->filters, kcol = g->kh * g->kw * g->C, rows = B * g->OH * g->OW;
+    if (c->algo == CONV_DIRECT) {
+        /* the kernel masks ReLU and sums the bias per example itself */
+        int relu = c->activation == EMBER_ACT_RELU && !l->dy_is_preact;
+        const float *d = dy;
+        if (!relu && c->activation != EMBER_ACT_LINEAR && !l->dy_is_preact) {
+            ember__act_backward(c->activation, l->scratch, dy, y, rows, F);
+            d = l->scratch;
+        }
+        ember__conv_direct_bwd(g, F, x, l->params, d, relu ? y : NULL, l->scratch, B, dx,
+                               l->grads, c->use_bias ? l->grads + kcol * F : NULL, cols_of(l, B),
+                               ctx->threads);
+        return;
+    }
     const float *dz = dy;
     int bias_done = 0;
     if (c->activation == EMBER_ACT_RELU && !l->dy_is_preact) {
@@ -205,13 +230,13 @@ static void conv_bwd(ember_layer *l, float *dx, const float *dy, const float *x,
     }
     if (c->use_bias && !bias_done)
         ember__bias_grad(l->grads + kcol * F, dz, rows, F, ctx->threads);
-    if (c->algo == CONV_DIRECT) {
-        ember__conv_direct_bwd(g, F, x, l->params, dz, B, dx, l->grads, cols_of(l, B),
-                               ctx->threads);
-        return;
-    }
     float *cols = c->algo == CONV_IM2COL ? cols_of(l, B) : NULL;
-    ember__gemm(ctx->threads, 1, 0, kcol, F, rows, 1.0f, cols ? cols : x, dz, 1.0f, l->grads);
+    /* dK^T = dz^T cols (F x kcol) ran faster than dK = cols^T dz in
+     * bench/bench_cnn_layers; it is added to dK transposed (kcol * F adds) */
+    ember__gemm(ctx->threads, 1, 0, F, kcol, rows, 1.0f, dz, cols ? cols : x, 0.0f, c->dkt);
+    for (int64_t q = 0; q < kcol; q++)
+        for (int64_t f = 0; f < F; f++)
+            l->grads[q * F + f] += c->dkt[f * kcol + q];
     if (!dx)
         return;
     if (!cols) {
@@ -234,7 +259,12 @@ static int conv_describe(const ember_layer *l, char *buf, size_t cap)
                     ember__init_name(c->kernel_init), c->use_bias ? "true" : "false");
 }
 
-static void conv_destroy(ember_layer *l) { (void)l; }
+static void conv_destroy(ember_layer *l)
+{
+    conv2d_config *c = l->config;
+    free(c->dkt);
+    c->dkt = NULL;
+}
 
 const ember_layer_ops ember__conv2d_ops = {"conv2d", conv_build,    conv_init,   conv_fwd,
                                            conv_bwd, conv_describe, conv_destroy};

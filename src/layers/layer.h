@@ -129,6 +129,7 @@ typedef struct conv2d_config {
     int use_bias;
     ember_conv_geom g;          /* set by build */
     enum { CONV_IM2COL = 0, CONV_POINTWISE, CONV_DIRECT } algo; /* set by build (conv2d.c) */
+    float *dkt;                 /* [F][kh*kw*C] kernel gradient, transposed (im2col backward) */
 } conv2d_config;
 
 typedef struct pool2d_config {
