@@ -2,12 +2,15 @@
  * ember.h - the one public header of Ember, a small deep-learning toolkit in C.
  *
  * What it gives: float32 tensors, a Keras-like Sequential model (Dense with
- * activations, Activation, Dropout), losses (categorical cross-entropy fused
+ * activations, Activation, Dropout, Embedding + GlobalAveragePooling1D for
+ * text, Conv2D, MaxPool2D, AveragePool2D, GlobalAveragePooling2D, Flatten and
+ * BatchNormalization for images), losses (categorical cross-entropy fused
  * with softmax, binary cross-entropy, mean squared error), optimizers (SGD with
  * momentum/Nesterov, Adam, L2 weight decay, clipping by global norm),
  * fit/evaluate/predict, model files in the safetensors layout, an IDX
- * reader (MNIST-style files, gzip or not), and image data sets (PNG, JPEG,
- * BMP, PGM/PPM, GIF, TGA files or a folder per class).
+ * reader (MNIST-style files, gzip or not), text data sets and the text
+ * pipeline (cleaning, tokenising, vocabulary), and image data sets (PNG,
+ * JPEG, BMP, PGM/PPM, GIF, TGA files or a folder per class).
  *
  * What it deliberately does not do: print (progress goes through a callback
  * you install), exit, or keep global state. Every fallible call returns an
