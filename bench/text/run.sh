@@ -5,10 +5,11 @@
 # and SpamAssassin, 2 threads each. Prints one markdown table (plus the configurations
 # tried for Ember's best settings) and saves it to $OUT_DIR/text_bench.md.
 #
-#   bench/text/run.sh                  # about 10-15 minutes on 2 cores
+#   bench/text/run.sh                  # about 12-18 minutes on 2 cores (Ember alone ~6)
 #   APPEND_RESULTS=1 bench/text/run.sh # also append the section to bench/RESULTS.md
 #
-# Environment: DATA_DIR (default /tmp/ember-text-data, built by prepare.sh when missing),
+# Environment: DATA_DIR (default /tmp/ember-text-data, built by prepare.sh when missing or
+# lacking the cross-validation folds),
 # OUT_DIR (default /tmp/ember-text-bench), EMBER (default build/ember, built with cmake
 # when missing), SETS (default banking77,spam), NO_TORCH=1, NO_FASTTEXT=1, NO_TUNE=1,
 # NO_INSTALL=1 (never call apt-get). Missing Debian packages (fasttext, python3-torch,
