@@ -128,11 +128,13 @@ static ember_status conv_build(ember_layer *l, ember_error *err)
     l->param_count = kn + (c->use_bias ? c->filters : 0);
     l->kernel_count = kn;
     l->out_activation = c->activation;
-    /* dz (or logits) | columns | per-block bias partials (relu_grad) */
-    int64_t parts = (pix / BIAS_ROWS + 1) * c->filters;
+    /* dz (or logits) | columns | partial sums: per-block bias partials
+     * (relu_grad, pointwise) or per-chunk kernel and bias gradients (im2col,
+     * at most one chunk per example) */
+    int64_t parts = c->algo == CONV_IM2COL ? kn + c->filters : (pix / BIAS_ROWS + 1) * c->filters;
     int64_t mid = c->algo == CONV_IM2COL ? cs : c->algo == CONV_DIRECT ? kn + c->filters : 0;
     l->scratch_per_row = (c->activation == EMBER_ACT_LINEAR ? 0 : ys) + mid +
-                         (c->activation == EMBER_ACT_RELU ? parts : 0);
+                         (c->activation == EMBER_ACT_RELU || c->algo == CONV_IM2COL ? parts : 0);
     return EMBER_OK;
 }
 
@@ -165,6 +167,111 @@ static float *parts_of(const ember_layer *l, int64_t B)
     return cols_of(l, B) + B * mid;
 }
 
+/* ------------------------------------------------ im2col in chunks
+ * The batch is cut into chunks of a few images (about CHUNK_ROWS output
+ * pixels); each chunk runs im2col, its sgemm (one thread), bias and
+ * activation while its columns are in cache, the chunks spread over the
+ * threads in one parallel region. Backward does the same per chunk and
+ * keeps each chunk's kernel and bias gradients apart; they are added in
+ * chunk order afterwards, so results do not depend on the thread count. */
+#define CHUNK_ROWS 512
+
+static int64_t chunk_images(const conv2d_config *c)
+{
+    int64_t pix = c->g.OH * c->g.OW;
+    return pix >= CHUNK_ROWS ? 1 : CHUNK_ROWS / pix;
+}
+
+static void fwd_chunks(ember_layer *l, float *y, const float *x, int64_t B, const ember_step_ctx *ctx)
+{
+    conv2d_config *c = l->config;
+    const ember_conv_geom *g = &c->g;
+    const int64_t F = c->filters, kcol = g->kh * g->kw * g->C, pix = g->OH * g->OW;
+    const int64_t nin = g->H * g->W * g->C, ipc = chunk_images(c), nch = (B + ipc - 1) / ipc;
+    const float *bias = c->use_bias ? l->params + kcol * F : NULL;
+    const int relu = c->activation == EMBER_ACT_RELU && !l->dy_is_preact;
+    float *cols = cols_of(l, B);
+    int threads = ctx->threads;
+    (void)threads;
+#pragma omp parallel for schedule(static) num_threads(threads) if (nch > 1)
+    for (int64_t ch = 0; ch < nch; ch++) {
+        int64_t b0 = ch * ipc, nb = B - b0 < ipc ? B - b0 : ipc, r0 = b0 * pix, rows = nb * pix;
+        float *cc = cols + r0 * kcol, *yc = y + r0 * F;
+        ember__im2col(g, x + b0 * nin, nb, cc, 1);
+        ember__gemm(1, 0, 0, rows, F, kcol, 1.0f, cc, l->params, 0.0f, yc);
+        if (relu) {
+            bias_relu(yc, bias, rows, F, 1);
+            continue;
+        }
+        if (bias)
+            ember__bias_add(yc, bias, rows, F, 1);
+        if (c->activation == EMBER_ACT_LINEAR)
+            continue;
+        if (l->dy_is_preact)
+            memcpy(l->scratch + r0 * F, yc, (size_t)(rows * F) * sizeof *yc);
+        ember__act_forward(c->activation, yc, yc, rows, F);
+    }
+}
+
+static void bwd_chunks(ember_layer *l, float *dx, const float *dy, const float *y, int64_t B,
+                       const ember_step_ctx *ctx)
+{
+    conv2d_config *c = l->config;
+    const ember_conv_geom *g = &c->g;
+    const int64_t F = c->filters, kcol = g->kh * g->kw * g->C, pix = g->OH * g->OW;
+    const int64_t nin = g->H * g->W * g->C, ipc = chunk_images(c), nch = (B + ipc - 1) / ipc;
+    const int64_t kn = kcol * F;
+    const int act = c->activation != EMBER_ACT_LINEAR && !l->dy_is_preact;
+    float *cols = cols_of(l, B), *parts = parts_of(l, B);
+    int threads = ctx->threads;
+    (void)threads;
+#pragma omp parallel for schedule(static) num_threads(threads) if (nch > 1)
+    for (int64_t ch = 0; ch < nch; ch++) {
+        int64_t b0 = ch * ipc, nb = B - b0 < ipc ? B - b0 : ipc, r0 = b0 * pix, rows = nb * pix;
+        float *cc = cols + r0 * kcol, *pk = parts + ch * (kn + F);
+        const float *dz = dy + r0 * F;
+        if (act) {
+            float *z = l->scratch + r0 * F;
+            if (c->activation == EMBER_ACT_RELU) {
+                const float *restrict yr = y + r0 * F, *restrict dr = dz;
+                for (int64_t i = 0; i < rows * F; i++)
+                    z[i] = yr[i] > 0.0f ? dr[i] : 0.0f;
+            } else {
+                ember__act_backward(c->activation, z, dz, y + r0 * F, rows, F);
+            }
+            dz = z;
+        }
+        /* this chunk's dK^T = dz^T cols (F x kcol) and bias sums */
+        ember__gemm(1, 1, 0, F, kcol, rows, 1.0f, dz, cc, 0.0f, pk);
+        if (c->use_bias) {
+            float *pb = pk + kn;
+            for (int64_t f0 = 0; f0 < F; f0 += 64) {
+                int64_t nf = F - f0 < 64 ? F - f0 : 64;
+                float acc[64] = {0};
+                for (int64_t r = 0; r < rows; r++)
+                    for (int64_t f = 0; f < nf; f++)
+                        acc[f] += dz[r * F + f0 + f];
+                for (int64_t f = 0; f < nf; f++)
+                    pb[f0 + f] = acc[f];
+            }
+        }
+        if (!dx)
+            continue;
+        ember__gemm(1, 0, 1, rows, kcol, F, 1.0f, dz, l->params, 0.0f, cc);
+        ember__col2im(g, cc, nb, dx + b0 * nin, 1);
+    }
+    /* chunk partials in chunk order: the same sums for any thread count */
+    float *dk = l->grads, *db = c->use_bias ? l->grads + kn : NULL;
+    for (int64_t ch = 0; ch < nch; ch++) {
+        const float *pk = parts + ch * (kn + F);
+        for (int64_t q = 0; q < kcol; q++)
+            for (int64_t f = 0; f < F; f++)
+                dk[q * F + f] += pk[f * kcol + q];
+        for (int64_t f = 0; db && f < F; f++)
+            db[f] += pk[kn + f];
+    }
+}
+
 static void conv_fwd(ember_layer *l, float *y, const float *x, int64_t B, const ember_step_ctx *ctx)
 {
     conv2d_config *c = l->config;
@@ -172,6 +279,10 @@ static void conv_fwd(ember_layer *l, float *y, const float *x, int64_t B, const 
     int64_t F = c->filters, kcol = g->kh * g->kw * g->C, rows = B * g->OH * g->OW;
     const float *bias = c->use_bias ? l->params + kcol * F : NULL;
     int relu = c->activation == EMBER_ACT_RELU && !l->dy_is_preact;
+    if (c->algo == CONV_IM2COL) {
+        fwd_chunks(l, y, x, B, ctx);
+        return;
+    }
     if (c->algo == CONV_DIRECT) {
         ember__conv_direct_fwd(g, F, x, l->params, bias, relu, B, y, ctx->threads);
         if (relu || c->activation == EMBER_ACT_LINEAR)
@@ -215,6 +326,10 @@ static void conv_bwd(ember_layer *l, float *dx, const float *dy, const float *x,
         ember__conv_direct_bwd(g, F, x, l->params, d, relu ? y : NULL, l->scratch, B, dx,
                                l->grads, c->use_bias ? l->grads + kcol * F : NULL, cols_of(l, B),
                                ctx->threads);
+        return;
+    }
+    if (c->algo == CONV_IM2COL) {
+        bwd_chunks(l, dx, dy, y, B, ctx);
         return;
     }
     const float *dz = dy;
