@@ -32,9 +32,9 @@ static ember_status bn_build(ember_layer *l, ember_error *err)
     if (!(c->epsilon > 0.0f && c->epsilon < 1.0f))
         return EMBER_FAIL(err, EMBER_ERR_ARG, "batch_normalization epsilon must be in (0, 1), "
                           "got %g", (double)c->epsilon);
-    if (l->in_rank < 1)
+    if (l->in_rank < 1 || l->in_size < 1 || l->in_shape[l->in_rank - 1] < 1)
         return EMBER_FAIL(err, EMBER_ERR_SHAPE, "batch_normalization needs a dense input "
-                          "(rank >= 1)");
+                          "(rank >= 1, at least one feature)");
     c->C = l->in_shape[l->in_rank - 1];
     if (c->C > ((int64_t)1 << 28))
         return EMBER_FAIL(err, EMBER_ERR_NOMEM, "batch_normalization: too many features");

@@ -160,7 +160,10 @@ const ember_layer_ops ember__gap2d_ops = {"global_average_pooling2d", gap2d_buil
 
 static ember_status flatten_build(ember_layer *l, ember_error *err)
 {
-    (void)err;
+    if (l->in_rank < 1 || l->in_size < 1)
+        return EMBER_FAIL(err, EMBER_ERR_SHAPE, "flatten needs a dense input (rank >= 1), got "
+                          "rank %d; HINT: a model of token ids starts with an embedding",
+                          l->in_rank);
     l->out_rank = 1;
     l->out_shape[0] = l->in_size;
     for (int i = 1; i < EMBER_MAX_DIMS; i++)

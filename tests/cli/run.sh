@@ -221,6 +221,31 @@ expect 0 "mixed sizes with --image-size" -- "$EMBER" train --train "$T/mixed" --
 expect 2 "empty class folder" -- "$EMBER" train --train "$T/empty" --out "$T/x.safetensors"
 contains "$T/err" "empty/b" "empty class folder named"
 expect 1 "bad --image-size" -- "$EMBER" train --train "$T/mixed" --image-size 8by8 --out "$T/x.safetensors"
+# image-folder options on IDX images or text were silently ignored
+expect 1 "--normalize on IDX" -- "$EMBER" train --train "$T/ctrain-images-idx3-ubyte" --normalize --out "$T/x.safetensors"
+contains "$T/err" "work with image folders only" "--normalize on IDX refused"
+expect 1 "--crop on text" -- "$EMBER" train --train "$T/train.csv" --crop 2x2 --out "$T/x.safetensors"
+# an image model given a folder of 1x1 RGBA PNGs as predict input, a crop pad
+# far larger than the image, and image files interleaved with options
+python3 - "$T" <<'PY2' || fail "png fixtures"
+import os, struct, sys, zlib
+d = sys.argv[1]
+def png(path, w, h, px):
+    raw = b"".join(b"\x00" + bytes(px[y * w * 4:(y + 1) * w * 4]) for y in range(h))
+    ch = lambda t, b: struct.pack(">I", len(b)) + t + b + struct.pack(">I", zlib.crc32(t + b))
+    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + ch(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0))
+                           + ch(b"IDAT", zlib.compress(raw)) + ch(b"IEND", b""))
+for c, v in (("dark", 10), ("light", 240)):
+    os.makedirs(f"{d}/px/{c}")
+    for i in range(4):
+        png(f"{d}/px/{c}/{i}.png", 1, 1, [v, v, v, 0])
+PY2
+printf 'conv2d 4 3 relu same\nmax_pool2d 2 same\nflatten\ndense classes softmax\n' > "$T/px.arch"
+expect 0 "1x1 RGBA images, --augment-crop 50" -- "$EMBER" train --train "$T/px" --arch "$T/px.arch" --epochs 1 \
+    --batch-size 1 --augment-crop 50 --augment-flip --out "$T/px.safetensors" --quiet
+expect 0 "predict, files around options" -- "$EMBER" predict -k 2 "$T/px.safetensors" "$T/px/dark/0.png" --json "$T/px/light/1.png"
+[ "$(wc -l < "$T/out")" -eq 2 ] && ok || fail "predict around options: $(cat "$T/out")"
+expect 1 "predict without images" -- "$EMBER" predict "$T/px.safetensors" --json
 
 echo "cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -446,6 +446,11 @@ int cmd_train(int argc, char **argv)
     char *arch = NULL, *pjson = NULL;
     int rc = EXIT_OK;
     int64_t input_dim = 0, classes, n_train, n_valid = 0;
+    if (!folder_images && (a.normalize || a.channels || a.resize_h || a.crop_h)) {
+        rc = cli_fail(o, C, EXIT_USAGE, "%s: --normalize, --channels, --image-size and --crop "
+                      "work with image folders only", a.train);
+        goto done;
+    }
     if (text) {
         ember_text_read_options ro = ember_text_read_options_default();
         ro.text_column = a.text_col;
