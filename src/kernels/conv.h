@@ -25,8 +25,9 @@ typedef struct ember_conv_geom {
     int64_t OH, OW;    /* output rows, columns */
 } ember_conv_geom;
 
-/* Fill g; errors (named) when a size is < 1, the window does not fit a
- * "valid" input, or a size overflows. */
+/* Fill g; errors (named) when a size is < 1 or beyond its bound (input
+ * sides 2^30, windows and strides 1024), or the window does not fit a
+ * "valid" input. Products of the sizes are checked by the layers. */
 ember_status ember__conv_geom(ember_conv_geom *g, int64_t H, int64_t W, int64_t C, int64_t kh,
                               int64_t kw, int64_t sh, int64_t sw, int same, ember_error *err);
 

@@ -504,8 +504,11 @@ int cmd_train(int argc, char **argv)
         if (e && nl) {
             size_t head = (size_t)(nl - arch);
             char *na = malloc(strlen(arch) + 8);
-            if (!na)
+            if (!na) {
+                snprintf(err.message, sizeof err.message, "out of memory");
+                err.code = EMBER_ERR_NOMEM;
                 goto fail;
+            }
             memcpy(na, arch, head);
             strcpy(na + head, " dense");
             strcat(na, nl);
