@@ -446,6 +446,36 @@ static void test_learns_and_round_trips(void)
     ember_tensor_destroy(y);
 }
 
+/* A model file whose BatchNormalization variance is negative or NaN (saved
+ * with valid checksums, so only the value check can catch it) is refused at
+ * load time, naming the tensor, instead of giving NaN predictions. */
+static void test_bad_bn_statistics(void)
+{
+    ember_error err;
+    const float bad[3] = {-1.0f, NAN, INFINITY};
+    for (int t = 0; t < 3; t++) {
+        int64_t in[1] = {3};
+        ember_model *m = NULL, *back = NULL;
+        CHECK_OK(ember_model_create(&m, 1, in, 1, &err), &err);
+        CHECK_OK(ember_model_add_batch_normalization(m, 0.9f, 1e-3f, &err), &err);
+        CHECK_OK(ember_model_add_dense(m, 2, EMBER_ACT_SOFTMAX, &err), &err);
+        ember_optimizer_config opt = ember_optimizer_sgd(0.1f, 0, 0);
+        CHECK_OK(ember_model_compile(m, &opt, EMBER_LOSS_CATEGORICAL_CROSSENTROPY, &err), &err);
+        /* gamma, beta, mean, variance: one bad mean (t == 2) or variance */
+        m->layers[0]->params[t == 2 ? 2 * 3 + 1 : 3 * 3 + 1] = bad[t];
+        char path[] = "/tmp/ember_bn_XXXXXX";
+        int fd = mkstemp(path);
+        CHECK(fd >= 0);
+        close(fd);
+        CHECK_OK(ember_model_save(m, path, &err), &err);
+        CHECK_ERR(ember_model_load(&back, path, &err), EMBER_ERR_FORMAT, &err,
+                  t == 2 ? "layers.0.moving_mean\"[1]" : "layers.0.moving_variance\"[1]");
+        CHECK(back == NULL);
+        unlink(path);
+        ember_model_destroy(m);
+    }
+}
+
 static void test_arch_and_errors(void)
 {
     ember_error err;
@@ -492,6 +522,7 @@ int main(void)
     test_maxpool_vector_path();
     test_network_gradient();
     test_arch_and_errors();
+    test_bad_bn_statistics();
     test_learns_and_round_trips();
     return check_summary("conv");
 }

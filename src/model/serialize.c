@@ -26,6 +26,7 @@
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -673,6 +674,18 @@ ember_status ember_model_load(ember_model **out, const char *path, ember_error *
             for (int d = 0; d < pt[j].ndim; d++)
                 count *= pt[j].shape[d];
             memcpy(l->params + pt[j].offset, data, (size_t)count * sizeof(float));
+            /* BatchNormalization's statistics are used as they are at inference:
+             * a NaN or negative variance would make every prediction NaN */
+            int stats = l->kind == EMBER_LAYER_BATCHNORM && pt[j].offset >= 2 * count;
+            for (int64_t q = 0; stats && q < count; q++) {
+                float v = l->params[pt[j].offset + q];
+                if (!isfinite(v) || (pt[j].offset == 3 * count && v < 0.0f)) {
+                    s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: tensor \"%s\"[%lld] = %g is not "
+                                   "a finite%s number", path, name, (long long)q, (double)v,
+                                   pt[j].offset == 3 * count ? " non-negative" : "");
+                    goto fail;
+                }
+            }
         }
     }
     if (ember__st_count(f) != expected) {
