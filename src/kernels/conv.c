@@ -525,11 +525,8 @@ static void direct_dk_any(const ember_conv_geom *g, int64_t F, const float *xb, 
         }
 }
 
-/* out[f] = sum over rows r of m[r][f], rows in order; 64 columns at a time
- * in a local array so the sums stay in registers. */
-static inline __attribute__((always_inline)) void column_sums(float *restrict out,
-                                                              const float *restrict m,
-                                                              int64_t rows, int64_t F)
+EMBER_CLONES
+void ember__column_sums(float *restrict out, const float *restrict m, int64_t rows, int64_t F)
 {
     for (int64_t f0 = 0; f0 < F; f0 += 64) {
         int64_t nf = F - f0 < 64 ? F - f0 : 64;
@@ -540,6 +537,14 @@ static inline __attribute__((always_inline)) void column_sums(float *restrict ou
         for (int64_t f = 0; f < nf; f++)
             out[f0 + f] = acc[f];
     }
+}
+
+EMBER_CLONES
+void ember__relu_mask(float *restrict dz, const float *restrict dy, const float *restrict y,
+                      int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dz[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
 EMBER_CLONES
@@ -555,14 +560,11 @@ void ember__conv_direct_bwd(const ember_conv_geom *g, int64_t F, const float *x,
         const float *xb = x + b * nin, *dzb = dy + b * nout;
         float *pb = part + b * (K * F + F);
         if (relu_y) { /* dz = dy * [y > 0], while this example is in cache */
-            const float *restrict yb = relu_y + b * nout, *restrict db0 = dzb;
-            float *restrict zb = dz + b * nout;
-            for (int64_t i = 0; i < nout; i++)
-                zb[i] = yb[i] > 0.0f ? db0[i] : 0.0f;
-            dzb = zb;
+            ember__relu_mask(dz + b * nout, dzb, relu_y + b * nout, nout);
+            dzb = dz + b * nout;
         }
         if (db) /* this example's bias gradient */
-            column_sums(pb + K * F, dzb, P, F);
+            ember__column_sums(pb + K * F, dzb, P, F);
         switch (F) {
         case 8: direct_dk_1(g, xb, dzb, pb); break;
         case 16: direct_dk_2(g, xb, dzb, pb); break;

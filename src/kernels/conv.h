@@ -70,6 +70,11 @@ void ember__conv_direct_bwd(const ember_conv_geom *g, int64_t F, const float *x,
                             const float *dy, const float *relu_y, float *dz, int64_t B, float *dx,
                             float *dk, float *db, float *part, int threads);
 
+/* out[f] = sum over rows of m[rows][F] (rows in order, so the result does
+ * not depend on who calls it), and dz = dy * [y > 0] over n values. */
+void ember__column_sums(float *out, const float *m, int64_t rows, int64_t F);
+void ember__relu_mask(float *dz, const float *dy, const float *y, int64_t n);
+
 /* Reference direct convolution, double accumulation, no tricks.
  * y[B][OH][OW][F] = b + sum x * k, k [kh][kw][C][F], bias may be NULL. */
 void ember__conv2d_ref_fwd(const ember_conv_geom *g, int64_t F, const float *x, const float *k,

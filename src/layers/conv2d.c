@@ -233,9 +233,7 @@ static void bwd_chunks(ember_layer *l, float *dx, const float *dy, const float *
         if (act) {
             float *z = l->scratch + r0 * F;
             if (c->activation == EMBER_ACT_RELU) {
-                const float *restrict yr = y + r0 * F, *restrict dr = dz;
-                for (int64_t i = 0; i < rows * F; i++)
-                    z[i] = yr[i] > 0.0f ? dr[i] : 0.0f;
+                ember__relu_mask(z, dz, y + r0 * F, rows * F);
             } else {
                 ember__act_backward(c->activation, z, dz, y + r0 * F, rows, F);
             }
@@ -243,18 +241,8 @@ static void bwd_chunks(ember_layer *l, float *dx, const float *dy, const float *
         }
         /* this chunk's dK^T = dz^T cols (F x kcol) and bias sums */
         ember__gemm(1, 1, 0, F, kcol, rows, 1.0f, dz, cc, 0.0f, pk);
-        if (c->use_bias) {
-            float *pb = pk + kn;
-            for (int64_t f0 = 0; f0 < F; f0 += 64) {
-                int64_t nf = F - f0 < 64 ? F - f0 : 64;
-                float acc[64] = {0};
-                for (int64_t r = 0; r < rows; r++)
-                    for (int64_t f = 0; f < nf; f++)
-                        acc[f] += dz[r * F + f0 + f];
-                for (int64_t f = 0; f < nf; f++)
-                    pb[f0 + f] = acc[f];
-            }
-        }
+        if (c->use_bias)
+            ember__column_sums(pk + kn, dz, rows, F);
         if (!dx)
             continue;
         ember__gemm(1, 0, 1, rows, kcol, F, 1.0f, dz, l->params, 0.0f, cc);
