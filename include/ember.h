@@ -508,6 +508,14 @@ ember_status ember_model_create(ember_model **out, int input_rank, const int64_t
 ember_status ember_model_create_ids(ember_model **out, uint64_t seed, ember_error *err);
 /* Free a model. NULL is a no-op. */
 void ember_model_destroy(ember_model *m);
+/* A second handle on the weights of `m` for predicting from another thread at
+ * the same time (a server keeps one per worker thread): it reads m's
+ * parameters without copying them and has its own activation memory, thread
+ * count (1) and metadata (none). It can predict only: fit, compile, save and
+ * adding layers refuse it. `m` must outlive it and must not be trained while
+ * it exists. Errors: EMBER_ERR_ARG, EMBER_ERR_STATE (m has no weights),
+ * EMBER_ERR_NOMEM. */
+ember_status ember_model_share(ember_model **out, const ember_model *m, ember_error *err);
 
 /* Add layers (only before compile). A Dense layer takes a rank-1 input (a
  * rank > 1 input is an error: add Flatten first).
@@ -666,6 +674,14 @@ ember_status ember_model_set_metadata(ember_model *m, const char *key, const cha
 /* Value for `key`, or NULL. Borrowed until the key is set again or the model
  * is destroyed. */
 const char *ember_model_get_metadata(const ember_model *m, const char *key);
+
+/* Metadata keys with a fixed meaning, shared by the `ember` tool and the
+ * server: a text model's pipeline (ember_pipeline_to_json), and the hand-off
+ * threshold chosen by `ember calibrate` (a decimal number in [0, 1]) with the
+ * calibration's figures (a JSON object). */
+#define EMBER_META_TEXT_PIPELINE "text.pipeline"
+#define EMBER_META_SERVE_THRESHOLD "serve.threshold"
+#define EMBER_META_SERVE_CALIBRATION "serve.calibration"
 
 /* ------------------------------------------------------------- compile */
 

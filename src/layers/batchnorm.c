@@ -76,12 +76,15 @@ static void bn_fwd(ember_layer *l, float *y, const float *x, int64_t B, const em
     float *mmean = l->params + 2 * C, *mvar = l->params + 3 * C;
     (void)ctx;
     if (!ctx->training) {
+        /* 1/sqrt(var + eps) in this model's scratch (>= C floats), not in the
+         * config: models made by ember_model_share predict at the same time */
+        float *inv = l->scratch;
         for (int64_t k = 0; k < C; k++)
-            c->invstd[k] = 1.0f / sqrtf(mvar[k] + c->epsilon);
+            inv[k] = 1.0f / sqrtf(mvar[k] + c->epsilon);
 #pragma omp parallel for schedule(static) num_threads(ctx->threads) if (R * C > 65536)
         for (int64_t r = 0; r < R; r++)
             for (int64_t k = 0; k < C; k++)
-                y[r * C + k] = gamma[k] * (x[r * C + k] - mmean[k]) * c->invstd[k] + beta[k];
+                y[r * C + k] = gamma[k] * (x[r * C + k] - mmean[k]) * inv[k] + beta[k];
         return;
     }
     double *mean = c->acc, *var = c->acc + C;

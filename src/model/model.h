@@ -28,6 +28,8 @@ struct ember_model {
 
     int compiled;
     int initialised;        /* params hold values (init or loaded) */
+    int shared;             /* ember_model_share: layers' configs and params belong to
+                               another model; predict only */
     ember_loss_kind loss;
     int fused;              /* last layer's activation fused with the loss */
     ember_optim optim;

@@ -111,8 +111,10 @@ void ember_model_destroy(ember_model *m)
         return;
     for (int i = 0; i < m->n_layers; i++) {
         ember_layer *l = m->layers[i];
-        l->ops->destroy(l);
-        free(l->config);
+        if (!m->shared) {
+            l->ops->destroy(l);
+            free(l->config);
+        }
         free(l);
     }
     free(m->layers);
@@ -124,11 +126,60 @@ void ember_model_destroy(ember_model *m)
     free(m->meta_values);
     free(m->bag_stamp);
     free(m->bag_pos);
-    ember__optim_deinit(&m->optim);
-    ember__free(m->params);
-    ember__free(m->grads);
+    if (!m->shared) {
+        ember__optim_deinit(&m->optim);
+        ember__free(m->params);
+        ember__free(m->grads);
+    }
     free_arena(m);
     free(m);
+}
+
+ember_status ember_model_share(ember_model **out, const ember_model *m, ember_error *err)
+{
+    if (!out || !m)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "ember_model_share: NULL argument");
+    *out = NULL;
+    if (!m->initialised || m->n_layers == 0)
+        return EMBER_FAIL(err, EMBER_ERR_STATE, "share: the model has no weights (compile or "
+                          "load it first)");
+    ember_model *s = calloc(1, sizeof *s);
+    ember_layer **layers = calloc((size_t)m->n_layers, sizeof *layers);
+    if (!s || !layers) {
+        free(s);
+        free(layers);
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "share: out of memory");
+    }
+    s->ids_input = m->ids_input;
+    s->input_rank = m->input_rank;
+    memcpy(s->input_shape, m->input_shape, sizeof s->input_shape);
+    s->input_size = m->input_size;
+    s->seed = m->seed;
+    s->threads = 1;
+    s->layers = layers;
+    s->cap_layers = m->n_layers;
+    s->initialised = 1;
+    s->shared = 1;
+    s->loss = m->loss;
+    s->fused = m->fused;
+    s->n_params = m->n_params;
+    s->params = m->params;
+    for (int i = 0; i < m->n_layers; i++) {
+        ember_layer *l = malloc(sizeof *l);
+        if (!l) {
+            ember_model_destroy(s);
+            return EMBER_FAIL(err, EMBER_ERR_NOMEM, "share: out of memory");
+        }
+        *l = *m->layers[i];
+        /* own scratch and sparse bookkeeping come from this model's arena */
+        l->grads = NULL;
+        l->scratch = NULL;
+        l->touched = NULL;
+        l->n_touched = 0;
+        s->layers[s->n_layers++] = l;
+    }
+    *out = s;
+    return EMBER_OK;
 }
 
 ember_status ember__model_add(ember_model *m, ember_layer_kind kind, void *config,
@@ -138,9 +189,10 @@ ember_status ember__model_add(ember_model *m, ember_layer_kind kind, void *confi
         free(config);
         return EMBER_FAIL(err, EMBER_ERR_ARG, "model is NULL");
     }
-    if (m->compiled) {
+    if (m->compiled || m->shared) {
         free(config);
-        return EMBER_FAIL(err, EMBER_ERR_STATE, "cannot add layers after compile");
+        return EMBER_FAIL(err, EMBER_ERR_STATE, "cannot add layers after compile%s",
+                          m->shared ? " (or to a shared model)" : "");
     }
     if (m->n_layers == m->cap_layers) {
         int cap = m->cap_layers ? 2 * m->cap_layers : 8;
@@ -347,6 +399,8 @@ ember_status ember_model_compile(ember_model *m, const ember_optimizer_config *o
         return EMBER_FAIL(err, EMBER_ERR_ARG, "model is NULL");
     if (m->n_layers == 0)
         return EMBER_FAIL(err, EMBER_ERR_STATE, "compile: the model has no layers");
+    if (m->shared)
+        return EMBER_FAIL(err, EMBER_ERR_STATE, "compile: a shared model can only predict");
     if ((unsigned)loss > EMBER_LOSS_MSE)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "loss %d is unknown", (int)loss);
     ember_status s = ember__optim_validate(opt, err);

@@ -176,7 +176,8 @@ ember_status ember_model_save(const ember_model *m, const char *path, ember_erro
     if (!m || !path)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "ember_model_save: NULL argument");
     if (!m->compiled)
-        return EMBER_FAIL(err, EMBER_ERR_STATE, "save: the model is not compiled");
+        return EMBER_FAIL(err, EMBER_ERR_STATE, "save: the model is not compiled%s",
+                          m->shared ? " (a shared model can only predict)" : "");
     enum { FIXED_META = 9, HASHED_META = FIXED_META + 1 };
     int nt = 0;
     for (int i = 0; i < m->n_layers; i++) {

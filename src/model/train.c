@@ -662,7 +662,9 @@ static ember_status fit_any(ember_model *m, model_input *in, const ember_tensor 
     if (!m || !cfg)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "fit: NULL argument");
     if (!m->compiled)
-        return EMBER_FAIL(err, EMBER_ERR_STATE, "fit: the model is not compiled; call ember_model_compile first");
+        return EMBER_FAIL(err, EMBER_ERR_STATE, "fit: the model is not compiled; call "
+                          "ember_model_compile first%s",
+                          m->shared ? " (a shared model can only predict)" : "");
     if (cfg->epochs < 1)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "fit: epochs must be >= 1, got %d", cfg->epochs);
     if (cfg->batch_size < 1)

@@ -83,7 +83,7 @@ int cli_load_image_folder(const char *dir, const ember_image_options *opt, const
 
 /* Metadata keys the CLI stores in model files. */
 #define CLI_META_SCALE "cli.input_scale"
-#define CLI_META_PIPELINE "text.pipeline" /* ember_pipeline_to_json of a text model */
+#define CLI_META_PIPELINE EMBER_META_TEXT_PIPELINE /* ember_pipeline_to_json of a text model */
 #define CLI_META_ARCH "cli.arch"          /* the architecture text it was built from */
 #define CLI_META_CLASSES "image.classes"  /* class folder names, one per line, in id order */
 #define CLI_META_IMAGE_OPTIONS "image.options" /* ember_image_options_to_json */
