@@ -5,7 +5,7 @@
 
 # Debian packages the build, the tests and the demo need (`make deps`).
 PACKAGES := build-essential cmake pkg-config libopenblas-dev libcjson-dev libssl-dev \
-            zlib1g-dev libutf8proc-dev libstb-dev dataset-fashion-mnist python3
+            zlib1g-dev libutf8proc-dev libstb-dev libmicrohttpd-dev dataset-fashion-mnist python3
 
 BUILD_DIR := build
 ASAN_DIR  := build-asan

@@ -674,6 +674,10 @@ ember_status ember_model_set_metadata(ember_model *m, const char *key, const cha
 /* Value for `key`, or NULL. Borrowed until the key is set again or the model
  * is destroyed. */
 const char *ember_model_get_metadata(const ember_model *m, const char *key);
+/* The metadata keys, in the order they were set (or stored): count, and the
+ * i-th key (NULL outside 0..count-1). */
+int ember_model_metadata_count(const ember_model *m);
+const char *ember_model_metadata_key(const ember_model *m, int i);
 
 /* Metadata keys with a fixed meaning, shared by the `ember` tool and the
  * server: a text model's pipeline (ember_pipeline_to_json), and the hand-off
@@ -836,6 +840,72 @@ ember_status ember_model_save(const ember_model *m, const char *path, ember_erro
  * shape, length and the checksum are validated before any tensor is used.
  * Errors: EMBER_ERR_IO, EMBER_ERR_FORMAT (names the field or tensor). */
 ember_status ember_model_load(ember_model **out, const char *path, ember_error *err);
+
+/* ------------------------------------------------------------- serving */
+
+/* An HTTP service for a text model (`ember serve`; docs/serve.md has the
+ * endpoints and the JSON): it classifies texts, answers the intents an
+ * answers file covers when the top probability reaches the threshold, and
+ * hands off to a human otherwise. libmicrohttpd runs `threads` worker
+ * threads, each with its own epoll loop; a request is handled start to end on
+ * its thread with its own ember_model_share of the weights.
+ *
+ * Life cycle: ember_server_create binds and listens at once (requests that
+ * need the model get 503 until it is loaded), ember_server_load loads the
+ * model and answers files (again: a reload, swapped in atomically; requests
+ * already running finish on the old model; a file that fails to load leaves
+ * the old model serving), ember_server_stop stops accepting, lets requests
+ * in flight finish, and closes. The server keeps its own settings and
+ * counters; no global state. */
+typedef struct ember_server ember_server;
+
+/* Receives one line (no newline) about server events: listening, loads,
+ * reloads, failures. */
+typedef void (*ember_log_fn)(void *user, const char *line);
+
+typedef struct ember_server_config {
+    const char *model_path;     /* text model file (required); loads read it again */
+    const char *answers_path;   /* JSON object intent -> reply text; NULL: no answers */
+    const char *host;           /* address to bind (numeric or a name); default 127.0.0.1 */
+    int port;                   /* 0: an ephemeral port (see ember_server_port) */
+    int threads;                /* worker threads (default 2) */
+    double threshold;           /* hand-off below this top probability; < 0 (default): the
+                                   model's calibrated EMBER_META_SERVE_THRESHOLD, else 0.5 */
+    int64_t max_body;           /* request body limit in bytes (default 1 MiB; 413 beyond) */
+    int max_texts;              /* texts per request (default 256) */
+    int default_k;              /* top intents returned when a request gives no "k" (3) */
+    unsigned timeout_s;         /* idle connection timeout in seconds (default 30) */
+    unsigned max_connections;   /* concurrent connections (default 1024) */
+    ember_log_fn log;           /* NULL: silent */
+    void *log_user;
+} ember_server_config;
+
+ember_server_config ember_server_config_default(void);
+/* Validate the settings, bind and start the worker threads. Errors:
+ * EMBER_ERR_ARG (a setting out of range, naming it), EMBER_ERR_IO (the
+ * address cannot be resolved or bound, with the reason). */
+ember_status ember_server_create(ember_server **out, const ember_server_config *cfg,
+                                 ember_error *err);
+/* The port the server listens on (the ephemeral one when port was 0). */
+int ember_server_port(const ember_server *s);
+/* Load (or reload) the model and answers files and swap them in. On failure
+ * the previous model, if any, keeps serving. Thread-safe; loads run one at a
+ * time. Errors: those of ember_model_load, EMBER_ERR_FORMAT (not a text
+ * model; an answers file that is not a JSON object of strings or names an
+ * intent the model does not have; a stored threshold outside [0, 1]). */
+ember_status ember_server_load(ember_server *s, ember_error *err);
+/* 1 once a model is loaded. */
+int ember_server_ready(const ember_server *s);
+/* The loaded model's version: 1 for the first load, +1 per successful
+ * reload; 0 before any. */
+int64_t ember_server_model_version(const ember_server *s);
+/* Stop accepting connections, wait up to drain_s seconds for requests in
+ * flight, then close every connection and join the threads. Returns the
+ * number of requests that were still running when the wait ended (0: a
+ * clean stop). Idempotent. */
+int ember_server_stop(ember_server *s, double drain_s);
+/* Stop (without waiting) if running, and free. NULL is a no-op. */
+void ember_server_destroy(ember_server *s);
 
 #ifdef __cplusplus
 }

@@ -602,6 +602,13 @@ void ember__model_backward(ember_model *m, const float *dout, int64_t B, const e
     }
 }
 
+int ember_model_metadata_count(const ember_model *m) { return m ? m->n_meta : 0; }
+
+const char *ember_model_metadata_key(const ember_model *m, int i)
+{
+    return m && i >= 0 && i < m->n_meta ? m->meta_keys[i] : NULL;
+}
+
 ember_status ember_model_set_metadata(ember_model *m, const char *key, const char *value,
                                       ember_error *err)
 {

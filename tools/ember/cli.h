@@ -21,6 +21,7 @@ typedef struct cli_out {
 int cmd_train(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Print "ember <cmd>: <message>" to stderr (or a JSON error object on stdout
  * when json) and return `code`. */

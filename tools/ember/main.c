@@ -27,6 +27,8 @@ static const char usage[] =
     "  test      evaluate a saved model on labelled data (accuracy, per-class\n"
     "            precision/recall/F1, confusions)\n"
     "  predict   print the predicted label of each input line (or image)\n"
+    "  serve     answer customer messages over HTTP with a text model: intents,\n"
+    "            replies, hand-off to a person, a chat page, metrics\n"
     "\n"
     "  ember <command> --help   options of one command\n"
     "  ember --version          version and the git commit it was built from\n"
@@ -286,6 +288,8 @@ int main(int argc, char **argv)
         return cmd_test(argc - 1, argv + 1);
     if (!strcmp(cmd, "predict"))
         return cmd_predict(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve(argc - 1, argv + 1);
     fprintf(stderr, "ember: unknown command '%s'\n\n%s", cmd, usage);
     return EXIT_USAGE;
 }

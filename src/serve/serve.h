@@ -1,0 +1,92 @@
+/*
+ * serve.h - internals of ember_server, shared by server.c (life cycle,
+ * model generations, reload) and http.c (requests, routes, metrics, page).
+ */
+#ifndef EMBER_SERVE_H
+#define EMBER_SERVE_H
+
+#include "core.h"
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+#include "io/hash.h"
+
+/* One loaded model with everything a request needs from it. Freed when the
+ * server has moved to a newer one and the last request using it is done. */
+typedef struct generation {
+    int refs;                   /* under ember_server.lock */
+    int64_t version;
+    ember_model *model;         /* owns the weights */
+    ember_pipeline *pipe;
+    int64_t K;                  /* classes */
+    char **label_json;          /* [K] each label as a JSON string literal */
+    char **reply_json;          /* [K] reply as a JSON string literal, or NULL; NULL: no file */
+    int64_t n_answers;
+    double threshold;
+    const char *threshold_source; /* "command line", "calibrated", "default" */
+    char sha256[EMBER_SHA256_HEX_LEN + 1]; /* of the model file */
+    char *info;                 /* GET /v1/model body */
+    pthread_mutex_t pool_lock;  /* idle shares of `model`, one per concurrent request */
+    ember_model **pool;
+    int pool_n, pool_cap;
+} generation;
+
+/* Status codes counted by /metrics; anything else counts as "other". */
+#define SERVE_N_STATUS 11
+extern const int ember__serve_statuses[SERVE_N_STATUS];
+/* Latency histogram upper bounds in seconds (+Inf is the last bucket). */
+#define SERVE_N_BUCKETS 14
+extern const double ember__serve_buckets[SERVE_N_BUCKETS];
+
+struct ember_server {
+    ember_server_config cfg;    /* strings point at the copies below */
+    char *model_path, *answers_path, *host;
+    struct sockaddr_storage addr;
+    int port;
+    int running;
+    double started;
+    struct MHD_Daemon *daemon;
+
+    pthread_mutex_t lock;       /* current, refs, next_version */
+    pthread_mutex_t load_lock;  /* one load at a time */
+    generation *current;
+    int64_t next_version;
+
+    atomic_int stopping;
+    atomic_llong version;       /* of current; 0 before the first load */
+    atomic_llong in_flight;
+    atomic_ullong requests[SERVE_N_STATUS + 1];   /* by status; last: other */
+    atomic_ullong latency[SERVE_N_BUCKETS + 1];   /* per bucket (not cumulative); last: +Inf */
+    atomic_ullong latency_us_sum;
+    atomic_ullong texts, handoffs, answered;
+    atomic_ullong reloads_ok, reloads_failed;
+};
+
+/* libmicrohttpd callbacks (http.c). */
+enum MHD_Result ember__serve_handle(void *cls, struct MHD_Connection *c, const char *url,
+                                    const char *method, const char *version,
+                                    const char *upload_data, size_t *upload_size, void **con_cls);
+void ember__serve_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                            enum MHD_RequestTerminationCode toe);
+
+/* Reference to the current generation (NULL before the first load), and
+ * back; a share of its model for one request, and back (server.c). */
+generation *ember__serve_acquire(ember_server *s);
+void ember__serve_release(ember_server *s, generation *g);
+ember_model *ember__serve_borrow(generation *g, ember_error *err);
+void ember__serve_give_back(generation *g, ember_model *m);
+
+/* Byte offset of the first invalid UTF-8 sequence in s[0..n), or
+ * (size_t)-1 when all of it is valid (http.c; utf8proc decides). */
+size_t ember__serve_utf8_check(const char *s, size_t n);
+/* s as a JSON string literal with its quotes (malloc'd; NULL: no memory). */
+char *ember__serve_json_quote(const char *s);
+
+/* The chat page served at / (page.c, generated from src/serve/page.html). */
+extern const char ember__serve_page[];
+extern const size_t ember__serve_page_len;
+
+#endif
