@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# tests/serve_cli/run.sh EMBER DATA_DIR - `ember serve` as a process: option
+# errors (exit 1), a bad model or answers file at start (exit 2, nothing
+# left listening), the port printed for --port 0, SIGHUP reloads (a good
+# replacement becomes version 2, a corrupt one is refused and version 2 keeps
+# answering), and SIGTERM / SIGINT stop it with exit 0. HTTP through
+# python3's urllib (no curl needed).
+set -u
+EMBER=$1
+DATA=$2
+T=$(mktemp -d)
+PID=
+cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+fails=0 passes=0
+ok()   { passes=$((passes + 1)); }
+fail() { fails=$((fails + 1)); echo "FAIL: $*" >&2; }
+expect() {
+    local want=$1 what=$2; shift 3
+    "$@" >"$T/out" 2>"$T/err"; local got=$?
+    if [ "$got" -eq "$want" ]; then ok; else fail "$what: exit $got, want $want; stderr: $(head -c 300 "$T/err")"; fi
+}
+contains() { if grep -q -- "$2" "$1"; then ok; else fail "$3: '$2' not in $(head -c 400 "$1")"; fi; }
+
+# http METHOD PATH [JSON]: prints "STATUS BODY"
+http() {
+    /usr/bin/env python3 - "$PORT" "$@" <<'PY'
+import sys, urllib.request, urllib.error
+port, method, path = sys.argv[1], sys.argv[2], sys.argv[3]
+data = sys.argv[4].encode() if len(sys.argv) > 4 else None
+req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
+                             headers={"Content-Type": "application/json"} if data else {})
+try:
+    with urllib.request.urlopen(req, timeout=10) as r:
+        print(r.status, r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode())
+except Exception as e:
+    print("000", e)
+PY
+}
+
+# wait_log TEXT: until the server log holds TEXT (10 s)
+wait_log() {
+    for _ in $(seq 100); do grep -q -- "$1" "$T/log" && return 0; sleep 0.1; done
+    fail "server log never said '$1': $(tail -5 "$T/log")"
+    return 1
+}
+
+# a small model on Banking77 (2 epochs: only the service is under test)
+head -n 2001 "$DATA/banking77/train.csv" > "$T/train.csv"
+expect 0 "train" -- "$EMBER" train --train "$T/train.csv" --arch text --epochs 2 --quiet \
+    --threads 1 --out "$T/m.safetensors"
+cp "$T/m.safetensors" "$T/live.safetensors"
+
+expect 0 "serve --help" -- "$EMBER" serve --help
+contains "$T/out" "/v1/predict" "help names the endpoint"
+expect 1 "no model" -- "$EMBER" serve
+expect 1 "bad port" -- "$EMBER" serve "$T/m.safetensors" --port 70000
+contains "$T/err" "--port: '70000'" "bad port named"
+expect 1 "bad threshold" -- "$EMBER" serve "$T/m.safetensors" --threshold 2
+expect 2 "missing model" -- "$EMBER" serve "$T/none.safetensors" --port 0
+contains "$T/err" "none.safetensors" "missing model named"
+echo '{"no_such_intent": "hello"}' > "$T/bad_answers.json"
+expect 2 "answers with an unknown intent" -- "$EMBER" serve "$T/m.safetensors" --port 0 \
+    --answers "$T/bad_answers.json"
+contains "$T/err" "no_such_intent" "unknown intent named"
+
+# start, port from the log
+echo '{"card_arrival": "Cards arrive within 3 working days."}' > "$T/answers.json"
+"$EMBER" serve "$T/live.safetensors" --port 0 --answers "$T/answers.json" 2>"$T/log" &
+PID=$!
+wait_log "model version 1 loaded"
+PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$T/log" | grep -o '[0-9]*$')
+[ -n "$PORT" ] && ok || fail "no port in the log"
+http GET /readyz > "$T/r"; contains "$T/r" '^200 .*"model_version":1' "ready, version 1"
+http POST /v1/predict '{"text": "my card still has not arrived"}' > "$T/r"
+contains "$T/r" '^200 .*"model_version":1' "predict on version 1"
+
+# SIGHUP with a corrupt file: refused, version 1 keeps serving
+head -c 1000 "$T/m.safetensors" > "$T/live.safetensors"
+kill -HUP "$PID"
+wait_log "load failed (the previous model keeps serving)"
+http POST /v1/predict '{"text": "my card still has not arrived"}' > "$T/r"
+contains "$T/r" '^200 .*"model_version":1' "corrupt reload refused, version 1 answers"
+# SIGHUP with a good file: version 2
+cp "$T/m.safetensors" "$T/live.safetensors.tmp" && mv "$T/live.safetensors.tmp" "$T/live.safetensors"
+kill -HUP "$PID"
+wait_log "model version 2 loaded"
+http POST /v1/predict '{"text": "my card still has not arrived"}' > "$T/r"
+contains "$T/r" '^200 .*"model_version":2' "reloaded to version 2"
+http GET /metrics > "$T/r"
+contains "$T/r" 'ember_model_loads_total{result="error"} 1' "failed reload counted"
+
+# SIGTERM: exit 0
+kill -TERM "$PID"
+wait "$PID"; rc=$?; PID=
+[ "$rc" -eq 0 ] && ok || fail "SIGTERM: exit $rc, want 0"
+contains "$T/log" "SIGTERM: stopping" "SIGTERM logged"
+
+# SIGINT: exit 0 too
+"$EMBER" serve "$T/m.safetensors" --port 0 2>"$T/log" &
+PID=$!
+wait_log "model version 1 loaded"
+kill -INT "$PID"
+wait "$PID"; rc=$?; PID=
+[ "$rc" -eq 0 ] && ok || fail "SIGINT: exit $rc, want 0"
+
+echo "serve_cli: $passes passed, $fails failed"
+[ "$fails" -eq 0 ]
