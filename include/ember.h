@@ -66,7 +66,8 @@ typedef enum ember_status {
     EMBER_ERR_FORMAT = -4,      /* a file or input is malformed */
     EMBER_ERR_SHAPE = -5,       /* tensor shapes do not fit together */
     EMBER_ERR_STATE = -6,       /* call out of order (e.g. fit before compile) */
-    EMBER_ERR_NUMERIC = -7,     /* NaN or Inf appeared in loss or gradients */
+    EMBER_ERR_NUMERIC = -7,     /* NaN or Inf appeared in loss or gradients; a
+                                   numeric target cannot be met (calibration) */
     EMBER_ERR_UNSUPPORTED = -8  /* valid request this build cannot do */
 } ember_status;
 
@@ -469,6 +470,38 @@ int ember_class_report_most_confused(const ember_class_report *r, int max_pairs,
 ember_status ember_class_report_to_json(const ember_class_report *r, const char *const *class_names,
                                    char **json, ember_error *err);
 
+/* The hand-off threshold of a server that answers automatically when the
+ * model's top probability is >= the threshold and passes the rest to a
+ * person. For n examples with top probability p_i (the largest output) and
+ * correct_i (1 if the argmax class was the true one):
+ *   auto(t)      = { i : p_i >= t }   (examples with equal p go together)
+ *   coverage(t)  = |auto(t)| / n
+ *   precision(t) = (correct examples in auto(t)) / |auto(t)|
+ * The candidates are the distinct p_i; the result is the smallest candidate
+ * t with precision(t) >= target_precision (the ratio computed in double, so
+ * 3 of 4 meets a target of 0.75). Precision is not monotone in t: a larger
+ * candidate may fall below the target, and monotone_above says whether that
+ * happens. O(n log n) (one sort). */
+typedef struct ember_calibration {
+    double threshold;   /* chosen t: one of the p_i (a float value) */
+    double precision;   /* precision(t) */
+    double coverage;    /* coverage(t), in (0, 1] */
+    int64_t answered;   /* |auto(t)| */
+    int64_t n;          /* examples */
+    int monotone_above; /* 1 if every candidate > t also has precision >= target */
+} ember_calibration;
+
+/* top[n]: each example's top probability, in [0, 1]; correct[n]: 1 if its
+ * prediction was right, else 0. Both borrowed for the call; *out is set
+ * only on success. Errors: EMBER_ERR_ARG (NULL pointer, n < 1, target
+ * outside (0, 1], a NaN or out-of-range probability or a correct[] other
+ * than 0/1, naming the index), EMBER_ERR_NUMERIC (no candidate reaches the
+ * target: the message gives the best precision reachable and its
+ * threshold), EMBER_ERR_NOMEM. Thread-safe (no shared state). */
+ember_status ember_calibrate_threshold(const float *top, const unsigned char *correct, int64_t n,
+                                       double target_precision, ember_calibration *out,
+                                       ember_error *err);
+
 /* ------------------------------------------------------------------ models */
 
 typedef enum ember_activation {
@@ -681,8 +714,14 @@ const char *ember_model_metadata_key(const ember_model *m, int i);
 
 /* Metadata keys with a fixed meaning, shared by the `ember` tool and the
  * server: a text model's pipeline (ember_pipeline_to_json), and the hand-off
- * threshold chosen by `ember calibrate` (a decimal number in [0, 1]) with the
- * calibration's figures (a JSON object). */
+ * threshold chosen by `ember calibrate` (ember_calibrate_threshold) with the
+ * calibration's figures. The threshold is a float in [0, 1] written with
+ * "%.9g", which strtof reads back bit for bit: compare the float top
+ * probability p >= strtof(value) (strtod may read a value a hair above the
+ * float, which would drop examples with p exactly at the threshold). The
+ * calibration is a JSON object: {"target_precision", "threshold",
+ * "precision", "coverage", "answered", "examples", "monotone_above" (true or
+ * false), "data" (the validation file as given)}. */
 #define EMBER_META_TEXT_PIPELINE "text.pipeline"
 #define EMBER_META_SERVE_THRESHOLD "serve.threshold"
 #define EMBER_META_SERVE_CALIBRATION "serve.calibration"

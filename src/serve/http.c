@@ -403,7 +403,7 @@ static void result_json(ember_server *s, sbuf *b, const generation *g, const flo
     top_k(row, g->K, k, order);
     int64_t best = order[0];
     float p = row[best];
-    int confident = (double)p >= g->threshold;
+    int confident = p >= (float)g->threshold; /* float against float: see serve.h */
     const char *reply = g->reply_json ? g->reply_json[best] : NULL;
     /* with an answers file, a confident intent it has no reply for is handed
      * off too: every message gets a reply or a person */

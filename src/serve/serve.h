@@ -25,7 +25,7 @@ typedef struct generation {
     char **label_json;          /* [K] each label as a JSON string literal */
     char **reply_json;          /* [K] reply as a JSON string literal, or NULL; NULL: no file */
     int64_t n_answers;
-    double threshold;
+    double threshold;           /* as a float value: the hand-off test is float p >= it */
     const char *threshold_source; /* "command line", "calibrated", "default" */
     char sha256[EMBER_SHA256_HEX_LEN + 1]; /* of the model file */
     char *info;                 /* GET /v1/model body */

@@ -284,7 +284,10 @@ static ember_status build_info(ember_server *s, generation *g, ember_error *err)
     cJSON_AddNumberToObject(o, "version", (double)g->version);
     cJSON_AddStringToObject(o, "path", s->cfg.model_path);
     cJSON_AddStringToObject(o, "sha256", g->sha256);
-    cJSON_AddNumberToObject(o, "threshold", g->threshold);
+    /* shown with float precision (0.7, not 0.699999988079071) */
+    char tb[32];
+    snprintf(tb, sizeof tb, "%.7g", g->threshold);
+    cJSON_AddNumberToObject(o, "threshold", strtod(tb, NULL));
     cJSON_AddStringToObject(o, "threshold_source", g->threshold_source);
     if (s->cfg.answers_path) {
         cJSON_AddStringToObject(o, "answers_path", s->cfg.answers_path);
@@ -342,12 +345,14 @@ static ember_status gen_load(ember_server *s, generation **out, ember_error *err
         st = load_answers(g, s->cfg.answers_path, err);
     if (!st) {
         if (s->cfg.threshold >= 0.0) {
-            g->threshold = s->cfg.threshold;
+            g->threshold = (float)s->cfg.threshold;
             g->threshold_source = "command line";
         } else {
             const char *t = ember_model_get_metadata(g->model, EMBER_META_SERVE_THRESHOLD);
             char *endp = NULL;
-            double v = t ? strtod(t, &endp) : 0.5;
+            /* a float written with %.9g: strtof gives it back bit for bit (the
+             * comparison is float p >= float threshold) */
+            double v = t ? strtof(t, &endp) : 0.5;
             if (t && (endp == t || *endp || !(v >= 0.0 && v <= 1.0)))
                 st = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata %s=\"%s\" is not a number "
                                 "in [0, 1]", path, EMBER_META_SERVE_THRESHOLD, t);

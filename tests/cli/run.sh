@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/cli/run.sh EMBER - the `ember` command line end to end on small
 # synthetic IDX files written here: train -> test -> predict round trip,
-# --json output, --help, --version, and the documented exit codes for usage
-# errors (1) and bad data or models (2).
+# calibrate (the serve threshold saved in the model's metadata), --json
+# output, --help, --version, and the documented exit codes for usage errors
+# (1) and bad data or models (2).
 set -u
 EMBER=$1
 T=$(mktemp -d)
@@ -167,6 +168,93 @@ cmp -s "$T/d1.safetensors" "$T/d2.safetensors" && ok || fail "same seed gave dif
 # class weights
 expect 0 "class weight balanced" -- "$EMBER" train --train "$T/train.csv" --class-weight balanced --epochs 1 --out "$T/w.safetensors" --quiet
 
+# ---- calibrate: the serve threshold from labelled data, saved in the model ----
+# meta FILE: the model file's __metadata__ as JSON (safetensors: u64 length, JSON header)
+meta() { python3 -c 'import json,struct,sys; b=open(sys.argv[1],"rb").read(); n=struct.unpack("<Q",b[:8])[0]; print(json.dumps(json.loads(b[8:8+n])["__metadata__"]))' "$1"; }
+for c in calibrate; do expect 0 "$c --help" -- "$EMBER" $c --help; done
+contains "$T/out" "precision(t)" "calibrate --help defines precision"
+contains "$T/out" "serve.threshold" "calibrate --help names the metadata key"
+cp "$T/t.safetensors" "$T/t0.safetensors"
+expect 0 "calibrate --json --out" -- "$EMBER" calibrate "$T/t.safetensors" "$T/test.csv" --target-precision 0.95 \
+    --out "$T/tc.safetensors" --json --threads 2
+cp "$T/out" "$T/cal.json"
+meta "$T/t0.safetensors" > "$T/m0.json"; meta "$T/tc.safetensors" > "$T/m1.json"
+python3 - "$T/cal.json" "$T/m0.json" "$T/m1.json" "$T/t0.safetensors" "$T/tc.safetensors" <<'PY' && ok || fail "calibrate --json / saved metadata"
+import json, struct, sys
+r = json.load(open(sys.argv[1])); m0 = json.load(open(sys.argv[2])); m1 = json.load(open(sys.argv[3]))
+def body(p):
+    b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n]); h.pop("__metadata__"); return h, b[8 + n:]
+errs = []
+keys = {"target_precision", "threshold", "precision", "coverage", "answered", "examples", "monotone_above",
+        "data", "model", "at"}
+if set(r) != keys: errs.append(f"keys {sorted(r)}")
+if r["examples"] != 60 or r["target_precision"] != 0.95 or not r["precision"] >= 0.95: errs.append("figures")
+if abs(r["coverage"] - r["answered"] / 60) > 1e-12 or not 0 < r["threshold"] <= 1: errs.append("coverage/threshold")
+if [a["threshold"] for a in r["at"]] != [0.3, 0.5, 0.7, 0.9]: errs.append("at")
+if not r["data"].endswith("test.csv") or not r["model"].endswith("tc.safetensors"): errs.append("paths")
+if m1.get("serve.threshold") != "%.9g" % r["threshold"]: errs.append(f"serve.threshold {m1.get('serve.threshold')}")
+c = json.loads(m1.get("serve.calibration", "{}"))
+if c != {k: r[k] for k in keys - {"model", "at"}}: errs.append(f"serve.calibration {c}")
+# every other key kept; only the metadata checksum changes
+for k in set(m0) | set(m1):
+    if k.startswith("serve.") or k == "ember.meta_sha256": continue
+    if m0.get(k) != m1.get(k): errs.append(f"metadata {k} changed")
+if body(sys.argv[4]) != body(sys.argv[5]): errs.append("tensors changed")
+print("\n".join(errs), file=sys.stderr); sys.exit(1 if errs else 0)
+PY
+cmp -s "$T/t.safetensors" "$T/t0.safetensors" && ok || fail "calibrate --out modified MODEL"
+"$EMBER" test "$T/t.safetensors" "$T/test.csv" --json > "$T/r0.json"
+expect 0 "test the calibrated model" -- "$EMBER" test "$T/tc.safetensors" "$T/test.csv" --json
+cmp -s "$T/out" "$T/r0.json" && ok || fail "the calibrated model predicts differently"
+# a target below the accuracy: the lowest probability, everything answered,
+# precision = the accuracy `ember test` reports; default --out replaces MODEL
+cp "$T/t.safetensors" "$T/tr.safetensors"
+expect 0 "calibrate in place" -- "$EMBER" calibrate "$T/tr.safetensors" "$T/test.csv" --target-precision 0.5 --threads 1
+contains "$T/out" "precision on 60 of 60 validation examples (100.0 % answered automatically)" "human summary"
+contains "$T/out" "^ *0.50 " "trade-off table"
+contains "$T/out" "saved serve.threshold = " "human output names the key"
+meta "$T/tr.safetensors" > "$T/m2.json"
+python3 - "$T/m2.json" "$T/r0.json" <<'PY' && ok || fail "calibrate in place: metadata or precision != accuracy"
+import json, sys
+m = json.load(open(sys.argv[1])); acc = json.load(open(sys.argv[2]))["accuracy"]
+c = json.loads(m["serve.calibration"])
+sys.exit(0 if c["answered"] == 60 and c["coverage"] == 1 and abs(c["precision"] - acc) < 1e-12
+         and float(m["serve.threshold"]) == c["threshold"] else 1)
+PY
+"$EMBER" predict "$T/t.safetensors" "$T/in.txt" -k 3 > "$T/p0.txt"
+expect 0 "predict with the calibrated model" -- "$EMBER" predict "$T/tr.safetensors" "$T/in.txt" -k 3
+cmp -s "$T/out" "$T/p0.txt" && ok || fail "calibrated predict differs: $(cat "$T/out")"
+# usage errors name the option; nothing is written
+for v in 0 1.5 -0.1 abc nan; do
+    expect 1 "--target-precision $v" -- "$EMBER" calibrate "$T/t.safetensors" "$T/test.csv" --target-precision "$v" --out "$T/u.safetensors"
+    contains "$T/err" "--target-precision: '$v' is not in (0, 1]" "bad target $v named"
+done
+expect 1 "calibrate without a target" -- "$EMBER" calibrate "$T/t.safetensors" "$T/test.csv" --out "$T/u.safetensors"
+contains "$T/err" "--target-precision is required" "missing target named"
+expect 1 "calibrate without FILE" -- "$EMBER" calibrate "$T/t.safetensors" --target-precision 0.9
+expect 1 "calibrate --threads 0" -- "$EMBER" calibrate "$T/t.safetensors" "$T/test.csv" --target-precision 0.9 --threads 0
+[ ! -e "$T/u.safetensors" ] && ok || fail "a usage error wrote a model"
+# a label the model never saw: exit 2, the label and file named
+printf 'text,label\nmy card was stolen,card\nsend money,wire\n' > "$T/unknown.csv"
+expect 2 "calibrate unknown label" -- "$EMBER" calibrate "$T/t.safetensors" "$T/unknown.csv" --target-precision 0.9 --out "$T/u.safetensors"
+contains "$T/err" "unknown.csv: example 1: label 'wire'" "unknown label named"
+# labels rotated (card -> refund -> transfer -> card): the model is wrong
+# everywhere, so no threshold reaches 100 %; MODEL is left as it was
+python3 - "$T/test.csv" "$T/rotated.csv" <<'PY'
+import csv, sys
+rot = {"card": "refund", "refund": "transfer", "transfer": "card"}
+rows = list(csv.reader(open(sys.argv[1], newline="")))
+with open(sys.argv[2], "w", newline="") as f:
+    csv.writer(f).writerows([rows[0]] + [[t, rot[l]] for t, l in rows[1:]])
+PY
+cp "$T/t.safetensors" "$T/tx.safetensors"
+expect 2 "calibrate unreachable target" -- "$EMBER" calibrate "$T/tx.safetensors" "$T/rotated.csv" --target-precision 1
+contains "$T/err" "no threshold reaches precision 1 on these 60 examples: the best is" "unreachable target explained"
+cmp -s "$T/tx.safetensors" "$T/t.safetensors" && ok || fail "a failed calibrate changed MODEL"
+expect 2 "calibrate unreachable --json" -- "$EMBER" calibrate "$T/tx.safetensors" "$T/rotated.csv" --target-precision 1 --json
+contains "$T/out" '"exit":2' "JSON error object"
+
 # images: the CNN on IDX (8x8 digits-like patterns), then folders of PGM/BMP files
 python3 - "$T" <<'PY' || fail "image fixtures"
 import os, random, struct, sys
@@ -246,6 +334,15 @@ expect 0 "1x1 RGBA images, --augment-crop 50" -- "$EMBER" train --train "$T/px" 
 expect 0 "predict, files around options" -- "$EMBER" predict -k 2 "$T/px.safetensors" "$T/px/dark/0.png" --json "$T/px/light/1.png"
 [ "$(wc -l < "$T/out")" -eq 2 ] && ok || fail "predict around options: $(cat "$T/out")"
 expect 1 "predict without images" -- "$EMBER" predict "$T/px.safetensors" --json
+
+# calibrate image models too: IDX (labels found by the MNIST naming) and class folders
+expect 0 "calibrate IDX cnn" -- "$EMBER" calibrate "$T/cnn.safetensors" "$T/ct10k-images-idx3-ubyte" --target-precision 0.9 --out "$T/cnn_c.safetensors" --json
+python3 -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r['examples'] == 60 and r['precision'] >= 0.9 else 1)" "$T/out" \
+    && ok || fail "calibrate IDX: $(head -c 200 "$T/out")"
+meta "$T/cnn_c.safetensors" | grep -q '"serve.threshold"' && ok || fail "calibrate IDX: no serve.threshold saved"
+expect 0 "calibrate folder cnn" -- "$EMBER" calibrate "$T/fcnn.safetensors" "$T/ct10k_dir" --target-precision 0.8 --out "$T/fcnn_c.safetensors" --quiet
+[ ! -s "$T/out" ] && ok || fail "calibrate --quiet printed something"
+expect 0 "predict with a calibrated folder model" -- "$EMBER" predict "$T/fcnn_c.safetensors" "$T/ct10k_dir/row/0000.pgm"
 
 echo "cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -9,6 +9,7 @@
 #include "ember.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 
 enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_DATA = 2, EXIT_TRAIN = 3 };
 
@@ -22,13 +23,15 @@ int cmd_train(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
 
 /* Print "ember <cmd>: <message>" to stderr (or a JSON error object on stdout
  * when json) and return `code`. */
 int cli_fail(const cli_out *o, const char *cmd, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Print s as a JSON string literal to stdout. */
+/* Print s as a JSON string literal to stdout, or to f. */
 void cli_json_str(const char *s);
+void cli_json_fstr(FILE *f, const char *s);
 int cli_fail_err(const cli_out *o, const char *cmd, const ember_error *err);
 
 /* Option parsing: if argv[*i] is `name`, take the next argument as its value
@@ -116,6 +119,29 @@ char *cli_read_file(const char *path, ember_error *err);
  * destroys) or, for image models, the input scale. -1 with err on failure. */
 int cli_model_inputs(ember_model *m, const char *model_path, ember_pipeline **pipe, double *scale,
                      ember_error *err);
+/* Where a labelled data set's columns and labels are, as test and calibrate
+ * take them (NULL: the defaults). */
+typedef struct cli_data_opts {
+    const char *labels;       /* IDX labels file (NULL: by the MNIST naming) */
+    const char *text_column;  /* CSV/TSV */
+    const char *label_column;
+    long long batch;          /* predict batch size */
+} cli_data_opts;
+/* A labelled data set and the model's outputs on it. */
+typedef struct cli_labelled {
+    ember_tensor *p;      /* [N, K] outputs */
+    int64_t *truth;       /* [N] true class ids, each in [0, K) */
+    cli_classes cls;      /* class names (n = 0: numbers) */
+    ember_pipeline *pipe; /* a text model's pipeline, else NULL */
+} cli_labelled;
+/* Load `data_path` prepared as the model's training data was (text pipeline,
+ * image folder options, IDX scale), with the same readers as train, and
+ * predict it. A label the model does not know is an error (text: from
+ * ember_pipeline_encode; numbers out of range: EMBER_ERR_FORMAT naming the
+ * file and example). On failure *out is left empty. */
+int cli_labelled_predict(ember_model *m, const char *model_path, const char *data_path,
+                         const cli_data_opts *opt, cli_labelled *out, ember_error *err);
+void cli_labelled_free(cli_labelled *l);
 /* Seconds from a monotonic clock. */
 double cli_now(void);
 #define CLI_DEFAULT_SCALE (1.0f / 255.0f) /* IDX images are bytes 0..255 */

@@ -29,6 +29,8 @@ static const char usage[] =
     "  predict   print the predicted label of each input line (or image)\n"
     "  serve     answer customer messages over HTTP with a text model: intents,\n"
     "            replies, hand-off to a person, a chat page, metrics\n"
+    "  calibrate choose the top-probability threshold at which `ember serve` answers\n"
+    "            by itself (a target precision on labelled data); saved in the model\n"
     "\n"
     "  ember <command> --help   options of one command\n"
     "  ember --version          version and the git commit it was built from\n"
@@ -40,19 +42,21 @@ static const char usage[] =
     "keeps training fast when other programs use the cores; on an idle machine\n"
     "OMP_WAIT_POLICY=active is 10-20% faster for small models.\n";
 
-void cli_json_str(const char *s)
+void cli_json_fstr(FILE *f, const char *s)
 {
-    putchar('"');
+    fputc('"', f);
     for (const char *p = s; *p; p++) {
         if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
+            fprintf(f, "\\%c", *p);
         else if ((unsigned char)*p < 0x20)
-            printf("\\u%04x", *p);
+            fprintf(f, "\\u%04x", *p);
         else
-            putchar(*p);
+            fputc(*p, f);
     }
-    putchar('"');
+    fputc('"', f);
 }
+
+void cli_json_str(const char *s) { cli_json_fstr(stdout, s); }
 
 int cli_fail(const cli_out *o, const char *cmd, int code, const char *fmt, ...)
 {
@@ -290,6 +294,8 @@ int main(int argc, char **argv)
         return cmd_predict(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve"))
         return cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "calibrate"))
+        return cmd_calibrate(argc - 1, argv + 1);
     fprintf(stderr, "ember: unknown command '%s'\n\n%s", cmd, usage);
     return EXIT_USAGE;
 }

@@ -3,7 +3,9 @@
  * classification report (accuracy, per-class precision/recall/F1/support,
  * macro and weighted averages, top-k accuracy, the most confused pairs; the
  * full confusion matrix with --json). Inputs are prepared exactly as in
- * training: the text pipeline or the input scale stored in the model.
+ * training: the text pipeline or the input scale stored in the model. The
+ * loading and predicting of labelled data (cli_labelled_predict) is shared
+ * with `ember calibrate`.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
@@ -86,6 +88,89 @@ static void print_report(const ember_class_report *r, const cli_classes *cls, co
     }
 }
 
+int cli_labelled_predict(ember_model *m, const char *model_path, const char *data_path,
+                         const cli_data_opts *opt, cli_labelled *out, ember_error *err)
+{
+    memset(out, 0, sizeof *out);
+    ember_text_dataset *d = NULL;
+    ember_ragged *ids = NULL;
+    ember_tensor *x = NULL, *y = NULL;
+    ember_image_dataset *img = NULL;
+    double scale;
+    int rc = -1;
+    if (cli_model_inputs(m, model_path, &out->pipe, &scale, err))
+        goto done;
+    if (out->pipe) {
+        ember_text_read_options ro = ember_text_read_options_default();
+        ro.text_column = opt->text_column;
+        ro.label_column = opt->label_column;
+        if (ember_text_dataset_load(&d, data_path, &ro, err))
+            goto done;
+        if (ember_pipeline_encode(out->pipe, d, &ids, &y, err)) {
+            /* "example 17: label 'xyz' was not in the training data": name the file */
+            char old[sizeof err->message];
+            memcpy(old, err->message, sizeof old);
+            if (snprintf(err->message, sizeof err->message, "%s: %s", data_path, old) < 0)
+                memcpy(err->message, old, sizeof old);
+            goto done;
+        }
+        if (ember_model_predict_ids(m, ids, opt->batch, &out->p, err))
+            goto done;
+    } else if (!cli_is_idx(data_path) && cli_is_image_path(data_path)) {
+        ember_image_options io = ember_image_options_default();
+        io.scale = (float)scale;
+        if (cli_model_image_options(m, &io, err) < 0 ||
+            cli_model_classes(m, NULL, &out->cls, err) ||
+            cli_load_image_folder(data_path, &io, out->cls.n ? &out->cls : NULL, &img, &x, &y,
+                                  err) ||
+            cli_fit_input_shape(m, x, data_path, err) ||
+            ember_model_predict(m, x, opt->batch, &out->p, err))
+            goto done;
+    } else {
+        if (cli_load_idx_pair(data_path, opt->labels, (float)scale, &x, &y, err) ||
+            cli_fit_input_shape(m, x, data_path, err) ||
+            ember_model_predict(m, x, opt->batch, &out->p, err))
+            goto done;
+    }
+    if (!out->cls.names && cli_model_classes(m, out->pipe, &out->cls, err))
+        goto done;
+    int64_t N = out->p->shape[0], K = out->p->shape[1];
+    if (!(out->truth = malloc((size_t)(N ? N : 1) * sizeof *out->truth))) {
+        snprintf(err->message, sizeof err->message, "out of memory");
+        err->code = EMBER_ERR_NOMEM;
+        goto done;
+    }
+    for (int64_t i = 0; i < N; i++) {
+        out->truth[i] = (int64_t)y->data[i];
+        if (out->truth[i] < 0 || out->truth[i] >= K) {
+            snprintf(err->message, sizeof err->message, "%s: example %lld has label %lld but the "
+                     "model has %lld classes", data_path, (long long)i, (long long)out->truth[i],
+                     (long long)K);
+            err->code = EMBER_ERR_FORMAT;
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    ember_tensor_destroy(x);
+    ember_tensor_destroy(y);
+    ember_ragged_destroy(ids);
+    ember_text_dataset_destroy(d);
+    ember_image_dataset_destroy(img); /* after x: x is a view of its images */
+    if (rc)
+        cli_labelled_free(out);
+    return rc;
+}
+
+void cli_labelled_free(cli_labelled *l)
+{
+    ember_tensor_destroy(l->p);
+    free(l->truth);
+    cli_classes_free(&l->cls);
+    ember_pipeline_destroy(l->pipe);
+    memset(l, 0, sizeof *l);
+}
+
 int cmd_test(int argc, char **argv)
 {
     const char *C = "test";
@@ -132,46 +217,21 @@ int cmd_test(int argc, char **argv)
         return cli_fail(&o, C, EXIT_USAGE, "need MODEL and FILE (see ember test --help)");
     ember_error err;
     ember_model *m = NULL;
-    ember_pipeline *pipe = NULL;
-    ember_text_dataset *d = NULL;
-    ember_ragged *ids = NULL;
-    ember_tensor *x = NULL, *y = NULL, *p = NULL;
     ember_class_report *rep = NULL;
-    int64_t *truth = NULL, *pred = NULL;
+    int64_t *pred = NULL;
     char *json = NULL;
-    double scale;
     int rc = EXIT_OK;
-    cli_classes cls = {0, NULL, NULL, 0};
-    ember_image_dataset *ids_img = NULL;
-    if (ember_model_load(&m, pos[0], &err) || cli_model_inputs(m, pos[0], &pipe, &scale, &err))
+    cli_labelled l = {0};
+    const cli_data_opts dopt = {labels, tcol, lcol, batch};
+    if (ember_model_load(&m, pos[0], &err))
         goto fail;
     ember_model_set_threads(m, (int)threads);
-    if (pipe) {
-        ember_text_read_options ro = ember_text_read_options_default();
-        ro.text_column = tcol;
-        ro.label_column = lcol;
-        if (ember_text_dataset_load(&d, pos[1], &ro, &err) ||
-            ember_pipeline_encode(pipe, d, &ids, &y, &err) ||
-            ember_model_predict_ids(m, ids, batch, &p, &err))
-            goto fail;
-    } else if (!cli_is_idx(pos[1]) && cli_is_image_path(pos[1])) {
-        ember_image_options io = ember_image_options_default();
-        io.scale = (float)scale;
-        if (cli_model_image_options(m, &io, &err) < 0 || cli_model_classes(m, NULL, &cls, &err) ||
-            cli_load_image_folder(pos[1], &io, cls.n ? &cls : NULL, &ids_img, &x, &y, &err) ||
-            cli_fit_input_shape(m, x, pos[1], &err) || ember_model_predict(m, x, batch, &p, &err))
-            goto fail;
-    } else {
-        if (cli_load_idx_pair(pos[1], labels, (float)scale, &x, &y, &err) ||
-            cli_fit_input_shape(m, x, pos[1], &err) || ember_model_predict(m, x, batch, &p, &err))
-            goto fail;
-    }
-    if (!cls.names && cli_model_classes(m, pipe, &cls, &err))
+    if (cli_labelled_predict(m, pos[0], pos[1], &dopt, &l, &err))
         goto fail;
+    const ember_tensor *p = l.p;
+    const cli_classes *cls = &l.cls;
     int64_t N = p->shape[0], K = p->shape[1];
-    truth = malloc((size_t)N * sizeof *truth);
-    pred = malloc((size_t)N * sizeof *pred);
-    if (!truth || !pred) {
+    if (!(pred = malloc((size_t)N * sizeof *pred))) {
         rc = cli_fail(&o, C, EXIT_DATA, "out of memory");
         goto done;
     }
@@ -181,44 +241,31 @@ int cmd_test(int argc, char **argv)
         for (int64_t k = 1; k < K; k++)
             best = row[k] > row[best] ? k : best;
         pred[i] = best;
-        truth[i] = (int64_t)y->data[i];
-        if (truth[i] < 0 || truth[i] >= K) {
-            rc = cli_fail(&o, C, EXIT_DATA, "%s: example %lld has label %lld but the model has %lld "
-                          "classes", pos[1], (long long)i, (long long)truth[i], (long long)K);
-            goto done;
-        }
     }
-    if (ember_class_report_create(&rep, truth, pred, p->data, N, K, (int)(topk < K ? topk : K), &err))
+    if (ember_class_report_create(&rep, l.truth, pred, p->data, N, K, (int)(topk < K ? topk : K),
+                                  &err))
         goto fail;
     if (o.json) {
-        if (cls.n && cls.n != K) {
+        if (cls->n && cls->n != K) {
             rc = cli_fail(&o, C, EXIT_DATA, "%s: the model lists %lld class names for %lld "
-                          "outputs", pos[0], (long long)cls.n, (long long)K);
+                          "outputs", pos[0], (long long)cls->n, (long long)K);
             goto done;
         }
-        if (ember_class_report_to_json(rep, cls.n ? (const char *const *)cls.names : NULL, &json,
+        if (ember_class_report_to_json(rep, cls->n ? (const char *const *)cls->names : NULL, &json,
                                        &err))
             goto fail;
         printf("%s\n", json);
     } else if (!o.quiet) {
-        print_report(rep, &cls, pos[0], pos[1]);
+        print_report(rep, cls, pos[0], pos[1]);
     }
     goto done;
 fail:
     rc = cli_fail_err(&o, C, &err);
 done:
     free(json);
-    free(truth);
     free(pred);
     ember_class_report_destroy(rep);
-    ember_tensor_destroy(p);
-    ember_tensor_destroy(x);
-    ember_tensor_destroy(y);
-    ember_ragged_destroy(ids);
-    ember_text_dataset_destroy(d);
-    ember_image_dataset_destroy(ids_img); /* after x: x is a view of its images */
-    cli_classes_free(&cls);
-    ember_pipeline_destroy(pipe);
+    cli_labelled_free(&l);
     ember_model_destroy(m);
     return rc;
 }
