@@ -25,6 +25,18 @@ void ember__gemm(int threads, int ta, int tb, int64_t M, int64_t N, int64_t K, f
     if (M == 0 || N == 0)
         return;
     int64_t lda = ta ? M : K, ldb = tb ? K : N;
+    if (M == 1 && K > 0) {
+        /* one row (a single prediction): sgemm would pack B first, which
+         * costs more than the product; sgemv reads B once. A's one row is
+         * contiguous either way (lda = 1 when transposed). */
+        if (tb) /* C[N] = B[N][K] a */
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)K, alpha, B, (int)ldb, A, 1,
+                        beta, C, 1);
+        else /* C[N] = B[K][N]^T a */
+            cblas_sgemv(CblasRowMajor, CblasTrans, (int)K, (int)N, alpha, B, (int)ldb, A, 1,
+                        beta, C, 1);
+        return;
+    }
     if (threads <= 1 || 2 * M * N * K < SPLIT_MIN_FLOP) {
         sgemm_ld(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, N);
         return;
