@@ -4,8 +4,12 @@
 # compiler flags or source lists: change those in CMake. `make help` lists targets.
 
 # Debian packages the build, the tests and the demo need (`make deps`).
+# chromium runs the serve_browser test (headless); it is the big one: about
+# 210 MB to download and 730 MB installed on top of the rest, with its
+# recommends.
 PACKAGES := build-essential cmake pkg-config libopenblas-dev libcjson-dev libssl-dev \
-            zlib1g-dev libutf8proc-dev libstb-dev libmicrohttpd-dev dataset-fashion-mnist python3
+            zlib1g-dev libutf8proc-dev libstb-dev libmicrohttpd-dev dataset-fashion-mnist python3 \
+            chromium
 
 BUILD_DIR := build
 ASAN_DIR  := build-asan
