@@ -54,24 +54,20 @@ void ember__act_forward(ember_activation a, float *y, const float *x, int64_t B,
             memcpy(y, x, (size_t)n * sizeof *y);
         break;
     case EMBER_ACT_RELU:
-#pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
-        for (int64_t i = 0; i < n; i++)
-            y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        EMBER_PAR_FOR_IF(n > PAR_MIN_ELEMS, for (int64_t i = 0; i < n; i++)
+            y[i] = x[i] > 0.0f ? x[i] : 0.0f;);
         break;
     case EMBER_ACT_SIGMOID:
-#pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
-        for (int64_t i = 0; i < n; i++)
-            y[i] = sigmoidf(x[i]);
+        EMBER_PAR_FOR_IF(n > PAR_MIN_ELEMS, for (int64_t i = 0; i < n; i++)
+            y[i] = sigmoidf(x[i]););
         break;
     case EMBER_ACT_TANH:
-#pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
-        for (int64_t i = 0; i < n; i++)
-            y[i] = tanhf(x[i]);
+        EMBER_PAR_FOR_IF(n > PAR_MIN_ELEMS, for (int64_t i = 0; i < n; i++)
+            y[i] = tanhf(x[i]););
         break;
     case EMBER_ACT_SOFTMAX:
-#pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
-        for (int64_t b = 0; b < B; b++)
-            softmax_row(y + b * C, x + b * C, C);
+        EMBER_PAR_FOR_IF(n > PAR_MIN_ELEMS, for (int64_t b = 0; b < B; b++)
+            softmax_row(y + b * C, x + b * C, C););
         break;
     }
 }

@@ -24,12 +24,11 @@ EMBER_CLONES
 void ember__bias_add(float *y, const float *b, int64_t rows, int64_t cols, int threads)
 {
     (void)threads;
-#pragma omp parallel for schedule(static) num_threads(threads) if (rows * cols > PAR_MIN_ELEMS)
-    for (int64_t r = 0; r < rows; r++) {
+    EMBER_PAR_FOR_IF_T(rows * cols > PAR_MIN_ELEMS, for (int64_t r = 0; r < rows; r++) {
         float *yr = y + r * cols;
         for (int64_t j = 0; j < cols; j++)
             yr[j] += b[j];
-    }
+    });
 }
 
 EMBER_CLONES

@@ -82,6 +82,24 @@ static EMBER_CLONES void row_axpy(float *restrict y, const float *restrict x, fl
         y[d] += a * x[d];
 }
 
+/* The weighted mean of bag b's rows into yb[D]. */
+static inline void bag_mean(float *yb, const float *E, const int32_t *ids, const int64_t *off,
+                            const float *w, int64_t b, int64_t D)
+{
+    memset(yb, 0, (size_t)D * sizeof *yb);
+    float len = 0.0f;
+    for (int64_t t = off[b]; t < off[b + 1]; t++) {
+        float wt = w ? w[t] : 1.0f;
+        row_axpy(yb, E + (int64_t)ids[t] * D, wt, D);
+        len += wt;
+    }
+    if (len > 0.0f) {
+        float inv = 1.0f / len;
+        for (int64_t d = 0; d < D; d++)
+            yb[d] *= inv;
+    }
+}
+
 static void emb_fwd(ember_layer *l, float *y, const float *x, int64_t B, const ember_step_ctx *ctx)
 {
     (void)x;
@@ -91,22 +109,8 @@ static void emb_fwd(ember_layer *l, float *y, const float *x, int64_t B, const e
     const int64_t *off = ctx->offsets;
     const float *E = l->params;
     const float *w = ctx->id_weights;
-#pragma omp parallel for schedule(static) if ((off[B] - off[0]) * D > PAR_MIN_WORK)
-    for (int64_t b = 0; b < B; b++) {
-        float *yb = y + b * D;
-        memset(yb, 0, (size_t)D * sizeof *yb);
-        float len = 0.0f;
-        for (int64_t t = off[b]; t < off[b + 1]; t++) {
-            float wt = w ? w[t] : 1.0f;
-            row_axpy(yb, E + (int64_t)ids[t] * D, wt, D);
-            len += wt;
-        }
-        if (len > 0.0f) {
-            float inv = 1.0f / len;
-            for (int64_t d = 0; d < D; d++)
-                yb[d] *= inv;
-        }
-    }
+    EMBER_PAR_FOR_IF((off[B] - off[0]) * D > PAR_MIN_WORK, for (int64_t b = 0; b < B; b++)
+        bag_mean(y + b * D, E, ids, off, w, b, D););
 }
 
 /* 1 / (sum of the weights of example b), 0 for an empty bag. */

@@ -365,15 +365,14 @@ static void gather(ember_model *m, const model_input *in, const ember_tensor *y,
         ctx->id_weights = m->batch_id_weights;
     }
     float *xb = m->acts[0];
-#pragma omp parallel for schedule(static) if (B * (D + W) > 65536)
-    for (int64_t k = 0; k < B; k++) {
+    EMBER_PAR_FOR_IF(B * (D + W) > 65536, for (int64_t k = 0; k < B; k++) {
         int64_t src = idx ? idx[begin + k] : begin + k;
         if (in->x)
             memcpy(xb + k * D, in->x->data + src * D, (size_t)D * sizeof *xb);
         if (y)
             memcpy(m->targets + k * W, y->data + src * W, (size_t)W * sizeof *xb);
         m->weights[k] = weights ? weights[src] : 1.0f;
-    }
+    });
 }
 
 static ember_loss_batch loss_batch(const ember_model *m, const targets_info *ti, const float *p,
