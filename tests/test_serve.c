@@ -412,6 +412,7 @@ static void test_before_ready_and_endpoints(const char *model, const char *answe
     int fd = dial(port);
     const char *head = "POST /v1/predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    /* (fd is reused below) */
     int sent = send_all(fd, head, strlen(head));
     char chunk[1100];
     memset(chunk, ' ', sizeof chunk);
@@ -424,6 +425,24 @@ static void test_before_ready_and_endpoints(const char *model, const char *answe
     CHECK(read_resp(fd, &r) == 0 && r.status == 413 && strstr(r.body, "over the limit"));
     resp_free(&r);
     close(fd);
+
+    /* request headers: 10 KB fit the connection's memory, 20 KB get 431
+     * (from libmicrohttpd itself) */
+    for (int big = 10000; big <= 20000; big += 10000) {
+        char *req = malloc((size_t)big + 300);
+        int n = snprintf(req, 300, "POST /v1/predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                         "Content-Type: application/json\r\nContent-Length: 24\r\nX-Big: ");
+        memset(req + n, 'a', (size_t)big);
+        n += big;
+        n += snprintf(req + n, 100, "\r\n\r\n{\"text\":\"top up failed\"}");
+        fd = dial(port);
+        int want = big == 10000 ? 200 : 431;
+        CHECK_MSG(send_all(fd, req, (size_t)n) == 0 && read_resp(fd, &r) == 0 && r.status == want,
+                  "%d-byte header: status %d, want %d", big, r.status, want);
+        resp_free(&r);
+        close(fd);
+        free(req);
+    }
 
     /* keep-alive: three requests on one connection */
     fd = dial(port);
@@ -465,7 +484,7 @@ static void test_before_ready_and_endpoints(const char *model, const char *answe
                   metric(r.body, "ember_http_requests_total{code=\"400\"} ") == 15 &&
                   metric(r.body, "ember_http_requests_in_flight ") == 1 &&
                   metric(r.body, "ember_model_version ") == 1 &&
-                  metric(r.body, "ember_predictions_total ") == 11 &&
+                  metric(r.body, "ember_predictions_total ") == 12 &&
                   metric(r.body, "ember_http_request_duration_seconds_count ") > 40 &&
                   metric(r.body, "ember_model_loads_total{result=\"ok\"} ") == 1,
               "%s", r.body);

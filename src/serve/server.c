@@ -505,7 +505,7 @@ ember_status ember_server_create(ember_server **out, const ember_server_config *
     ember__blas_single_thread();
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
-    struct MHD_OptionItem ops[4];
+    struct MHD_OptionItem ops[5];
     int nops = 0;
     if (cfg->threads > 1)
         ops[nops++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, NULL};
@@ -513,6 +513,11 @@ ember_status ember_server_create(ember_server **out, const ember_server_config *
                                           (intptr_t)cfg->max_connections, NULL};
     ops[nops++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->timeout_s,
                                           NULL};
+    /* per-connection memory for the request line, headers and buffers
+     * (bodies are copied out as they arrive). libmicrohttpd clears it for
+     * every request: its default of 32 KiB was 5 % of the CPU time; 16 KiB
+     * still holds ~12 KiB of request headers (431 beyond) */
+    ops[nops++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16 * 1024, NULL};
     ops[nops++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     s->daemon = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, ember__serve_handle, s,
                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
