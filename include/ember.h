@@ -874,6 +874,12 @@ ember_status ember_model_predict(ember_model *m, const ember_tensor *x, int64_t 
  * file intact. Errors: EMBER_ERR_STATE (not compiled), EMBER_ERR_IO. */
 ember_status ember_model_save(const ember_model *m, const char *path, ember_error *err);
 
+/* The model as JSON (caller frees with free()): {"architecture": {"input_shape":
+ * [...], "layers": [{"type": ..., settings}, ...]}, "compile": {"loss", "optimizer"}
+ * or null, "params": N}, the same objects the model file stores. Errors:
+ * EMBER_ERR_ARG, EMBER_ERR_NOMEM. */
+ember_status ember_model_describe_json(const ember_model *m, char **json, ember_error *err);
+
 /* Load a model saved by ember_model_save; it comes back compiled and ready
  * for predict/evaluate/fit (optimizer state starts fresh). Every offset,
  * shape, length and the checksum are validated before any tensor is used.

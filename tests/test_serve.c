@@ -469,6 +469,10 @@ static void test_before_ready_and_endpoints(const char *model, const char *answe
                   cJSON_GetNumberValue(cJSON_GetObjectItem(j, "answered_intents")) == 1 &&
                   strlen(cJSON_GetStringValue(cJSON_GetObjectItem(j, "sha256"))) == 64 &&
                   cJSON_GetObjectItem(j, "metadata") &&
+                  cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "architecture"),
+                                                         "layers")) == 4 &&
+                  cJSON_GetObjectItem(cJSON_GetObjectItem(j, "compile"), "optimizer") &&
+                  cJSON_GetNumberValue(cJSON_GetObjectItem(j, "params")) > 0 &&
                   !cJSON_GetObjectItem(cJSON_GetObjectItem(j, "metadata"), EMBER_META_TEXT_PIPELINE),
               "%s", r.body);
     cJSON_Delete(j);

@@ -171,6 +171,26 @@ static char *compile_json(const ember_model *m)
     return buf;
 }
 
+ember_status ember_model_describe_json(const ember_model *m, char **json, ember_error *err)
+{
+    if (!m || !json)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "ember_model_describe_json: NULL argument");
+    *json = NULL;
+    char *arch = architecture_json(m);
+    char *comp = m->compiled ? compile_json(m) : NULL;
+    size_t cap = (arch ? strlen(arch) : 0) + (comp ? strlen(comp) : 0) + 128;
+    char *out = arch && (comp || !m->compiled) ? malloc(cap) : NULL;
+    if (out)
+        snprintf(out, cap, "{\"architecture\":%s,\"compile\":%s,\"params\":%lld}", arch,
+                 comp ? comp : "null", (long long)m->n_params);
+    free(arch);
+    free(comp);
+    if (!out)
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory describing the model");
+    *json = out;
+    return EMBER_OK;
+}
+
 ember_status ember_model_save(const ember_model *m, const char *path, ember_error *err)
 {
     if (!m || !path)

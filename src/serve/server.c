@@ -293,7 +293,21 @@ static ember_status build_info(ember_server *s, generation *g, ember_error *err)
         cJSON_AddStringToObject(o, "answers_path", s->cfg.answers_path);
         cJSON_AddNumberToObject(o, "answered_intents", (double)g->n_answers);
     }
-    /* the architecture and lineage: every metadata entry the model carries,
+    char *desc = NULL;
+    ember_error derr;
+    if (!ember_model_describe_json(g->model, &desc, &derr)) {
+        cJSON *d = cJSON_Parse(desc);
+        cJSON *a = d ? cJSON_DetachItemFromObject(d, "architecture") : NULL;
+        cJSON *c = d ? cJSON_DetachItemFromObject(d, "compile") : NULL;
+        if (a)
+            cJSON_AddItemToObject(o, "architecture", a);
+        if (c)
+            cJSON_AddItemToObject(o, "compile", c);
+        cJSON_AddNumberToObject(o, "params", cJSON_GetNumberValue(cJSON_GetObjectItem(d, "params")));
+        cJSON_Delete(d);
+        free(desc);
+    }
+    /* the lineage: every metadata entry the model carries,
      * except the pipeline (vocabulary: large, and training text) */
     cJSON *meta = cJSON_AddObjectToObject(o, "metadata");
     int n = ember_model_metadata_count(g->model);
