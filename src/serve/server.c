@@ -417,8 +417,8 @@ ember_status ember_server_load(ember_server *s, ember_error *err)
     if (st) {
         atomic_fetch_add(&s->reloads_failed, 1);
         pthread_mutex_unlock(&s->load_lock);
-        logf_(s, "load failed (%s): %s", s->current ? "the previous model keeps serving"
-                                                    : "no model: /v1/predict answers 503",
+        logf_(s, "load failed (%s): %s", ember_server_ready(s) ? "the previous model keeps serving"
+                                                               : "no model: /v1/predict answers 503",
               err ? err->message : "");
         return st;
     }
