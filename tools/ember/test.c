@@ -106,15 +106,9 @@ int cli_labelled_predict(ember_model *m, const char *model_path, const char *dat
         ro.label_column = opt->label_column;
         if (ember_text_dataset_load(&d, data_path, &ro, err))
             goto done;
-        if (ember_pipeline_encode(out->pipe, d, &ids, &y, err)) {
-            /* "example 17: label 'xyz' was not in the training data": name the file */
-            char old[sizeof err->message];
-            memcpy(old, err->message, sizeof old);
-            if (snprintf(err->message, sizeof err->message, "%s: %s", data_path, old) < 0)
-                memcpy(err->message, old, sizeof old);
-            goto done;
-        }
-        if (ember_model_predict_ids(m, ids, opt->batch, &out->p, err))
+        /* an unknown label is "FILE:LINE: label 'xyz' was not in the training data" */
+        if (ember_pipeline_encode(out->pipe, d, &ids, &y, err) ||
+            ember_model_predict_ids(m, ids, opt->batch, &out->p, err))
             goto done;
     } else if (!cli_is_idx(data_path) && cli_is_image_path(data_path)) {
         ember_image_options io = ember_image_options_default();
