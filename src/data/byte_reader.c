@@ -132,12 +132,25 @@ ember_status ember__reader_close(ember__reader *r, ember_status s)
             if (zc == Z_ERRNO)
                 s = FAILF(r->err, EMBER_ERR_IO, r->path, 0, -1, NULL, "close failed: %s",
                           strerror(errno));
+            else if (zc == Z_BUF_ERROR) /* zlib's "unexpected end of file" */
+                s = FAILF(r->err, EMBER_ERR_FORMAT, r->path, r->line, -1, NULL,
+                          "gzip stream is truncated: the file ends inside the compressed data "
+                          "(zlib: unexpected end of file)");
             else
-                s = FAILF(r->err, EMBER_ERR_FORMAT, r->path, 0, -1, NULL,
+                s = FAILF(r->err, EMBER_ERR_FORMAT, r->path, r->line, -1, NULL,
                           "gzip stream is truncated or corrupt (zlib code %d at close)", zc);
         }
     }
     return s;
+}
+
+void ember__reader_abandon(ember__reader *r)
+{
+    free(r->buf);
+    r->buf = NULL;
+    if (r->gz)
+        gzclose(r->gz); /* read-only: nothing is lost */
+    r->gz = NULL;
 }
 
 /* Read another chunk after the unread bytes. false at end of file or on

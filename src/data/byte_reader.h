@@ -87,6 +87,11 @@ ember_status ember__reader_open(ember__reader *r, const char *path, ember_error 
 /* Close; returns s, or the close error if s was EMBER_OK. */
 ember_status ember__reader_close(ember__reader *r, ember_status s);
 
+/* Close a reader that stopped early on purpose (format detection), without
+ * asking zlib about the rest of the stream: a truncated gzip file is then
+ * reported by the parser that reads it through, at the line it reached. */
+void ember__reader_abandon(ember__reader *r);
+
 /* Read another chunk after the unread bytes. false at end of file or on
  * error (r->status says which: EMBER_OK at the end). */
 int ember__reader_fill(ember__reader *r);

@@ -887,13 +887,17 @@ static ember_status detect(const char *path, ember_text_format *fmt, ember_error
         *fmt = EMBER_TEXT_FASTTEXT;
     else if (ch == RD_EOF && i == 0 && r.line == 1 && r.col == 0)
         s = FAILF(err, EMBER_ERR_FORMAT, path, 1, -1, NULL, "file is empty");
+    else if (ch == RD_EOF && i == 0)
+        s = FAILF(err, EMBER_ERR_FORMAT, path, 0, -1, NULL,
+                  "file holds only blank lines (no examples)");
     else
         s = FAILF(err, EMBER_ERR_FORMAT, path, r.line, -1, NULL,
                   "cannot detect the format: not a folder, the name does not end in .csv, "
                   ".tsv, .csv.gz or .tsv.gz, and the first line does not start with %s "
                   "(fastText); set the format to EMBER_TEXT_CSV, EMBER_TEXT_TSV, "
                   "EMBER_TEXT_FASTTEXT or EMBER_TEXT_FOLDER", FASTTEXT_PREFIX);
-    return ember__reader_close(&r, s);
+    ember__reader_abandon(&r);
+    return s;
 }
 
 /* ------------------------------------------------------------ public API */

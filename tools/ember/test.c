@@ -40,8 +40,16 @@ int cli_model_inputs(ember_model *m, const char *model_path, ember_pipeline **pi
     *pipe = NULL;
     *scale = 1.0;
     const char *pj = ember_model_get_metadata(m, CLI_META_PIPELINE);
+    if (pj && ember_pipeline_from_json(pipe, pj, err)) {
+        /* "pipeline JSON: options.buckets: ...": say which model holds it */
+        char msg[sizeof err->message];
+        snprintf(msg, sizeof msg, "%s", err->message);
+        snprintf(err->message, sizeof err->message, "%.200s: metadata %s: %.280s", model_path,
+                 CLI_META_PIPELINE, msg);
+        return -1;
+    }
     if (pj)
-        return ember_pipeline_from_json(pipe, pj, err) ? -1 : 0;
+        return 0;
     const char *sc = ember_model_get_metadata(m, CLI_META_SCALE);
     if (sc && cli_parse_float(sc, 1e-12, 1e12, scale)) {
         snprintf(err->message, sizeof err->message, "%s: metadata %s='%s' is not a positive number",
