@@ -259,8 +259,8 @@ static ember_status load_answers(generation *g, const char *path, ember_error *e
     if (bad != (size_t)-1) {
         line_of(text, bad, &line, &col);
         free(text);
-        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s:%zu: %s at byte %zu of the line (byte %zu "
-                          "of the file)", path, line, what, col, bad);
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s:%zu: %s at byte %zu of the line (offset %zu "
+                          "in the file)", path, line, what, col, bad);
     }
     if (len == 0) {
         free(text);
@@ -273,7 +273,7 @@ static ember_status load_answers(generation *g, const char *path, ember_error *e
         line_of(text, at, &line, &col);
         free(text);
         return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s:%zu: not valid JSON at byte %zu of the line "
-                          "(byte %zu of the file; " ANSWERS_EXPECTED ")", path, line, col, at);
+                          "(offset %zu in the file; " ANSWERS_EXPECTED ")", path, line, col, at);
     }
     free(text);
     if (!cJSON_IsObject(root)) {

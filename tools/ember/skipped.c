@@ -34,7 +34,7 @@ void cli_skipped_print(const cli_out *o, const char *cmd, const cli_skipped *s)
     const char *unit = s->folder ? "file" : "line";
     fprintf(stderr, "ember %s: skipped %lld bad %s%s in %s", cmd, (long long)s->count, unit,
             s->count == 1 ? "" : "s", s->file);
-    if (s->count > s->shown)
+    if (s->shown == EMBER_TEXT_SKIPPED_SHOWN && s->count > s->shown)
         fprintf(stderr, "; the first %d", s->shown);
     fprintf(stderr, ":\n");
     for (int i = 0; i < s->shown; i++)
