@@ -671,8 +671,11 @@ static ember_text_dataset *load_skip(const char *path, ember_text_format f)
     o.skip_bad_lines = 1;
     ember_text_dataset *d = NULL;
     memset(&err, 0, sizeof err);
+    snprintf(err.message, sizeof err.message, "untouched");
     ember_status s = ember_text_dataset_load(&d, path, &o, &err);
     CHECK_MSG(s == EMBER_OK && d != NULL, "%s: status %d: %s", path, (int)s, err.message);
+    CHECK_MSG(s != EMBER_OK || strcmp(err.message, "untouched") == 0,
+              "a successful load changed the ember_error: \"%s\"", err.message);
     return s == EMBER_OK ? d : NULL;
 }
 

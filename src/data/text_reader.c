@@ -940,6 +940,11 @@ ember_status ember_text_dataset_load(ember_text_dataset **out, const char *path,
     d->track_lines = fmt != EMBER_TEXT_FOLDER;
     d->track_files = fmt == EMBER_TEXT_FOLDER;
     int skip = o.skip_bad_lines != 0;
+    /* Skipped records' messages are formatted in *err on the way; a load
+     * that succeeds leaves the caller's ember_error as it was. */
+    ember_error saved;
+    if (err && skip)
+        saved = *err;
     switch (fmt) {
     case EMBER_TEXT_CSV: s = read_csv(path, ',', &o, d, err); break;
     case EMBER_TEXT_TSV: s = read_csv(path, '\t', &o, d, err); break;
@@ -951,6 +956,8 @@ ember_status ember_text_dataset_load(ember_text_dataset **out, const char *path,
         ember_text_dataset_destroy(d);
         return s;
     }
+    if (err && skip)
+        *err = saved;
     ember__text_dataset_shrink(d);
     *out = d;
     return EMBER_OK;
