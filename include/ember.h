@@ -276,13 +276,27 @@ typedef struct ember_text_read_options {
      * else the last column. */
     const char *text_column;
     const char *label_column;
+    /* 0 (default): the first bad record fails the load. 1: a bad record is
+     * skipped and counted (ember_text_dataset_skipped) instead: a CSV/TSV
+     * row or fastText line with invalid UTF-8, a NUL byte, a wrong field
+     * count, stray quotes, an empty label or text, or more than 64 MiB; a
+     * blank line between CSV rows; a file of a folder data set that is empty,
+     * blank, not UTF-8 or over 64 MiB. Never skipped (always errors): a file
+     * that cannot be read, an empty file, a bad CSV header, a truncated or
+     * corrupt gzip stream, a quote that is never closed (it swallows the
+     * rest of the file), and a file in which every record is bad. */
+    int skip_bad_lines;
 } ember_text_read_options;
 
 ember_text_read_options ember_text_read_options_default(void);
 
-/* Read a data set (gzip transparently); opt may be NULL (defaults). Errors: EMBER_ERR_IO, EMBER_ERR_FORMAT
- * naming the file and line (and column) at fault: empty file, header only,
- * missing column, unbalanced quote, a label with no text, invalid UTF-8. */
+/* Read a data set (gzip transparently); opt may be NULL (defaults). Errors:
+ * EMBER_ERR_IO, EMBER_ERR_FORMAT naming the file and line (and column) at
+ * fault and what was expected: empty file, header only, missing column,
+ * unbalanced quote, a label with no text, invalid UTF-8, a NUL byte, a
+ * record over 64 MiB (the most one text, label or CSV field may hold; it
+ * bounds the memory a hostile file can take). docs/inputs.md lists every
+ * case. EMBER_ERR_NOMEM. */
 ember_status ember_text_dataset_load(ember_text_dataset **out, const char *path,
                                      const ember_text_read_options *opt, ember_error *err);
 void ember_text_dataset_destroy(ember_text_dataset *d);
@@ -292,6 +306,23 @@ const char *ember_text_dataset_text(const ember_text_dataset *d, int64_t i);
 /* Number of labels of example i, and label j of it (borrowed). */
 int ember_text_dataset_label_count(const ember_text_dataset *d, int64_t i);
 const char *ember_text_dataset_label(const ember_text_dataset *d, int64_t i, int j);
+/* Where example i came from, for messages: "FILE:LINE" (the line its record
+ * starts on) for CSV, TSV and fastText, the example's file for a folder data
+ * set, "example I" (from 0) for a set made with ember_text_dataset_create.
+ * Writes at most n bytes (NUL included) to buf and returns buf; "" when i is
+ * out of range or d is NULL. */
+const char *ember_text_dataset_where(const ember_text_dataset *d, int64_t i, char *buf, size_t n);
+
+/* Messages of skipped records kept per data set. */
+#define EMBER_TEXT_SKIPPED_SHOWN 5
+/* Records skipped as bad (skip_bad_lines, ember_text_dataset_drop_unknown_labels);
+ * 0 for NULL. */
+int64_t ember_text_dataset_skipped(const ember_text_dataset *d);
+/* Why the i-th skipped record was skipped, for the first
+ * EMBER_TEXT_SKIPPED_SHOWN: "FILE:LINE: reason", the same text the error
+ * would have had without skip_bad_lines. NULL when i is out of range.
+ * Borrowed until destroy. */
+const char *ember_text_dataset_skipped_message(const ember_text_dataset *d, int i);
 /* Build a data set from memory (copies the strings); labels may be NULL
  * (unlabelled, for predict). */
 ember_status ember_text_dataset_create(ember_text_dataset **out, int64_t n,
@@ -394,11 +425,21 @@ int64_t ember_pipeline_class_id(const ember_pipeline *p, const char *label);
  * with no tokens at all (empty, only punctuation or markup) gets the single
  * id 1, so no bag is empty. Both outputs are the caller's; on failure
  * neither is set. Deterministic. Errors: EMBER_ERR_STATE (not fitted),
- * EMBER_ERR_FORMAT "example 17: label 'xyz' was not in the training data"
- * or "example 3: no label" (examples counted from 0), EMBER_ERR_ARG,
+ * EMBER_ERR_FORMAT "test.csv:18: label 'xyz' was not in the training data
+ * (example 17)" or "example 3: no label" (the example named as
+ * ember_text_dataset_where does; examples counted from 0), EMBER_ERR_ARG,
  * EMBER_ERR_NOMEM. */
 ember_status ember_pipeline_encode(const ember_pipeline *p, const ember_text_dataset *d,
                                    ember_ragged **ids, ember_tensor **labels, ember_error *err);
+/* Remove from d the examples whose first label the fitted pipeline p does not
+ * know, or that have no label, counting each in ember_text_dataset_skipped
+ * with the message encode would have given (for evaluating with
+ * skip_bad_lines). Example order is kept. *removed (may be NULL) gets the
+ * number removed. Errors: EMBER_ERR_ARG (NULL), EMBER_ERR_STATE (p not
+ * fitted), EMBER_ERR_FORMAT when no example is left (naming the first
+ * removed); d is unchanged on error. */
+ember_status ember_text_dataset_drop_unknown_labels(ember_text_dataset *d, const ember_pipeline *p,
+                                                    int64_t *removed, ember_error *err);
 /* The fitted pipeline as JSON text (caller frees with free()):
  * {"version":1,"options":{every option},"vocab":[words by id],
  *  "labels":[by class id],"buckets":N}. EMBER_ERR_STATE when not fitted.

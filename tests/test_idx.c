@@ -380,8 +380,8 @@ static void test_bad_inputs(fixtures *fx)
         put_header(&b, 0x07, 1, dims);
         put_u8(&b, 0);
         write_both(fx, "type.idx", &b, &plain, &gz);
-        LOAD_FAILS(plain, EMBER_ERR_FORMAT, "type byte 0x07 is not an IDX type");
-        LOAD_FAILS(gz, EMBER_ERR_FORMAT, "type byte 0x07 is not an IDX type");
+        LOAD_FAILS(plain, EMBER_ERR_FORMAT, "type byte 0x07 (byte 2) is not an IDX type");
+        LOAD_FAILS(gz, EMBER_ERR_FORMAT, "type byte 0x07 (byte 2) is not an IDX type");
         free(b.d);
     }
     { /* dimension count 0 */
@@ -389,8 +389,8 @@ static void test_bad_inputs(fixtures *fx)
         put_magic(&b, 0x08, 0);
         put_u8(&b, 0);
         write_both(fx, "ndim0.idx", &b, &plain, &gz);
-        LOAD_FAILS(plain, EMBER_ERR_FORMAT, "dimension count 0 is outside 1..4");
-        LOAD_FAILS(gz, EMBER_ERR_FORMAT, "dimension count 0 is outside 1..4");
+        LOAD_FAILS(plain, EMBER_ERR_FORMAT, "dimension count 0 (byte 3) is outside 1..4");
+        LOAD_FAILS(gz, EMBER_ERR_FORMAT, "dimension count 0 (byte 3) is outside 1..4");
         free(b.d);
     }
     { /* dimension count 5 */
@@ -399,8 +399,8 @@ static void test_bad_inputs(fixtures *fx)
         put_header(&b, 0x08, 5, dims);
         put_u8(&b, 0);
         write_both(fx, "ndim5.idx", &b, &plain, &gz);
-        LOAD_FAILS(plain, EMBER_ERR_FORMAT, "dimension count 5 is outside 1..4");
-        LOAD_FAILS(gz, EMBER_ERR_FORMAT, "dimension count 5 is outside 1..4");
+        LOAD_FAILS(plain, EMBER_ERR_FORMAT, "dimension count 5 (byte 3) is outside 1..4");
+        LOAD_FAILS(gz, EMBER_ERR_FORMAT, "dimension count 5 (byte 3) is outside 1..4");
         free(b.d);
     }
     { /* a zero dimension */
@@ -408,8 +408,8 @@ static void test_bad_inputs(fixtures *fx)
         uint32_t dims[2] = {4, 0};
         put_header(&b, 0x08, 2, dims);
         write_both(fx, "dim0.idx", &b, &plain, &gz);
-        LOAD_FAILS(plain, EMBER_ERR_FORMAT, "dims[1] is 0");
-        LOAD_FAILS(gz, EMBER_ERR_FORMAT, "dims[1] is 0");
+        LOAD_FAILS(plain, EMBER_ERR_FORMAT, "dims[1] (bytes 8-11) is 0");
+        LOAD_FAILS(gz, EMBER_ERR_FORMAT, "dims[1] (bytes 8-11) is 0");
         free(b.d);
     }
     { /* header claims 1000 bytes, 10 present */
@@ -443,8 +443,8 @@ static void test_bad_inputs(fixtures *fx)
         for (int i = 0; i < 4 + 12; i++)
             put_u8(&b, (unsigned)i);
         write_both(fx, "trailing.idx", &b, &plain, &gz);
-        LOAD_FAILS(plain, EMBER_ERR_FORMAT, ": 12 bytes after the data (expected end of file)");
-        LOAD_FAILS(gz, EMBER_ERR_FORMAT, ": 12 bytes after the data (expected end of file)");
+        LOAD_FAILS(plain, EMBER_ERR_FORMAT, ": 12 bytes after the data (from byte 12; expected end of file)");
+        LOAD_FAILS(gz, EMBER_ERR_FORMAT, ": 12 bytes after the data (from byte 12; expected end of file)");
         free(b.d);
     }
     { /* a lot of trailing bytes in gzip: reported without reading them all */
@@ -523,7 +523,7 @@ static void test_bad_inputs(fixtures *fx)
         put_be64(&b, UINT64_C(0x3FF0000000000000));
         put_be64(&b, UINT64_C(0x7FEFFFFFFFFFFFFF)); /* DBL_MAX */
         write_both(fx, "f64-big.idx", &b, &plain, &gz);
-        LOAD_FAILS(plain, EMBER_ERR_FORMAT, "data element 1 is the f64 value");
+        LOAD_FAILS(plain, EMBER_ERR_FORMAT, "data element 1 (byte 16) is the f64 value");
         LOAD_FAILS(gz, EMBER_ERR_FORMAT, "too large for float32");
         free(b.d);
     }

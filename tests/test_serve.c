@@ -580,7 +580,10 @@ static void test_threshold_and_load_errors(const char *model, const char *answer
         {"{\"card_arrival\": \"a\", \"card_arrival\": \"b\"}", "appears twice"},
         {"[\"card_arrival\"]", "expected a JSON object"},
         {"{\"card_arrival\": \"a\"", "not valid JSON"},
-        {"{\"card_arrival\": \"caf\xe9\"}", "invalid UTF-8 at byte 21"},
+        {"{\"card_arrival\": \"caf\xe9\"}", ":1: invalid UTF-8 at byte 22 of the line (offset 21 in"},
+        {"{\"card_arrival\":\n \"x\\u0000y\"}", ":2: a NUL character (\\u0000)"},
+        {"", "file is empty (expected a JSON object"},
+        {"{\n\"card_arrival\": \"a\",\n}", ":3: not valid JSON at byte"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_file(apath, bad[i].text);

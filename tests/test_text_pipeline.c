@@ -5,6 +5,7 @@
  * Banking77 when ../shared/datasets has it (printed, never failed on), and on
  * a synthetic e-mail-like corpus of 5,000 messages of ~600 tokens.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "data/text.h"
 #include "ember.h"
@@ -12,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static ember_pipeline *make(const ember_text_options *o)
 {
@@ -390,6 +392,49 @@ static void test_encode_errors(void)
     r = NULL;
     y = NULL;
     ember_text_dataset_destroy(empty);
+
+    /* dropping unknown labels (ember test --skip-bad-lines): order kept,
+     * each counted with encode's message; nothing left is an error */
+    int64_t removed = -1;
+    CHECK_ERR(ember_text_dataset_drop_unknown_labels(unl, p, &removed, &e), EMBER_ERR_FORMAT, &e,
+              "no examples left: the labels of all 4");
+    CHECK(ember_text_dataset_size(unl) == 4 && removed == -1);
+    CHECK_OK(ember_text_dataset_drop_unknown_labels(bad, p, &removed, &e), &e);
+    CHECK(removed == 1 && ember_text_dataset_size(bad) == 3 && ember_text_dataset_skipped(bad) == 1);
+    CHECK(strcmp(ember_text_dataset_text(bad, 0), "one") == 0 &&
+          strcmp(ember_text_dataset_text(bad, 1), "!!!") == 0 &&
+          strcmp(ember_text_dataset_label(bad, 2, 0), "b") == 0);
+    const char *m = ember_text_dataset_skipped_message(bad, 0);
+    CHECK(m && strcmp(m, "example 1: label 'xyz' was not in the training data") == 0);
+    CHECK_OK(ember_pipeline_encode(p, bad, &r, &y, &e), &e);
+    CHECK(y && y->shape[0] == 3 && y->data[0] == 0.0f && y->data[2] == 1.0f);
+    ember_ragged_destroy(r);
+    ember_tensor_destroy(y);
+    r = NULL;
+    y = NULL;
+
+    /* a file names the line: "FILE:LINE: label ... (example N)" */
+    char path[] = "/tmp/ember_pipe_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        static const char ft[] = "__label__a one\n\n__label__zz two\n";
+        CHECK(write(fd, ft, sizeof ft - 1) == (ssize_t)(sizeof ft - 1));
+        close(fd);
+        ember_text_read_options ro = ember_text_read_options_default();
+        ro.format = EMBER_TEXT_FASTTEXT;
+        ember_text_dataset *fd_set = NULL;
+        CHECK_OK(ember_text_dataset_load(&fd_set, path, &ro, &e), &e);
+        char want[128];
+        snprintf(want, sizeof want, "%s:3: label 'zz' was not in the training data (example 1)",
+                 path);
+        CHECK_ERR(ember_pipeline_encode(p, fd_set, &r, &y, &e), EMBER_ERR_FORMAT, &e, want);
+        CHECK_OK(ember_text_dataset_drop_unknown_labels(fd_set, p, NULL, &e), &e);
+        m = ember_text_dataset_skipped_message(fd_set, 0);
+        CHECK(m && strcmp(m, want) == 0);
+        ember_text_dataset_destroy(fd_set);
+        unlink(path);
+    }
     ember_pipeline_destroy(p);
     ember_text_dataset_destroy(d);
     ember_text_dataset_destroy(bad);

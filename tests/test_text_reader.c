@@ -14,7 +14,7 @@
  * Not tested here: inputs over the 64 MiB per-example cap (slow under ASan)
  * and I/O errors other than a missing file.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* memmem */
 #include "ember.h"
 
 #include "check.h"
@@ -39,7 +39,7 @@
 /* The long-line fixtures: 10 MB, comfortably over any chunk or buffer size
  * inside the reader, well under its 64 MiB per-example cap. */
 #define BIG_LINE_BYTES ((size_t)10 * 1000 * 1000)
-#define MAX_FIXTURES 128
+#define MAX_FIXTURES 192
 
 /* The temporary directory and every file and folder put in it, removed in
  * reverse order at the end. */
@@ -165,8 +165,8 @@ static void load_fails_(int src_line, const char *path, ember_text_read_options 
 }
 #define LOAD_FAILS(path, o, code, line, needle) load_fails_(__LINE__, path, o, code, line, needle)
 
-static const ember_text_read_options CSV_OPT = {EMBER_TEXT_CSV, NULL, NULL};
-static const ember_text_read_options AUTO_OPT = {EMBER_TEXT_AUTO, NULL, NULL};
+static const ember_text_read_options CSV_OPT = {.format = EMBER_TEXT_CSV};
+static const ember_text_read_options AUTO_OPT = {.format = EMBER_TEXT_AUTO};
 
 /* ------------------------------------------------------------ good input */
 
@@ -662,6 +662,178 @@ static void test_bad_folder(void)
     LOAD_FAILS(root, CSV_OPT, EMBER_ERR_IO, 0, "is a folder");
 }
 
+/* ------------------------------------------------------- skip_bad_lines */
+
+/* Load with skip_bad_lines, expecting success; NULL otherwise. */
+static ember_text_dataset *load_skip(const char *path, ember_text_format f)
+{
+    ember_text_read_options o = opts(f, NULL, NULL);
+    o.skip_bad_lines = 1;
+    ember_text_dataset *d = NULL;
+    memset(&err, 0, sizeof err);
+    snprintf(err.message, sizeof err.message, "untouched");
+    ember_status s = ember_text_dataset_load(&d, path, &o, &err);
+    CHECK_MSG(s == EMBER_OK && d != NULL, "%s: status %d: %s", path, (int)s, err.message);
+    CHECK_MSG(s != EMBER_OK || strcmp(err.message, "untouched") == 0,
+              "a successful load changed the ember_error: \"%s\"", err.message);
+    return s == EMBER_OK ? d : NULL;
+}
+
+/* Skipped message i of d contains "path:line:" (line 0: just the path) and needle. */
+static void skipped_is_(int src_line, const ember_text_dataset *d, int i, const char *path,
+                        long line, const char *needle)
+{
+    char where[512];
+    if (line > 0)
+        snprintf(where, sizeof where, "%s:%ld:", path, line);
+    else
+        snprintf(where, sizeof where, "%s", path);
+    const char *m = ember_text_dataset_skipped_message(d, i);
+    CHECK_MSG(m && strstr(m, where) && strstr(m, needle),
+              "(test line %d) skipped message %d is \"%s\" (want \"%s\" and \"%s\")", src_line,
+              i, m ? m : "(none)", where, needle);
+}
+#define SKIPPED_IS(d, i, path, line, needle) skipped_is_(__LINE__, d, i, path, line, needle)
+
+static void test_skip_csv(void)
+{
+    /* every kind of bad row, each between good ones; a bad byte inside a
+     * quoted field that spans lines takes the whole record (lines 4-5) */
+    const char *p = write_s("skip.csv",
+                            "text,label\n"                 /* 1 */
+                            "good one,a\n"                 /* 2 */
+                            "x,y,z\n"                      /* 3 field count */
+                            "\"bad \xFF\nquoted\",a\n"       /* 4-5 bad byte in a quoted field */
+                            "good two,b\n"                 /* 6 */
+                            ",a\n"                         /* 7 no text */
+                            "no label,\n"                  /* 8 empty label */
+                            "say \"hi\",a\n"                 /* 9 quote inside unquoted field */
+                            "\"q\"x,a\n"                     /* 10 text after closing quote */
+                            "lone\rcr,a\n"                 /* 11 CR without LF */
+                            "nul \\0,a\n"                  /* 12 placeholder for a NUL (below) */
+                            "good three,c\n"               /* 13 */
+                            "\n\n"                          /* 14-15 blank lines between rows */
+                            "\xC0\xAF,new_label\n"          /* 16 bad byte: its label is not added */
+                            "good four,a\n");              /* 17 */
+    /* put a real NUL on line 12 */
+    {
+        FILE *f = fopen(p, "r+b");
+        CHECK(f != NULL);
+        if (f) {
+            char buf[512];
+            size_t n = fread(buf, 1, sizeof buf, f);
+            char *at = memmem(buf, n, "\\0", 2);
+            CHECK(at != NULL);
+            if (at) {
+                fseek(f, (long)(at - buf), SEEK_SET);
+                fputc('\0', f);
+            }
+            fclose(f);
+        }
+    }
+    LOAD_FAILS(p, CSV_OPT, EMBER_ERR_FORMAT, 3, "row has 3 fields but the header has 2");
+    ember_text_dataset *d = load_skip(p, EMBER_TEXT_CSV);
+    if (!d)
+        return;
+    CHECK_MSG(ember_text_dataset_size(d) == 4, "%lld examples", (long long)ember_text_dataset_size(d));
+    EXPECT(d, 0, "good one", "a");
+    EXPECT(d, 1, "good two", "b");
+    EXPECT(d, 2, "good three", "c");
+    EXPECT(d, 3, "good four", "a");
+    CHECK_MSG(ember_text_dataset_skipped(d) == 11, "skipped %lld",
+              (long long)ember_text_dataset_skipped(d));
+    CHECK(ember__text_dataset_class_count(d) == 3); /* "new_label" never added */
+    SKIPPED_IS(d, 0, p, 3, "row has 3 fields");
+    SKIPPED_IS(d, 1, p, 4, "invalid UTF-8 at byte 6 of the line");
+    SKIPPED_IS(d, 2, p, 7, "a label with no text");
+    SKIPPED_IS(d, 3, p, 8, "label is empty");
+    SKIPPED_IS(d, 4, p, 9, "a quote inside an unquoted field");
+    CHECK(ember_text_dataset_skipped_message(d, EMBER_TEXT_SKIPPED_SHOWN) == NULL);
+    char where[600];
+    snprintf(where, sizeof where, "%s:17", p);
+    char buf[600];
+    CHECK(strcmp(ember_text_dataset_where(d, 3, buf, sizeof buf), where) == 0);
+    CHECK(strcmp(ember_text_dataset_where(d, 4, buf, sizeof buf), "") == 0);
+    ember_text_dataset_destroy(d);
+
+    /* not skippable: the header, an unbalanced quote, every row bad */
+    ember_text_read_options o = CSV_OPT;
+    o.skip_bad_lines = 1;
+    p = write_s("skip_header.csv", "te\xFFxt,label\nok,a\n");
+    LOAD_FAILS(p, o, EMBER_ERR_FORMAT, 1, "invalid UTF-8");
+    p = write_s("skip_quote.csv", "text,label\nok,a\n\"never closed,a\nmore,b\n");
+    LOAD_FAILS(p, o, EMBER_ERR_FORMAT, 3, "cannot be skipped");
+    p = write_s("skip_all.csv", "text,label\n,a\nx,\n");
+    LOAD_FAILS(p, o, EMBER_ERR_FORMAT, 0, "no examples left: all 2 rows skipped as bad");
+    p = write_gz("skip_trunc.csv.gz", "text,label\nok,a\n", 16);
+    {
+        /* cut the gzip stream in the middle */
+        FILE *f = fopen(p, "rb");
+        unsigned char buf[256];
+        size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+        if (f)
+            fclose(f);
+        f = fopen(p, "wb");
+        if (f) {
+            fwrite(buf, 1, n / 2, f);
+            fclose(f);
+        }
+    }
+    LOAD_FAILS(p, o, EMBER_ERR_FORMAT, 0, "gzip stream is truncated or corrupt");
+}
+
+static void test_skip_fasttext_folder(void)
+{
+    const char *p = write_s("skip.txt",
+                            "__label__a good one\n"           /* 1 */
+                            "__label__new \xFF bad\n"         /* 2: label never added */
+                            "__label__ bare\n"                 /* 3 */
+                            "no label here\n"                  /* 4 */
+                            "__label__b\n"                     /* 5 label, no text */
+                            "\n"                               /* 6 blank: fine */
+                            "__label__b good two\r\n");       /* 7 */
+    LOAD_FAILS(p, AUTO_OPT, EMBER_ERR_FORMAT, 2, "invalid UTF-8");
+    ember_text_dataset *d = load_skip(p, EMBER_TEXT_AUTO);
+    if (d) {
+        CHECK(ember_text_dataset_size(d) == 2);
+        EXPECT(d, 0, "good one", "a");
+        EXPECT(d, 1, "good two", "b");
+        CHECK(ember_text_dataset_skipped(d) == 4);
+        CHECK(ember__text_dataset_class_count(d) == 2);
+        SKIPPED_IS(d, 0, p, 2, "invalid UTF-8 at byte 14 of the line");
+        SKIPPED_IS(d, 1, p, 3, "label is empty");
+        SKIPPED_IS(d, 2, p, 4, "no label");
+        SKIPPED_IS(d, 3, p, 5, "a label with no text");
+        char where[600], buf[600];
+        snprintf(where, sizeof where, "%s:7", p);
+        CHECK(strcmp(ember_text_dataset_where(d, 1, buf, sizeof buf), where) == 0);
+        ember_text_dataset_destroy(d);
+    }
+
+    const char *root = make_dir("skip_folder");
+    make_dir("skip_folder/a");
+    make_dir("skip_folder/b");
+    write_s("skip_folder/a/1.txt", "fine text");
+    const char *empty = write_s("skip_folder/a/2.txt", "");
+    const char *bad = write_s("skip_folder/b/1.txt", "one\ntwo \xC3( three\n");
+    write_s("skip_folder/b/2.txt", "more fine text");
+    const char *blank = write_s("skip_folder/b/3.txt", " \n\t");
+    LOAD_FAILS(root, AUTO_OPT, EMBER_ERR_FORMAT, 0, "file is empty");
+    d = load_skip(root, EMBER_TEXT_AUTO);
+    if (d) {
+        CHECK(ember_text_dataset_size(d) == 2);
+        EXPECT(d, 0, "fine text", "a");
+        EXPECT(d, 1, "more fine text", "b");
+        CHECK(ember_text_dataset_skipped(d) == 3);
+        SKIPPED_IS(d, 0, empty, 0, "file is empty");
+        SKIPPED_IS(d, 1, bad, 2, "invalid UTF-8 at byte 5 of the line");
+        SKIPPED_IS(d, 2, blank, 0, "only whitespace");
+        char buf[600];
+        CHECK(strstr(ember_text_dataset_where(d, 1, buf, sizeof buf), "skip_folder/b/2.txt"));
+        ember_text_dataset_destroy(d);
+    }
+}
+
 /* ------------------------------------------------------------- real data */
 
 static void test_banking77(void)
@@ -725,6 +897,8 @@ int main(void)
     test_bad_utf8();
     test_bad_fasttext();
     test_bad_folder();
+    test_skip_csv();
+    test_skip_fasttext_folder();
     test_banking77();
     fx_cleanup();
     return check_summary("text_reader");

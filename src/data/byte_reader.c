@@ -86,7 +86,7 @@ ember_status ember__reader_open(ember__reader *r, const char *path, ember_error 
 {
     memset(r, 0, sizeof *r);
     r->path = path;
-    r->err = err;
+    r->err = err ? err : &r->own;
     r->line = 1;
     r->field = -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -132,12 +132,25 @@ ember_status ember__reader_close(ember__reader *r, ember_status s)
             if (zc == Z_ERRNO)
                 s = FAILF(r->err, EMBER_ERR_IO, r->path, 0, -1, NULL, "close failed: %s",
                           strerror(errno));
+            else if (zc == Z_BUF_ERROR) /* zlib's "unexpected end of file" */
+                s = FAILF(r->err, EMBER_ERR_FORMAT, r->path, r->line, -1, NULL,
+                          "gzip stream is truncated: the file ends inside the compressed data "
+                          "(zlib: unexpected end of file)");
             else
-                s = FAILF(r->err, EMBER_ERR_FORMAT, r->path, 0, -1, NULL,
+                s = FAILF(r->err, EMBER_ERR_FORMAT, r->path, r->line, -1, NULL,
                           "gzip stream is truncated or corrupt (zlib code %d at close)", zc);
         }
     }
     return s;
+}
+
+void ember__reader_abandon(ember__reader *r)
+{
+    free(r->buf);
+    r->buf = NULL;
+    if (r->gz)
+        gzclose(r->gz); /* read-only: nothing is lost */
+    r->gz = NULL;
 }
 
 /* Read another chunk after the unread bytes. false at end of file or on
@@ -155,6 +168,7 @@ int ember__reader_fill(ember__reader *r)
     int got = gzread(r->gz, r->buf + r->len, (unsigned)(TEXT_CHUNK_BYTES - r->len));
     if (got <= 0) {
         r->status = stream_status(r, errno);
+        r->dead = r->status != EMBER_OK;
         r->eof = 1;
         return 0;
     }
@@ -162,12 +176,48 @@ int ember__reader_fill(ember__reader *r)
     return 1;
 }
 
-/* Fail at the reader's current position; returns RD_ERR. */
+/* A bad byte at the reader's current position: RD_ERR, or 0 when noted. */
 int ember__reader_bad(ember__reader *r, const char *what, int byte)
 {
-    r->status = FAILF(r->err, EMBER_ERR_FORMAT, r->path, r->line, r->field, r->names,
-                      "%s at byte %lld of the line (0x%02X)", what, (long long)r->col + 1, byte);
+    ember_status s = FAILF(r->err, EMBER_ERR_FORMAT, r->path, r->line, r->field, r->names,
+                           "%s at byte %lld of the line (0x%02X)", what, (long long)r->col + 1,
+                           byte);
+    if (ember__reader_soften(r, s) == EMBER_OK)
+        return 0;
+    r->status = s;
     return RD_ERR;
+}
+
+ember_status ember__reader_soften(ember__reader *r, ember_status s)
+{
+    if (s != EMBER_ERR_FORMAT || !r->skip || r->dead)
+        return s;
+    if (!r->bad) {
+        r->bad = 1;
+        snprintf(r->bad_msg, sizeof r->bad_msg, "%s", r->err->message);
+    }
+    r->status = EMBER_OK;
+    return EMBER_OK;
+}
+
+ember_status ember__reader_skip_line(ember__reader *r)
+{
+    r->cont = 0;
+    for (;;) {
+        if (r->pos == r->len && !ember__reader_fill(r))
+            return r->status;
+        const unsigned char *p = r->buf + r->pos;
+        size_t k = r->len - r->pos;
+        const unsigned char *nl = memchr(p, '\n', k);
+        if (nl) {
+            r->pos += (size_t)(nl - p) + 1;
+            r->line++;
+            r->col = 0;
+            return EMBER_OK;
+        }
+        r->pos += k;
+        r->col += (int64_t)k;
+    }
 }
 
 /* Skip a UTF-8 byte-order mark at the very start. */

@@ -10,6 +10,12 @@
  * peek and get one byte at a time (inline below: it is their inner loop), or
  * move a whole run of plain ASCII bytes at once (ember__reader_take_plain).
  *
+ * With skip_bad_lines (r->skip), a problem with the current record is noted
+ * instead of failing (ember__reader_soften): a bad byte then passes through
+ * as it is, the parser carries on to the record's end and drops the record
+ * there. Stream errors (I/O, a corrupt gzip stream) and running out of
+ * memory are never softened.
+ *
  * Not here: any knowledge of CSV, TSV, fastText or folders, beyond the
  * "column N" a CSV/TSV parser may ask messages to name (field, names) and the
  * set of bytes that stop a plain run (see byte_reader.c).
@@ -55,6 +61,12 @@ typedef struct ember__reader {
     int field;
     const char *const *names;
     int ncols;
+    /* skip_bad_lines: format problems of the current record are noted, not fatal */
+    int skip;
+    int bad;             /* the current record has a noted problem; the parser drops it */
+    int dead;            /* the stream itself failed: nothing more can be read */
+    char bad_msg[EMBER_ERROR_MESSAGE_MAX]; /* the first noted problem of the record */
+    ember_error own;     /* where messages go when the caller passed no ember_error */
 } ember__reader;
 
 /* Fill err with "PATH[:LINE]: [column N ("name"): ]message" and return
@@ -75,12 +87,29 @@ ember_status ember__reader_open(ember__reader *r, const char *path, ember_error 
 /* Close; returns s, or the close error if s was EMBER_OK. */
 ember_status ember__reader_close(ember__reader *r, ember_status s);
 
+/* Close a reader that stopped early on purpose (format detection), without
+ * asking zlib about the rest of the stream: a truncated gzip file is then
+ * reported by the parser that reads it through, at the line it reached. */
+void ember__reader_abandon(ember__reader *r);
+
 /* Read another chunk after the unread bytes. false at end of file or on
  * error (r->status says which: EMBER_OK at the end). */
 int ember__reader_fill(ember__reader *r);
 
-/* Fail at the reader's current position; returns RD_ERR. */
+/* A bad byte at the reader's current position: RD_ERR (r->status set), or 0
+ * when skip mode noted it against the record. */
 int ember__reader_bad(ember__reader *r, const char *what, int byte);
+
+/* Skip mode: note the format problem `s` (its message is in *r->err) against
+ * the current record and return EMBER_OK; the parser goes on to the end of
+ * the record and drops it. Without skip mode, for any status but
+ * EMBER_ERR_FORMAT, or once the stream has failed, returns s unchanged. */
+ember_status ember__reader_soften(ember__reader *r, ember_status s);
+
+/* Skip mode: move past the rest of the current line without checking it (the
+ * record is being dropped): up to and including its '\n', or to the end of
+ * the file. EMBER_OK, or the stream's error. */
+ember_status ember__reader_skip_line(ember__reader *r);
 
 /* Skip a UTF-8 byte-order mark at the very start. */
 void ember__reader_skip_bom(ember__reader *r);
@@ -125,11 +154,12 @@ static inline int ember__reader_get(ember__reader *r)
         utf8proc_ssize_t k = utf8proc_iterate(r->buf + r->pos,
                                               (utf8proc_ssize_t)(have < UTF8_MAX_SEQ ? have : UTF8_MAX_SEQ),
                                               &cp);
-        if (k <= 0)
-            return ember__reader_bad(r, "invalid UTF-8", c);
-        r->cont = (int)k - 1;
-    } else if (c == 0) {
-        return ember__reader_bad(r, "NUL byte", c);
+        if (k > 0)
+            r->cont = (int)k - 1;
+        else if (ember__reader_bad(r, "invalid UTF-8", c) == RD_ERR)
+            return RD_ERR; /* else noted: the byte passes on its own */
+    } else if (c == 0 && ember__reader_bad(r, "NUL byte", c) == RD_ERR) {
+        return RD_ERR;
     }
     r->pos++;
     if (c == '\n') {

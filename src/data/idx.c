@@ -112,8 +112,9 @@ static size_t read_some(gzFile gz, unsigned char *buf, size_t n)
     return got;
 }
 
-/* EMBER_OK unless zlib recorded an error on the stream. */
-static ember_status stream_status(gzFile gz, const char *path, ember_error *err)
+/* EMBER_OK unless zlib recorded an error on the stream; `at` is how many
+ * bytes of decompressed data had arrived (for the message). */
+static ember_status stream_status(gzFile gz, const char *path, uint64_t at, ember_error *err)
 {
     int saved_errno = errno;
     int zerr = Z_OK;
@@ -130,8 +131,9 @@ static ember_status stream_status(gzFile gz, const char *path, ember_error *err)
     const char *sep = strncmp(zmsg, "<fd:", 4) == 0 ? strstr(zmsg, ": ") : NULL;
     if (sep)
         zmsg = sep + 2;
-    return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: gzip stream is truncated or corrupt (zlib: %s)",
-                      path, zmsg);
+    return EMBER_FAIL(err, EMBER_ERR_FORMAT,
+                      "%s: gzip stream is truncated or corrupt after %" PRIu64 " bytes of IDX "
+                      "data (zlib: %s)", path, at, zmsg);
 }
 
 /* Convert n big-endian elements of `type` to float32. Returns the index of the
@@ -191,7 +193,7 @@ static ember_status read_header(gzFile gz, const char *path, const idx_type **ty
     unsigned char magic[4];
     size_t got = read_some(gz, magic, sizeof magic);
     if (got < sizeof magic) {
-        ember_status s = stream_status(gz, path, err);
+        ember_status s = stream_status(gz, path, got, err);
         if (s)
             return s;
         if (got == 0)
@@ -206,18 +208,19 @@ static ember_status read_header(gzFile gz, const char *path, const idx_type **ty
     *type = find_type(magic[2]);
     if (!*type)
         return EMBER_FAIL(err, EMBER_ERR_FORMAT,
-                          "%s: type byte 0x%02X is not an IDX type (0x08 0x09 0x0B 0x0C 0x0D 0x0E)",
+                          "%s: type byte 0x%02X (byte 2) is not an IDX type (0x08 0x09 0x0B 0x0C "
+                          "0x0D 0x0E)",
                           path, magic[2]);
     *ndim = magic[3];
     if (*ndim < 1 || *ndim > EMBER_MAX_DIMS)
-        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: dimension count %d is outside 1..%d", path,
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: dimension count %d (byte 3) is outside 1..%d", path,
                           *ndim, EMBER_MAX_DIMS);
 
     unsigned char dims[4 * EMBER_MAX_DIMS];
     size_t want = 4 * (size_t)*ndim;
     got = read_some(gz, dims, want);
     if (got < want) {
-        ember_status s = stream_status(gz, path, err);
+        ember_status s = stream_status(gz, path, 4 + got, err);
         if (s)
             return s;
         return EMBER_FAIL(err, EMBER_ERR_FORMAT,
@@ -230,7 +233,8 @@ static ember_status read_header(gzFile gz, const char *path, const idx_type **ty
         shape[i] = be32(dims + 4 * i);
         if (shape[i] == 0)
             return EMBER_FAIL(err, EMBER_ERR_FORMAT,
-                              "%s: dims[%d] is 0 (an empty data set; nothing to train on)", path, i);
+                              "%s: dims[%d] (bytes %d-%d) is 0 (an empty data set; nothing to train on)",
+                              path, i, 4 + 4 * i, 7 + 4 * i);
         if (!overflow && !ember__mul_i64(n, shape[i], &n))
             overflow = true;
     }
@@ -261,8 +265,9 @@ static ember_status read_header(gzFile gz, const char *path, const idx_type **ty
 
 /* Read exactly `raw` data bytes into a new malloc'd *out. `known` is non-zero
  * when the file size already proved the bytes are there; otherwise the buffer
- * starts small and doubles only as data arrives. */
-static ember_status read_data(gzFile gz, const char *path, size_t raw, int known,
+ * starts small and doubles only as data arrives. `header` is the header's
+ * length, for messages. */
+static ember_status read_data(gzFile gz, const char *path, size_t raw, int known, size_t header,
                               unsigned char **out, ember_error *err)
 {
     *out = NULL;
@@ -288,30 +293,32 @@ static ember_status read_data(gzFile gz, const char *path, size_t raw, int known
     }
     if (have < raw) {
         free(buf);
-        ember_status s = stream_status(gz, path, err);
+        ember_status s = stream_status(gz, path, header + have, err);
         if (s)
             return s;
         return EMBER_FAIL(err, EMBER_ERR_FORMAT,
-                          "%s: header claims %zu bytes of data but the file ends after %zu", path,
-                          raw, have);
+                          "%s: header claims %zu bytes of data but the file ends after %zu "
+                          "(at byte %zu; the data starts at byte %zu)", path, raw, have,
+                          header + have, header);
     }
     *out = buf;
     return EMBER_OK;
 }
 
 /* After the data: the stream must end here, cleanly. */
-static ember_status check_end(gzFile gz, const char *path, ember_error *err)
+static ember_status check_end(gzFile gz, const char *path, uint64_t end, ember_error *err)
 {
     unsigned char probe[IDX_TRAILING_PROBE_BYTES];
     size_t extra = read_some(gz, probe, sizeof probe);
     if (extra == sizeof probe)
         return EMBER_FAIL(err, EMBER_ERR_FORMAT,
-                          "%s: at least %zu bytes after the data (expected end of file)", path,
-                          extra);
+                          "%s: at least %zu bytes after the data (from byte %" PRIu64
+                          "; expected end of file)", path, extra, end);
     if (extra > 0)
-        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %zu bytes after the data (expected end of file)",
-                          path, extra);
-    return stream_status(gz, path, err);
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT,
+                          "%s: %zu bytes after the data (from byte %" PRIu64
+                          "; expected end of file)", path, extra, end);
+    return stream_status(gz, path, end, err);
 }
 
 ember_status ember_idx_load(ember_tensor **out, const char *path, ember_error *err)
@@ -361,22 +368,24 @@ ember_status ember_idx_load(ember_tensor **out, const char *path, ember_error *e
         uint64_t avail = size > header ? size - header : 0;
         if (avail < raw) {
             s = EMBER_FAIL(err, EMBER_ERR_FORMAT,
-                           "%s: header claims %zu bytes of data but the file ends after %" PRIu64,
-                           path, raw, avail);
+                           "%s: header claims %zu bytes of data but the file ends after %" PRIu64
+                           " (at byte %" PRIu64 "; the data starts at byte %" PRIu64 ")",
+                           path, raw, avail, size, header);
             goto done;
         }
         if (avail > raw) {
             s = EMBER_FAIL(err, EMBER_ERR_FORMAT,
-                           "%s: %" PRIu64 " bytes after the data (expected end of file)", path,
-                           avail - raw);
+                           "%s: %" PRIu64 " bytes after the data (from byte %" PRIu64
+                           "; expected end of file)", path, avail - raw, header + (uint64_t)raw);
             goto done;
         }
         known = 1;
     }
-    s = read_data(gz, path, raw, known, &bytes, err);
+    size_t header = 4 + 4 * (size_t)ndim;
+    s = read_data(gz, path, raw, known, header, &bytes, err);
     if (s)
         goto done;
-    s = check_end(gz, path, err);
+    s = check_end(gz, path, header + (uint64_t)raw, err);
     if (s)
         goto done;
 
@@ -391,8 +400,8 @@ ember_status ember_idx_load(ember_tensor **out, const char *path, ember_error *e
         uint64_t u = be64(bytes + 8 * bad);
         memcpy(&d, &u, sizeof d);
         s = EMBER_FAIL(err, EMBER_ERR_FORMAT,
-                       "%s: data element %lld is the f64 value %g, too large for float32", path,
-                       (long long)bad, d);
+                       "%s: data element %lld (byte %lld) is the f64 value %g, too large for "
+                       "float32", path, (long long)bad, 4 + 4LL * ndim + 8LL * bad, d);
         goto done;
     }
 

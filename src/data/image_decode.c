@@ -71,11 +71,23 @@
 #define LUMA_G 0.587
 #define LUMA_B 0.114
 
-/* stb_image's reason for the last failure on this thread; never NULL. */
-static const char *stb_reason(void)
+/* stb_image's reason for the last failure on this thread, as printable
+ * ASCII in buf (stb copies a PNG chunk's 4 type bytes from the file into
+ * "XXXX PNG chunk not known": those become \xNN escapes). */
+static const char *stb_reason(char buf[64])
 {
     const char *r = stbi_failure_reason();
-    return r ? r : "no reason given";
+    if (!r)
+        return "no reason given";
+    size_t k = 0;
+    for (const unsigned char *p = (const unsigned char *)r; *p && k + 5 < 64; p++) {
+        if (*p >= 0x20 && *p < 0x7F)
+            buf[k++] = (char)*p;
+        else
+            k += (size_t)snprintf(buf + k, 64 - k, "\\x%02X", *p);
+    }
+    buf[k] = '\0';
+    return buf;
 }
 
 void ember__image_free(ember__image *img)
@@ -342,12 +354,13 @@ ember_status ember__image_probe(ember__image *img, const char *path, ember_error
         return s;
     }
     int w = 0, h = 0, comp = 0;
+    char why[64];
     /* IMAGE_MAX_FILE_BYTES < INT_MAX, so the length fits stb's int. */
     if (!stbi_info_from_memory(img->bytes, (int)img->nbytes, &w, &h, &comp)) {
         s = EMBER_FAIL(err, EMBER_ERR_FORMAT,
                        "%s: not an image stb_image can read (PNG, JPEG, BMP, PGM/PPM, GIF, TGA, "
                        "...): %s",
-                       path, stb_reason());
+                       path, stb_reason(why));
         ember__image_free(img);
         return s;
     }
@@ -385,7 +398,8 @@ ember_status ember__image_decode(ember__image *img, const char *path, ember_erro
     img->bytes = NULL;
     img->nbytes = 0;
     if (!px) {
-        const char *why = stb_reason();
+        char buf[64];
+        const char *why = stb_reason(buf);
         if (strcmp(why, "outofmem") == 0)
             return EMBER_FAIL(err, EMBER_ERR_NOMEM, "%s: out of memory decoding %d x %d pixels",
                               path, img->h, img->w);

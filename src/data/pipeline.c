@@ -22,6 +22,7 @@
  * PIPELINE_JSON_VERSION (and the old rules kept for old files).
  */
 #include "text.h"
+#include "text_dataset.h"
 #include "io/json_util.h"
 
 #include <cjson/cJSON.h>
@@ -320,6 +321,82 @@ static int32_t item_id(const ember_pipeline *p, const ember__text_scratch *s,
     return (int32_t)(2 + p->V + (int64_t)(it->hash % (uint64_t)p->opt.buckets));
 }
 
+/* Characters of a label quoted in a message, so that a long one cannot push
+ * the rest out of ember_error's fixed buffer. */
+#define LABEL_IN_MESSAGE_MAX 100
+
+/* Class id of example i's first label, or -1 with err filled ("FILE:LINE:
+ * label 'x' was not in the training data (example 17)", or "no label"). */
+static int64_t label_class(const ember_pipeline *p, const ember_text_dataset *d, int64_t i,
+                           ember_error *err)
+{
+    char where[EMBER_ERROR_MESSAGE_MAX / 2];
+    if (ember_text_dataset_label_count(d, i) < 1) {
+        EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: no label",
+                   ember__text_dataset_where(d, i, where, sizeof where));
+        return -1;
+    }
+    const char *name = ember_text_dataset_label(d, i, 0);
+    int64_t k = ember__labels_find(&p->labels, name);
+    if (k < 0) {
+        ember__text_dataset_where(d, i, where, sizeof where);
+        if (strncmp(where, "example ", 8) == 0)
+            EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: label '%.*s' was not in the training data",
+                       where, LABEL_IN_MESSAGE_MAX, name);
+        else
+            EMBER_FAIL(err, EMBER_ERR_FORMAT,
+                       "%s: label '%.*s' was not in the training data (example %lld)", where,
+                       LABEL_IN_MESSAGE_MAX, name, (long long)i);
+    }
+    return k;
+}
+
+ember_status ember_text_dataset_drop_unknown_labels(ember_text_dataset *d, const ember_pipeline *p,
+                                                    int64_t *removed, ember_error *err)
+{
+    if (!d || !p)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "ember_text_dataset_drop_unknown_labels: %s is NULL",
+                          !d ? "data set" : "pipeline");
+    if (!p->fitted)
+        return EMBER_FAIL(err, EMBER_ERR_STATE, "ember_text_dataset_drop_unknown_labels: the "
+                          "pipeline is not fitted");
+    /* First pass: only look, so that d is unchanged when nothing would be left. */
+    int64_t bad = 0, first = -1;
+    ember_error e;
+    for (int64_t i = 0; i < d->n; i++)
+        if (label_class(p, d, i, &e) < 0 && bad++ == 0)
+            first = i;
+    if (bad > 0 && bad == d->n) {
+        label_class(p, d, first, &e);
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "no examples left: the labels of all %lld are "
+                          "unknown to the model; the first: %s", (long long)bad, e.message);
+    }
+    /* Second pass: note and compact in place, keeping the order. */
+    int64_t out = 0, lab = 0;
+    for (int64_t i = 0; i < d->n; i++) {
+        int64_t l0 = d->label_start[i], l1 = d->label_start[i + 1];
+        if (label_class(p, d, i, &e) < 0) {
+            ember__text_dataset_note_skip(d, e.message, 1);
+            continue;
+        }
+        d->text_off[out] = d->text_off[i];
+        if (d->line)
+            d->line[out] = d->line[i];
+        if (d->file_off)
+            d->file_off[out] = d->file_off[i];
+        d->label_start[out] = lab;
+        memmove(d->label_ids + lab, d->label_ids + l0, (size_t)(l1 - l0) * sizeof *d->label_ids);
+        lab += l1 - l0;
+        out++;
+    }
+    d->label_start[out] = lab;
+    d->label_used = lab;
+    d->n = out;
+    if (removed)
+        *removed = bad;
+    return EMBER_OK;
+}
+
 ember_status ember_pipeline_encode(const ember_pipeline *p, const ember_text_dataset *d,
                                    ember_ragged **ids, ember_tensor **labels, ember_error *err)
 {
@@ -340,16 +417,9 @@ ember_status ember_pipeline_encode(const ember_pipeline *p, const ember_text_dat
         if (st != EMBER_OK)
             return st;
         for (int64_t i = 0; i < n; i++) {
-            if (ember_text_dataset_label_count(d, i) < 1) {
-                st = EMBER_FAIL(err, EMBER_ERR_FORMAT, "example %lld: no label", (long long)i);
-                goto fail;
-            }
-            const char *name = ember_text_dataset_label(d, i, 0);
-            int64_t k = ember__labels_find(&p->labels, name);
+            int64_t k = label_class(p, d, i, err);
             if (k < 0) {
-                st = EMBER_FAIL(err, EMBER_ERR_FORMAT,
-                                "example %lld: label '%s' was not in the training data",
-                                (long long)i, name);
+                st = EMBER_ERR_FORMAT;
                 goto fail;
             }
             y->data[i] = (float)k;

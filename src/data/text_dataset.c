@@ -16,6 +16,7 @@
 #include "text_dataset.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -114,6 +115,10 @@ void ember_text_dataset_destroy(ember_text_dataset *d)
     free(d->label_ids);
     free(d->name_off);
     free(d->slots);
+    free(d->source);
+    free(d->line);
+    ember__bytes_free(&d->files);
+    free(d->file_off);
     free(d);
 }
 
@@ -214,11 +219,20 @@ ember_status ember__text_dataset_add_label(ember_text_dataset *d, const char *na
     return EMBER_OK;
 }
 
-ember_status ember__text_dataset_commit(ember_text_dataset *d, size_t start, ember_error *err)
+ember_status ember__text_dataset_commit(ember_text_dataset *d, size_t start, int64_t line,
+                                        const char *file, ember_error *err)
 {
     if (!ember__bytes_put(&d->text, '\0'))
         return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for texts (%zu bytes so far)",
                           d->text.n);
+    size_t file_at = d->files.n;
+    if (d->track_files) {
+        size_t len = file ? strlen(file) : 0;
+        if (len == SIZE_MAX || !ember__bytes_reserve(&d->files, len + 1))
+            return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for file names");
+        memcpy(d->files.d + file_at, file ? file : "", len + 1);
+        d->files.n += len + 1;
+    }
     if (d->n == d->cap) {
         if (d->n == INT64_MAX - 1)
             return EMBER_FAIL(err, EMBER_ERR_NOMEM, "too many examples");
@@ -236,12 +250,77 @@ ember_status ember__text_dataset_commit(ember_text_dataset *d, size_t start, emb
             return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for %lld examples",
                               (long long)d->n + 1);
         d->label_start = p;
+        if (d->track_lines) {
+            int64_t c = d->cap;
+            p = d->line;
+            if (!grow_array(&p, &c, cap, sizeof *d->line))
+                return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for %lld examples",
+                                  (long long)d->n + 1);
+            d->line = p;
+        }
+        if (d->track_files) {
+            int64_t c = d->cap;
+            p = d->file_off;
+            if (!grow_array(&p, &c, cap, sizeof *d->file_off))
+                return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for %lld examples",
+                                  (long long)d->n + 1);
+            d->file_off = p;
+        }
         d->cap = cap;
     }
     d->text_off[d->n] = start;
+    if (d->track_lines)
+        d->line[d->n] = line;
+    if (d->track_files)
+        d->file_off[d->n] = file_at;
     d->n++;
     d->label_start[d->n] = d->label_used;
     return EMBER_OK;
+}
+
+void ember__text_dataset_drop(ember_text_dataset *d, size_t start)
+{
+    d->text.n = start;
+    d->label_used = d->label_start[d->n];
+}
+
+void ember__text_dataset_note_skip(ember_text_dataset *d, const char *msg, int64_t count)
+{
+    d->skipped += count;
+    if (d->nshown < EMBER_TEXT_SKIPPED_SHOWN) {
+        snprintf(d->shown[d->nshown], sizeof d->shown[0], "%s", msg);
+        d->nshown++;
+    }
+}
+
+const char *ember__text_dataset_where(const ember_text_dataset *d, int64_t i, char *buf, size_t n)
+{
+    if (n == 0)
+        return buf;
+    if (d->track_files && d->file_off)
+        snprintf(buf, n, "%s", d->files.d + d->file_off[i]);
+    else if (d->track_lines && d->line && d->source)
+        snprintf(buf, n, "%s:%lld", d->source, (long long)d->line[i]);
+    else
+        snprintf(buf, n, "example %lld", (long long)i);
+    return buf;
+}
+
+const char *ember_text_dataset_where(const ember_text_dataset *d, int64_t i, char *buf, size_t n)
+{
+    if (!buf || n == 0)
+        return buf;
+    buf[0] = '\0';
+    if (!d || i < 0 || i >= d->n)
+        return buf;
+    return ember__text_dataset_where(d, i, buf, n);
+}
+
+int64_t ember_text_dataset_skipped(const ember_text_dataset *d) { return d ? d->skipped : 0; }
+
+const char *ember_text_dataset_skipped_message(const ember_text_dataset *d, int i)
+{
+    return d && i >= 0 && i < d->nshown ? d->shown[i] : NULL;
 }
 
 void ember__text_dataset_shrink(ember_text_dataset *d)
@@ -346,7 +425,7 @@ ember_status ember_text_dataset_create(ember_text_dataset **out, int64_t n,
         }
         memcpy(d->text.d + start, texts[i], len);
         d->text.n += len;
-        s = ember__text_dataset_commit(d, start, err);
+        s = ember__text_dataset_commit(d, start, 0, NULL, err);
     }
     if (s) {
         ember_text_dataset_destroy(d);

@@ -11,8 +11,17 @@
  *
  * A reader builds an example in place: it appends the text's bytes to
  * d->text starting at some offset `start`, calls ember__text_dataset_add_label
- * for each label, then ember__text_dataset_commit(d, start). There is no
- * rollback: a failed load destroys the whole data set.
+ * for each label, then ember__text_dataset_commit(d, start, line, file). A
+ * record found bad after some bytes went in (skip_bad_lines) is dropped with
+ * ember__text_dataset_drop(d, start) before any label was added, and noted
+ * with ember__text_dataset_note_skip. Otherwise there is no rollback: a
+ * failed load destroys the whole data set.
+ *
+ * Where each example came from is kept for messages (a label unknown at test
+ * time names its file and line): the path given to the loader, plus per
+ * example the 1-based line where its record starts (CSV, TSV, fastText) or
+ * its file (folder data sets). That costs 8 bytes per example, or the file
+ * name's bytes; sets made in memory keep nothing and are named by index.
  */
 #ifndef EMBER_TEXT_DATASET_H
 #define EMBER_TEXT_DATASET_H
@@ -59,6 +68,18 @@ struct ember_text_dataset {
     int32_t classes, name_cap;
     int32_t *slots;        /* [slot_count] open-addressing table of label ids; -1 empty */
     size_t slot_count;     /* 0 or a power of two */
+    /* where examples came from (see above) */
+    char *source;          /* the path given to the loader; NULL for sets made in memory */
+    int64_t *line;         /* [cap] line where example i's record starts; NULL unless the
+                              reader set track_lines before the first commit */
+    ember__bytes files;    /* folder sets: the examples' file paths, each NUL-terminated */
+    size_t *file_off;      /* [cap] offset of example i's path in files.d; NULL unless
+                              track_files was set before the first commit */
+    bool track_lines, track_files;
+    /* records skipped as bad (skip_bad_lines, ember_text_dataset_drop_unknown_labels) */
+    int64_t skipped;
+    int nshown;            /* messages kept: min(skipped, EMBER_TEXT_SKIPPED_SHOWN) */
+    char shown[EMBER_TEXT_SKIPPED_SHOWN][EMBER_ERROR_MESSAGE_MAX];
 };
 
 /* An empty data set. EMBER_ERR_NOMEM. */
@@ -71,9 +92,25 @@ ember_status ember__text_dataset_add_label(ember_text_dataset *d, const char *na
                                            ember_error *err);
 
 /* Finish the example whose text is d->text.d[start .. d->text.n): appends its
- * NUL and records it with the labels added since the last commit.
- * EMBER_ERR_NOMEM. */
-ember_status ember__text_dataset_commit(ember_text_dataset *d, size_t start, ember_error *err);
+ * NUL and records it with the labels added since the last commit, the line
+ * its record starts on (kept when d->track_lines) and its file (kept when
+ * d->track_files; may be NULL otherwise). EMBER_ERR_NOMEM. */
+ember_status ember__text_dataset_commit(ember_text_dataset *d, size_t start, int64_t line,
+                                        const char *file, ember_error *err);
+
+/* Forget the example being built: its text bytes from `start` on and any
+ * labels added for it since the last commit. Label names already interned
+ * stay in the table, so callers add labels only once a record is known good. */
+void ember__text_dataset_drop(ember_text_dataset *d, size_t start);
+
+/* Count `count` skipped records; keep `msg` ("FILE:LINE: reason") if fewer
+ * than EMBER_TEXT_SKIPPED_SHOWN are kept. */
+void ember__text_dataset_note_skip(ember_text_dataset *d, const char *msg, int64_t count);
+
+/* "FILE:LINE", "FILE" (folder sets: the example's file) or "example I" into
+ * buf; returns buf. */
+const char *ember__text_dataset_where(const ember_text_dataset *d, int64_t i, char *buf,
+                                      size_t n);
 
 /* Give back the arenas' unused tails once loading is done (best effort). */
 void ember__text_dataset_shrink(ember_text_dataset *d);

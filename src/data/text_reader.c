@@ -19,8 +19,19 @@
  * a line ("byte 4 of the line") are 1-based raw bytes, a BOM counting on
  * line 1.
  *
+ * With skip_bad_lines a bad record is dropped and counted instead
+ * (ember_text_dataset_skipped, with the first messages kept): the parser
+ * notes the first problem (ember__reader_soften), carries on to the end of
+ * the record as it would have parsed it, and drops it there, so a quoted
+ * field with a bad byte takes its whole record along and nothing after it
+ * is misread. Labels are added only once a record is known good, so a bad
+ * record never adds a class. What cannot be skipped: the CSV header, an
+ * unbalanced quote (it runs to the end of the file), stream errors (I/O, a
+ * corrupt gzip stream), running out of memory, and a file in which every
+ * record is bad.
+ *
  * Deliberately not done: guessing delimiters or encodings (UTF-8 only; a
- * UTF-8 byte-order mark at the start is skipped), skipping bad rows, trimming
+ * UTF-8 byte-order mark at the start is skipped), repairing bad rows, trimming
  * or otherwise editing fields (labels are kept byte for byte), blank lines in
  * the middle of a CSV/TSV (only trailing ones are allowed), a lone CR as a
  * line end, fastText labels after the text (a later "__label__x" is text),
@@ -70,7 +81,38 @@ typedef struct csv {
     int ncols;
     int text_col, label_col;
     ember__bytes label;   /* the label field of the current row */
+    int skip;             /* skip_bad_lines, in force once the header is read */
 } csv;
+
+/* Skip mode, after a problem noted inside a field: the rest of the field,
+ * read as unquoted bytes and dropped with its record (a lone CR and quotes
+ * included); *end says what ended it. */
+static ember_status rest_of_field(csv *c, int *end)
+{
+    ember__reader *r = c->r;
+    for (;;) {
+        ember_status s = ember__reader_take_plain(r, NULL, 0, 0);
+        if (s)
+            return s;
+        int ch = ember__reader_get(r);
+        if (ch == RD_ERR)
+            return r->status;
+        if (ch == RD_EOF || ch == '\n' || ch == c->sep) {
+            *end = ch == RD_EOF ? END_FILE : ch == '\n' ? END_RECORD : END_FIELD;
+            return EMBER_OK;
+        }
+        if (ch == '\r') {
+            int p = ember__reader_peek(r);
+            if (p == RD_ERR)
+                return r->status;
+            if (p == '\n') {
+                ember__reader_get(r);
+                *end = END_RECORD;
+                return EMBER_OK;
+            }
+        }
+    }
+}
 
 /* What follows a field: separator, line end or end of file. ch is consumed. */
 static ember_status field_end(csv *c, int ch, int *end, const char *after)
@@ -99,14 +141,17 @@ static ember_status field_end(csv *c, int ch, int *end, const char *after)
             *end = END_RECORD;
             return EMBER_OK;
         }
-        return r->status = FAILF(r->err, EMBER_ERR_FORMAT, r->path, r->line, r->field, r->names,
-                                 "carriage return not followed by a line feed %s (lines end in "
-                                 "LF or CRLF; quote a field that contains a CR)", after);
+        r->status = FAILF(r->err, EMBER_ERR_FORMAT, r->path, r->line, r->field, r->names,
+                          "carriage return not followed by a line feed %s (lines end in "
+                          "LF or CRLF; quote a field that contains a CR)", after);
+    } else {
+        /* Only reachable after a closing quote. */
+        r->status = FAILF(r->err, EMBER_ERR_FORMAT, r->path, r->line, r->field, r->names,
+                          "text after the closing quote of a quoted field (write a quote "
+                          "inside a quoted field as \"\")");
     }
-    /* Only reachable after a closing quote. */
-    return r->status = FAILF(r->err, EMBER_ERR_FORMAT, r->path, r->line, r->field, r->names,
-                             "text after the closing quote of a quoted field (write a quote "
-                             "inside a quoted field as \"\")");
+    ember_status s = ember__reader_soften(r, r->status);
+    return s ? s : rest_of_field(c, end);
 }
 
 /* Read one field into sink (NULL: only syntax-check it). `what` names the
@@ -131,7 +176,8 @@ static ember_status parse_field(csv *c, ember__bytes *sink, const char *what, in
                                          r->names,
                                          "unbalanced quote: the quoted field that starts on this "
                                          "line never ends (write a quote inside a quoted field "
-                                         "as \"\")");
+                                         "as \"\")%s", r->skip ? "; it runs to the end of the "
+                                         "file, so it cannot be skipped as one bad line" : "");
             if (ch == '"') {
                 int p = ember__reader_peek(r);
                 if (p == RD_ERR)
@@ -146,7 +192,9 @@ static ember_status parse_field(csv *c, ember__bytes *sink, const char *what, in
                     FAILF(r->err, EMBER_ERR_FORMAT, r->path, qline, r->field, r->names,
                           "the quoted %s that starts on this line is longer than %zu MiB (an "
                           "unbalanced quote?)", what, TEXT_MAX_EXAMPLE_BYTES >> 20);
-                return s;
+                if ((s = ember__reader_soften(r, s)) != EMBER_OK)
+                    return s;
+                sink = NULL; /* noted: the rest of the field goes with its record */
             }
         }
         return field_end(c, ember__reader_get(r), end, "after a quoted field");
@@ -157,13 +205,20 @@ static ember_status parse_field(csv *c, ember__bytes *sink, const char *what, in
         ch = ember__reader_get(r);
         if (ch == RD_ERR || ch == RD_EOF || ch == '\n' || ch == '\r' || ch == c->sep)
             return field_end(c, ch, end, "in an unquoted field");
-        if (ch == '"')
-            return r->status = FAILF(r->err, EMBER_ERR_FORMAT, r->path, r->line, r->field,
-                                     r->names,
-                                     "a quote inside an unquoted field (quote the whole field "
-                                     "and double the inner quote: \"say \"\"hi\"\"\")");
-        if (sink && (s = ember__reader_put_capped(r, sink, start, ch, r->line, what)) != EMBER_OK)
-            return s;
+        if (ch == '"') {
+            s = r->status = FAILF(r->err, EMBER_ERR_FORMAT, r->path, r->line, r->field, r->names,
+                                  "a quote inside an unquoted field (quote the whole field "
+                                  "and double the inner quote: \"say \"\"hi\"\"\")");
+            if ((s = ember__reader_soften(r, s)) != EMBER_OK)
+                return s;
+            sink = NULL;
+            continue;
+        }
+        if (sink && (s = ember__reader_put_capped(r, sink, start, ch, r->line, what)) != EMBER_OK) {
+            if ((s = ember__reader_soften(r, s)) != EMBER_OK)
+                return s;
+            sink = NULL;
+        }
     }
 }
 
@@ -285,13 +340,33 @@ static ember_status read_header(csv *c, const ember_text_read_options *opt)
     return EMBER_OK;
 }
 
+/* Skip mode: drop the record being built (its text from `start`) and count
+ * `count` skipped records under its first problem. */
+static void drop_record(ember__reader *r, ember_text_dataset *d, size_t start, int64_t count)
+{
+    ember__text_dataset_drop(d, start);
+    ember__text_dataset_note_skip(d, r->bad_msg, count);
+    r->bad = 0;
+}
+
+/* No example in the file: every record was skipped as bad. */
+static ember_status all_bad(ember__reader *r, const ember_text_dataset *d, const char *what)
+{
+    return FAILF(r->err, EMBER_ERR_FORMAT, r->path, 0, -1, NULL,
+                 "no examples left: all %lld %s skipped as bad; the first: %s",
+                 (long long)d->skipped, what, d->shown[0]);
+}
+
 static ember_status read_rows(csv *c)
 {
     ember__reader *r = c->r;
     ember_text_dataset *d = c->d;
     int64_t blank_line = 0; /* first blank line seen, allowed only at the end */
+    int64_t blanks = 0;     /* blank lines since then */
+    r->skip = c->skip;      /* the header cannot be skipped; rows can */
     for (;;) {
         int64_t line = r->line;
+        r->bad = 0;
         int ch = ember__reader_peek(r);
         if (ch == RD_ERR)
             return r->status;
@@ -303,14 +378,24 @@ static ember_status read_rows(csv *c)
             ember_status s = field_end(c, ember__reader_get(r), &end, "on a blank line");
             if (s)
                 return s;
+            if (r->bad) { /* a lone CR, noted */
+                drop_record(r, d, d->text.n, 1);
+                continue;
+            }
             if (!blank_line)
                 blank_line = line;
+            blanks++;
             continue;
         }
-        if (blank_line)
-            return FAILF(r->err, EMBER_ERR_FORMAT, r->path, blank_line, -1, NULL,
-                         "blank line between rows (only blank lines at the end of the file are "
-                         "allowed)");
+        if (blank_line) {
+            ember_status s = FAILF(r->err, EMBER_ERR_FORMAT, r->path, blank_line, -1, NULL,
+                                   "blank line between rows (only blank lines at the end of "
+                                   "the file are allowed)");
+            if ((s = ember__reader_soften(r, s)) != EMBER_OK)
+                return s;
+            drop_record(r, d, d->text.n, blanks);
+            blank_line = blanks = 0;
+        }
         size_t start = d->text.n;
         c->label.n = 0;
         int64_t nfields = 0;
@@ -325,29 +410,40 @@ static ember_status read_rows(csv *c)
             nfields++;
         }
         r->field = -1;
-        if (nfields != c->ncols)
-            return FAILF(r->err, EMBER_ERR_FORMAT, r->path, line, -1, NULL,
-                         "row has %lld field%s but the header has %d%s", (long long)nfields,
-                         nfields == 1 ? "" : "s", c->ncols,
-                         nfields > c->ncols ? (c->sep == ',' ? " (quote fields that contain a comma)"
-                                                             : " (quote fields that contain a tab)")
-                                            : "");
-        if (is_blank(c->label.d, c->label.n))
-            return FAILF(r->err, EMBER_ERR_FORMAT, r->path, line, c->label_col, c->names,
-                         "label is empty");
-        if (is_blank(d->text.d + start, d->text.n - start))
-            return FAILF(r->err, EMBER_ERR_FORMAT, r->path, line, c->text_col, c->names,
-                         "a label with no text (the text is empty)");
-        ember_status s = ember__text_dataset_add_label(d, c->label.d, c->label.n, r->err);
-        if (!s)
-            s = ember__text_dataset_commit(d, start, r->err);
-        if (s) {
-            ember__error_prefix(r->err, "%s:%lld", r->path, (long long)line);
+        ember_status s = EMBER_OK;
+        if (r->bad) /* the first problem is noted already */
+            s = EMBER_OK;
+        else if (nfields != c->ncols)
+            s = FAILF(r->err, EMBER_ERR_FORMAT, r->path, line, -1, NULL,
+                      "row has %lld field%s but the header has %d%s", (long long)nfields,
+                      nfields == 1 ? "" : "s", c->ncols,
+                      nfields > c->ncols ? (c->sep == ',' ? " (quote fields that contain a comma)"
+                                                          : " (quote fields that contain a tab)")
+                                         : "");
+        else if (is_blank(c->label.d, c->label.n))
+            s = FAILF(r->err, EMBER_ERR_FORMAT, r->path, line, c->label_col, c->names,
+                      "label is empty");
+        else if (is_blank(d->text.d + start, d->text.n - start))
+            s = FAILF(r->err, EMBER_ERR_FORMAT, r->path, line, c->text_col, c->names,
+                      "a label with no text (the text is empty)");
+        if ((s = ember__reader_soften(r, s)) != EMBER_OK)
             return s;
+        if (r->bad) {
+            drop_record(r, d, start, 1);
+        } else {
+            s = ember__text_dataset_add_label(d, c->label.d, c->label.n, r->err);
+            if (!s)
+                s = ember__text_dataset_commit(d, start, line, NULL, r->err);
+            if (s) {
+                ember__error_prefix(r->err, "%s:%lld", r->path, (long long)line);
+                return s;
+            }
         }
         if (end == END_FILE)
             break;
     }
+    if (d->n == 0 && d->skipped > 0)
+        return all_bad(r, d, "rows");
     if (d->n == 0)
         return FAILF(r->err, EMBER_ERR_FORMAT, r->path, 1, -1, NULL,
                      "header only: the file has a header row but no examples");
@@ -362,7 +458,7 @@ static ember_status read_csv(const char *path, char sep, const ember_text_read_o
     if (s)
         return s;
     ember__reader_skip_bom(&r);
-    csv c = {.r = &r, .sep = sep, .d = d};
+    csv c = {.r = &r, .sep = sep, .d = d, .skip = opt->skip_bad_lines != 0};
     s = read_header(&c, opt);
     if (!s)
         s = read_rows(&c);
@@ -375,14 +471,21 @@ static ember_status read_csv(const char *path, char sep, const ember_text_read_o
 
 /* -------------------------------------------------------------- fastText */
 
-/* One line: "__label__a __label__b text...". Blank lines are skipped. */
-static ember_status read_fasttext_lines(ember__reader *r, ember_text_dataset *d)
+/* One line: "__label__a __label__b text...". Blank lines are skipped. The
+ * line's labels wait in `lab` (NUL-separated) until the line is known good.
+ * Skip mode: a bad byte is noted and the line read on; a problem that stops
+ * the line (too long, a bare label) is noted and the rest of the line passed
+ * over unchecked; either way the line is dropped at its end. */
+static ember_status fasttext_lines(ember__reader *r, ember_text_dataset *d, ember__bytes *lab)
 {
     for (;;) {
         int64_t line = r->line;
         size_t start = d->text.n;
         int nlabels = 0, has_text = 0;
         int ch;
+        ember_status s = EMBER_OK;
+        lab->n = 0;
+        r->bad = 0;
         for (;;) {
             while ((ch = ember__reader_peek(r)) == ' ' || ch == '\t')
                 ember__reader_get(r);
@@ -391,9 +494,8 @@ static ember_status read_fasttext_lines(ember__reader *r, ember_text_dataset *d)
             if (ch == RD_EOF || ch == '\n')
                 break;
             /* A token, straight into the arena: it is either a label (moved to
-             * the label table, arena rewound) or the first word of the text. */
+             * `lab`, arena rewound) or the first word of the text. */
             size_t tok = d->text.n;
-            ember_status s;
             for (;;) {
                 ch = ember__reader_peek(r);
                 if (ch == RD_ERR)
@@ -404,7 +506,7 @@ static ember_status read_fasttext_lines(ember__reader *r, ember_text_dataset *d)
                     return r->status;
                 s = ember__reader_put_capped(r, &d->text, start, ch, line, "line");
                 if (s != EMBER_OK)
-                    return s;
+                    goto stop_line;
             }
             int at_end = ch == RD_EOF || ch == '\n';
             if (at_end && d->text.n > tok && d->text.d[d->text.n - 1] == '\r')
@@ -414,15 +516,18 @@ static ember_status read_fasttext_lines(ember__reader *r, ember_text_dataset *d)
                 break;
             if (len >= FASTTEXT_PREFIX_LEN &&
                 memcmp(d->text.d + tok, FASTTEXT_PREFIX, FASTTEXT_PREFIX_LEN) == 0) {
-                if (len == FASTTEXT_PREFIX_LEN)
-                    return FAILF(r->err, EMBER_ERR_FORMAT, r->path, line, -1, NULL,
-                                 "label is empty (a bare %s)", FASTTEXT_PREFIX);
-                s = ember__text_dataset_add_label(d, d->text.d + tok + FASTTEXT_PREFIX_LEN,
-                                                  len - FASTTEXT_PREFIX_LEN, r->err);
-                if (s) {
-                    ember__error_prefix(r->err, "%s:%lld", r->path, (long long)line);
-                    return s;
+                if (len == FASTTEXT_PREFIX_LEN) {
+                    s = FAILF(r->err, EMBER_ERR_FORMAT, r->path, line, -1, NULL,
+                              "label is empty (a bare %s)", FASTTEXT_PREFIX);
+                    goto stop_line;
                 }
+                size_t n = len - FASTTEXT_PREFIX_LEN;
+                if (!ember__bytes_reserve(lab, n + 1))
+                    return FAILF(r->err, EMBER_ERR_NOMEM, r->path, line, -1, NULL,
+                                 "out of memory for labels");
+                memcpy(lab->d + lab->n, d->text.d + tok + FASTTEXT_PREFIX_LEN, n);
+                lab->d[lab->n + n] = '\0';
+                lab->n += n + 1;
                 d->text.n = tok;
                 nlabels++;
                 continue;
@@ -442,7 +547,7 @@ static ember_status read_fasttext_lines(ember__reader *r, ember_text_dataset *d)
                         return r->status;
                     s = ember__reader_put_capped(r, &d->text, start, ch, line, "line");
                     if (s != EMBER_OK)
-                        return s;
+                        goto stop_line;
                 }
                 if (d->text.d[d->text.n - 1] == '\r')
                     d->text.n--; /* CRLF line end */
@@ -452,26 +557,46 @@ static ember_status read_fasttext_lines(ember__reader *r, ember_text_dataset *d)
         ch = ember__reader_get(r); /* the '\n', or end of file */
         if (ch == RD_ERR)
             return r->status;
-        if (nlabels == 0 && !has_text) { /* blank line */
+        if (nlabels == 0 && !has_text && !r->bad) { /* blank line */
             if (ch == RD_EOF)
                 break;
             continue;
         }
-        if (nlabels == 0)
-            return FAILF(r->err, EMBER_ERR_FORMAT, r->path, line, -1, NULL,
-                         "no label: a fastText line starts with one or more %sNAME tokens, e.g. "
-                         "\"%sspam buy now\"", FASTTEXT_PREFIX, FASTTEXT_PREFIX);
-        if (!has_text)
-            return FAILF(r->err, EMBER_ERR_FORMAT, r->path, line, -1, NULL,
-                         "a label with no text after it");
-        ember_status s = ember__text_dataset_commit(d, start, r->err);
-        if (s) {
-            ember__error_prefix(r->err, "%s:%lld", r->path, (long long)line);
+        if (r->bad)
+            s = EMBER_OK;
+        else if (nlabels == 0)
+            s = FAILF(r->err, EMBER_ERR_FORMAT, r->path, line, -1, NULL,
+                      "no label: a fastText line starts with one or more %sNAME tokens, e.g. "
+                      "\"%sspam buy now\"", FASTTEXT_PREFIX, FASTTEXT_PREFIX);
+        else if (!has_text)
+            s = FAILF(r->err, EMBER_ERR_FORMAT, r->path, line, -1, NULL,
+                      "a label with no text after it");
+        if ((s = ember__reader_soften(r, s)) != EMBER_OK)
             return s;
+        if (r->bad) {
+            drop_record(r, d, start, 1);
+        } else {
+            for (size_t at = 0; at < lab->n && !s; at += strlen(lab->d + at) + 1)
+                s = ember__text_dataset_add_label(d, lab->d + at, strlen(lab->d + at), r->err);
+            if (!s)
+                s = ember__text_dataset_commit(d, start, line, NULL, r->err);
+            if (s) {
+                ember__error_prefix(r->err, "%s:%lld", r->path, (long long)line);
+                return s;
+            }
         }
         if (ch == RD_EOF)
             break;
+        continue;
+    stop_line: /* s: why the line cannot be read on */
+        if ((s = ember__reader_soften(r, s)) != EMBER_OK)
+            return s;
+        drop_record(r, d, start, 1);
+        if ((s = ember__reader_skip_line(r)) != EMBER_OK)
+            return s;
     }
+    if (d->n == 0 && d->skipped > 0)
+        return all_bad(r, d, "lines");
     if (d->n == 0) {
         if (r->line == 1 && r->col == 0)
             return FAILF(r->err, EMBER_ERR_FORMAT, r->path, 1, -1, NULL, "file is empty");
@@ -481,14 +606,18 @@ static ember_status read_fasttext_lines(ember__reader *r, ember_text_dataset *d)
     return EMBER_OK;
 }
 
-static ember_status read_fasttext(const char *path, ember_text_dataset *d, ember_error *err)
+static ember_status read_fasttext(const char *path, int skip, ember_text_dataset *d,
+                                  ember_error *err)
 {
     ember__reader r;
     ember_status s = ember__reader_open(&r, path, err);
     if (s)
         return s;
+    r.skip = skip;
     ember__reader_skip_bom(&r);
-    s = read_fasttext_lines(&r, d);
+    ember__bytes lab = {0};
+    s = fasttext_lines(&r, d, &lab);
+    ember__bytes_free(&lab);
     return ember__reader_close(&r, s);
 }
 
@@ -589,14 +718,17 @@ static ember_status list_dir(const char *dir, int want_dirs, char ***out, size_t
     return EMBER_OK;
 }
 
-/* One file as one example of class `label`. */
-static ember_status read_one_file(const char *path, const char *label, ember_text_dataset *d,
-                                  ember_error *err)
+/* One file as one example of class `label`. Skip mode: a file that is not
+ * UTF-8, holds a NUL byte, is empty or blank, or is over the size cap is
+ * dropped and counted; one that cannot be read is still an error. */
+static ember_status read_one_file(const char *path, const char *label, int skip,
+                                  ember_text_dataset *d, ember_error *err)
 {
     ember__reader r;
     ember_status s = ember__reader_open(&r, path, err);
     if (s)
         return s;
+    r.skip = skip;
     ember__reader_skip_bom(&r);
     size_t start = d->text.n;
     for (;;) {
@@ -609,25 +741,32 @@ static ember_status read_one_file(const char *path, const char *label, ember_tex
         }
         if (ch == RD_EOF)
             break;
-        if ((s = ember__reader_put_capped(&r, &d->text, start, ch, 0, "file")) != EMBER_OK)
+        if ((s = ember__reader_put_capped(&r, &d->text, start, ch, 0, "file")) != EMBER_OK) {
+            s = ember__reader_soften(&r, s); /* noted: the rest of the file is not read */
             break;
+        }
     }
-    if (!s && d->text.n == start)
-        s = FAILF(err, EMBER_ERR_FORMAT, path, 0, -1, NULL, "file is empty (a label with no text)");
-    if (!s && is_blank(d->text.d + start, d->text.n - start))
-        s = FAILF(err, EMBER_ERR_FORMAT, path, 0, -1, NULL,
+    if (!s && !r.bad && d->text.n == start)
+        s = FAILF(r.err, EMBER_ERR_FORMAT, path, 0, -1, NULL,
+                  "file is empty (a label with no text)");
+    else if (!s && !r.bad && is_blank(d->text.d + start, d->text.n - start))
+        s = FAILF(r.err, EMBER_ERR_FORMAT, path, 0, -1, NULL,
                   "file holds only whitespace (a label with no text)");
-    if (!s) {
-        s = ember__text_dataset_add_label(d, label, strlen(label), err);
+    s = ember__reader_soften(&r, s);
+    if (!s && r.bad) {
+        drop_record(&r, d, start, 1);
+    } else if (!s) {
+        s = ember__text_dataset_add_label(d, label, strlen(label), r.err);
         if (!s)
-            s = ember__text_dataset_commit(d, start, err);
+            s = ember__text_dataset_commit(d, start, 0, path, r.err);
         if (s)
-            ember__error_prefix(err, "%s", path);
+            ember__error_prefix(r.err, "%s", path);
     }
     return ember__reader_close(&r, s);
 }
 
-static ember_status read_folder(const char *path, ember_text_dataset *d, ember_error *err)
+static ember_status read_folder(const char *path, int skip, ember_text_dataset *d,
+                                ember_error *err)
 {
     struct stat st;
     if (stat(path, &st) != 0)
@@ -670,13 +809,17 @@ static ember_status read_folder(const char *path, ember_text_dataset *d, ember_e
                 s = FAILF(err, EMBER_ERR_NOMEM, cdir, 0, -1, NULL, "out of memory");
                 break;
             }
-            s = read_one_file(f, classes[k], d, err);
+            s = read_one_file(f, classes[k], skip, d, err);
             free(f);
         }
         free_names(files, nfiles);
         free(cdir);
     }
     free_names(classes, nclasses);
+    if (!s && d->n == 0 && d->skipped > 0)
+        s = FAILF(err, EMBER_ERR_FORMAT, path, 0, -1, NULL,
+                  "no examples left: all %lld files were skipped as bad; the first: %s",
+                  (long long)d->skipped, d->shown[0]);
     return s;
 }
 
@@ -744,13 +887,17 @@ static ember_status detect(const char *path, ember_text_format *fmt, ember_error
         *fmt = EMBER_TEXT_FASTTEXT;
     else if (ch == RD_EOF && i == 0 && r.line == 1 && r.col == 0)
         s = FAILF(err, EMBER_ERR_FORMAT, path, 1, -1, NULL, "file is empty");
+    else if (ch == RD_EOF && i == 0)
+        s = FAILF(err, EMBER_ERR_FORMAT, path, 0, -1, NULL,
+                  "file holds only blank lines (no examples)");
     else
         s = FAILF(err, EMBER_ERR_FORMAT, path, r.line, -1, NULL,
                   "cannot detect the format: not a folder, the name does not end in .csv, "
                   ".tsv, .csv.gz or .tsv.gz, and the first line does not start with %s "
                   "(fastText); set the format to EMBER_TEXT_CSV, EMBER_TEXT_TSV, "
                   "EMBER_TEXT_FASTTEXT or EMBER_TEXT_FOLDER", FASTTEXT_PREFIX);
-    return ember__reader_close(&r, s);
+    ember__reader_abandon(&r);
+    return s;
 }
 
 /* ------------------------------------------------------------ public API */
@@ -758,7 +905,7 @@ static ember_status detect(const char *path, ember_text_format *fmt, ember_error
 ember_text_read_options ember_text_read_options_default(void)
 {
     ember_text_read_options o = {.format = EMBER_TEXT_AUTO, .text_column = NULL,
-                                 .label_column = NULL};
+                                 .label_column = NULL, .skip_bad_lines = 0};
     return o;
 }
 
@@ -786,17 +933,31 @@ ember_status ember_text_dataset_load(ember_text_dataset **out, const char *path,
     ember_text_dataset *d = NULL;
     if ((s = ember__text_dataset_alloc(&d, err)) != EMBER_OK)
         return s;
+    if (!(d->source = strdup(path))) {
+        ember_text_dataset_destroy(d);
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "%s: out of memory", path);
+    }
+    d->track_lines = fmt != EMBER_TEXT_FOLDER;
+    d->track_files = fmt == EMBER_TEXT_FOLDER;
+    int skip = o.skip_bad_lines != 0;
+    /* Skipped records' messages are formatted in *err on the way; a load
+     * that succeeds leaves the caller's ember_error as it was. */
+    ember_error saved;
+    if (err && skip)
+        saved = *err;
     switch (fmt) {
     case EMBER_TEXT_CSV: s = read_csv(path, ',', &o, d, err); break;
     case EMBER_TEXT_TSV: s = read_csv(path, '\t', &o, d, err); break;
-    case EMBER_TEXT_FASTTEXT: s = read_fasttext(path, d, err); break;
-    case EMBER_TEXT_FOLDER: s = read_folder(path, d, err); break;
+    case EMBER_TEXT_FASTTEXT: s = read_fasttext(path, skip, d, err); break;
+    case EMBER_TEXT_FOLDER: s = read_folder(path, skip, d, err); break;
     case EMBER_TEXT_AUTO: break; /* resolved above */
     }
     if (s) {
         ember_text_dataset_destroy(d);
         return s;
     }
+    if (err && skip)
+        *err = saved;
     ember__text_dataset_shrink(d);
     *out = d;
     return EMBER_OK;

@@ -178,8 +178,43 @@ static ember_status file_sha256(const char *path, char out[EMBER_SHA256_HEX_LEN 
     return st;
 }
 
+/* Line (from 1) of byte `at` of text, and the byte's place in that line
+ * (from 1), for messages about the answers file. */
+static void line_of(const char *text, size_t at, size_t *line, size_t *col)
+{
+    size_t l = 1, start = 0;
+    for (size_t i = 0; i < at; i++)
+        if (text[i] == '\n') {
+            l++;
+            start = i + 1;
+        }
+    *line = l;
+    *col = at - start + 1;
+}
+
+/* Offset of the first NUL byte or \u0000 escape in text[0..n) (cJSON would
+ * end a string there, cutting a reply short), or (size_t)-1. */
+static size_t find_nul(const char *text, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (text[i] == '\0')
+            return i;
+        if (text[i] != '\\' || i + 1 == n)
+            continue;
+        if (text[i + 1] == 'u' && n - i >= 6 && !strncmp(text + i + 2, "0000", 4))
+            return i;
+        i++; /* the escaped character: "\\u0000" is a backslash, then text */
+    }
+    return (size_t)-1;
+}
+
+#define ANSWERS_EXPECTED "expected a JSON object mapping intents to reply texts, e.g. " \
+                         "{\"card_lost\": \"We have blocked your card.\"}"
+
 /* The answers file: a JSON object mapping intents to reply texts. Every key
- * must be one of the model's labels (a typo would silently never answer). */
+ * must be one of the model's labels (a typo would silently never answer).
+ * Errors name the file, the line and byte for syntax and encoding, the
+ * intent otherwise. */
 static ember_status load_answers(generation *g, const char *path, ember_error *err)
 {
     FILE *f = fopen(path, "rb");
@@ -216,23 +251,35 @@ static ember_status load_answers(generation *g, const char *path, ember_error *e
         return st;
     }
     text[len] = '\0';
-    size_t bad = ember__serve_utf8_check(text, len);
+    size_t bad = ember__serve_utf8_check(text, len), line, col;
+    const char *what = "invalid UTF-8";
+    if (bad == (size_t)-1 && (bad = find_nul(text, len)) != (size_t)-1)
+        what = text[bad] ? "a NUL character (\\u0000), which would cut a reply short,"
+                         : "NUL byte";
     if (bad != (size_t)-1) {
+        line_of(text, bad, &line, &col);
         free(text);
-        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: invalid UTF-8 at byte %zu", path, bad);
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s:%zu: %s at byte %zu of the line (offset %zu "
+                          "in the file)", path, line, what, col, bad);
+    }
+    if (len == 0) {
+        free(text);
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: file is empty (" ANSWERS_EXPECTED ")", path);
     }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1); /* + the NUL */
     if (!root) {
         size_t at = end ? (size_t)(end - text) : 0;
+        line_of(text, at, &line, &col);
         free(text);
-        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: not valid JSON (byte %zu)", path, at);
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s:%zu: not valid JSON at byte %zu of the line "
+                          "(offset %zu in the file; " ANSWERS_EXPECTED ")", path, line, col, at);
     }
     free(text);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        return EMBER_FAIL(err, EMBER_ERR_FORMAT,
-                          "%s: expected a JSON object mapping intents to replies", path);
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: the top level is not an object (" ANSWERS_EXPECTED
+                          ")", path);
     }
     g->reply_json = calloc((size_t)g->K, sizeof *g->reply_json);
     if (!g->reply_json) {

@@ -238,7 +238,7 @@ expect 1 "calibrate --threads 0" -- "$EMBER" calibrate "$T/t.safetensors" "$T/te
 # a label the model never saw: exit 2, the label and file named
 printf 'text,label\nmy card was stolen,card\nsend money,wire\n' > "$T/unknown.csv"
 expect 2 "calibrate unknown label" -- "$EMBER" calibrate "$T/t.safetensors" "$T/unknown.csv" --target-precision 0.9 --out "$T/u.safetensors"
-contains "$T/err" "unknown.csv: example 1: label 'wire'" "unknown label named"
+contains "$T/err" "unknown.csv:3: label 'wire' was not in the training data (example 1)" "unknown label named by file and line"
 # labels rotated (card -> refund -> transfer -> card): the model is wrong
 # everywhere, so no threshold reaches 100 %; MODEL is left as it was
 python3 - "$T/test.csv" "$T/rotated.csv" <<'PY'

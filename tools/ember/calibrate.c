@@ -44,6 +44,7 @@ static const char calibrate_usage[] =
     "  --labels FILE        IDX: labels file (default: found by the MNIST naming convention)\n"
     "  --text-column C      CSV/TSV columns, as for train\n"
     "  --label-column C\n"
+    "  --skip-bad-lines     text: skip (and count) malformed lines and unknown labels\n"
     "  --batch-size N       (default 256)\n"
     "  --threads N          threads (default: all cores)\n"
     "  --json               one JSON object: target_precision, threshold, precision,\n"
@@ -128,7 +129,7 @@ static void print_human(double target, const ember_calibration *c, const at_row 
 }
 
 static void print_json(double target, const ember_calibration *c, const at_row *rows,
-                       const char *data, const char *out_path)
+                       const char *data, const char *out_path, const cli_skipped *skipped)
 {
     putchar('{');
     write_fields(stdout, target, c, data);
@@ -145,14 +146,17 @@ static void print_json(double target, const ember_calibration *c, const at_row *
         else
             printf("null}");
     }
-    printf("]}\n");
+    putchar(']');
+    if (skipped->file)
+        cli_skipped_json(skipped, 1);
+    printf("}\n");
 }
 
 int cmd_calibrate(int argc, char **argv)
 {
     const char *C = "calibrate";
     const char *pos[2] = {NULL, NULL}, *out_path = NULL, *target_s = NULL;
-    cli_data_opts dopt = {NULL, NULL, NULL, 256};
+    cli_data_opts dopt = {NULL, NULL, NULL, 256, 0};
     long long threads = 0;
     double target = 0;
     int npos = 0;
@@ -167,6 +171,8 @@ int cmd_calibrate(int argc, char **argv)
             o.json = true;
         } else if (!strcmp(argv[i], "--quiet")) {
             o.quiet = true;
+        } else if (!strcmp(argv[i], "--skip-bad-lines")) {
+            dopt.skip_bad_lines = 1;
         } else if ((r = cli_opt(argc, argv, &i, "--target-precision", &v)) != 0) {
             /* (0, 1]: a target of 0 would answer everything by definition */
             if (v && (cli_parse_float(v, 0, 1, &target) || !(target > 0)))
@@ -222,6 +228,7 @@ int cmd_calibrate(int argc, char **argv)
     ember_model_set_threads(m, (int)threads);
     if (cli_labelled_predict(m, pos[0], pos[1], &dopt, &l, &err))
         goto fail;
+    cli_skipped_print(&o, C, &l.skipped);
     int64_t N = l.p->shape[0], K = l.p->shape[1];
     top = malloc((size_t)(N ? N : 1) * sizeof *top);
     correct = malloc((size_t)(N ? N : 1));
@@ -275,7 +282,7 @@ int cmd_calibrate(int argc, char **argv)
         ember_model_save(m, out_path, &err))
         goto fail;
     if (o.json)
-        print_json(target, &cal, rows, pos[1], out_path);
+        print_json(target, &cal, rows, pos[1], out_path, &l.skipped);
     else if (!o.quiet)
         print_human(target, &cal, rows, out_path, stored);
     goto done;

@@ -126,19 +126,43 @@ typedef struct cli_data_opts {
     const char *text_column;  /* CSV/TSV */
     const char *label_column;
     long long batch;          /* predict batch size */
+    int skip_bad_lines;       /* text: skip and count bad lines and unknown labels */
 } cli_data_opts;
+
+/* Bad records skipped in one text data file (--skip-bad-lines): the count and
+ * the first messages, copied out of the data set. */
+typedef struct cli_skipped {
+    const char *file;         /* borrowed; NULL: nothing was read with skipping on */
+    int folder;               /* a folder data set: its records are files */
+    int64_t count;
+    int shown;
+    char first[EMBER_TEXT_SKIPPED_SHOWN][EMBER_ERROR_MESSAGE_MAX];
+} cli_skipped;
+/* Copy d's skip count and messages (file is borrowed). */
+void cli_skipped_take(cli_skipped *s, const char *file, const ember_text_dataset *d);
+/* Unless quiet, and when some were skipped, print to stderr
+ * "ember CMD: skipped N bad lines in FILE; first:" and the kept messages. */
+void cli_skipped_print(const cli_out *o, const char *cmd, const cli_skipped *s);
+/* The --json field for n files, with a leading comma, to stdout:
+ * ,"skipped_bad_lines":[{"file":F,"count":N,"first":[messages]},...]
+ * Entries whose file is NULL are left out. */
+void cli_skipped_json(const cli_skipped *s, int n);
+
 /* A labelled data set and the model's outputs on it. */
 typedef struct cli_labelled {
     ember_tensor *p;      /* [N, K] outputs */
     int64_t *truth;       /* [N] true class ids, each in [0, K) */
     cli_classes cls;      /* class names (n = 0: numbers) */
     ember_pipeline *pipe; /* a text model's pipeline, else NULL */
+    cli_skipped skipped;  /* text with skip_bad_lines: what was skipped */
 } cli_labelled;
 /* Load `data_path` prepared as the model's training data was (text pipeline,
  * image folder options, IDX scale), with the same readers as train, and
  * predict it. A label the model does not know is an error (text: from
- * ember_pipeline_encode; numbers out of range: EMBER_ERR_FORMAT naming the
- * file and example). On failure *out is left empty. */
+ * ember_pipeline_encode, naming the file and line; numbers out of range:
+ * EMBER_ERR_FORMAT naming the file, example and byte), unless
+ * opt->skip_bad_lines (text only): then bad lines and unknown labels are
+ * skipped and counted in out->skipped. On failure *out is left empty. */
 int cli_labelled_predict(ember_model *m, const char *model_path, const char *data_path,
                          const cli_data_opts *opt, cli_labelled *out, ember_error *err);
 void cli_labelled_free(cli_labelled *l);

@@ -94,57 +94,138 @@ static void emit(const pred_opts *po, const float *row, int64_t K, const cli_cla
 #undef NAME
 }
 
+/* Largest input line: 64 MiB, the text readers' limit for one example. */
+#define MAX_LINE_BYTES ((size_t)64 << 20)
+/* A chunk also ends once its lines hold this many bytes, so a chunk of long
+ * lines stays bounded too (at most this plus one line). */
+#define CHUNK_BYTES ((size_t)64 << 20)
+
+/* Grow *buf to hold `need` bytes; 0 or -1 (no memory). */
+static int reserve(char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 1 << 16;
+    while (c < need)
+        c *= 2;
+    char *nb = realloc(*buf, c);
+    if (!nb)
+        return -1;
+    *buf = nb;
+    *cap = c;
+    return 0;
+}
+
+/* Read lines into *arena (each NUL-terminated, its LF and a CR before it
+ * removed) until CHUNK_LINES lines or CHUNK_BYTES bytes; off[i] is where line
+ * i starts. Returns the lines read (0 at the end of the input), or -1 with
+ * err filled: a NUL byte, a line over MAX_LINE_BYTES, no memory, a read
+ * error. *lineno counts lines across calls. */
+static int read_chunk(FILE *f, const char *path, char **arena, size_t *cap, size_t *off,
+                      long long *lineno, ember_error *err)
+{
+    size_t used = 0;
+    int n = 0;
+    while (n < CHUNK_LINES && used < CHUNK_BYTES) {
+        int c = getc_unlocked(f);
+        if (c == EOF)
+            break;
+        ungetc(c, f);
+        ++*lineno;
+        off[n] = used;
+        size_t start = used;
+        while ((c = getc_unlocked(f)) != EOF && c != '\n') {
+            if (c == 0) {
+                snprintf(err->message, sizeof err->message, "%s:%lld: NUL byte at byte %zu of "
+                         "the line (input lines are UTF-8 text)", path, *lineno, used - start + 1);
+                err->code = EMBER_ERR_FORMAT;
+                return -1;
+            }
+            if (used - start == MAX_LINE_BYTES) {
+                snprintf(err->message, sizeof err->message, "%s:%lld: line is longer than %zu "
+                         "MiB, the limit for one text", path, *lineno, MAX_LINE_BYTES >> 20);
+                err->code = EMBER_ERR_FORMAT;
+                return -1;
+            }
+            if (reserve(arena, cap, used + 2)) {
+                snprintf(err->message, sizeof err->message, "%s:%lld: out of memory", path,
+                         *lineno);
+                err->code = EMBER_ERR_NOMEM;
+                return -1;
+            }
+            (*arena)[used++] = (char)c;
+        }
+        if (used > start && (*arena)[used - 1] == '\r')
+            used--;
+        if (reserve(arena, cap, used + 1)) {
+            snprintf(err->message, sizeof err->message, "%s:%lld: out of memory", path, *lineno);
+            err->code = EMBER_ERR_NOMEM;
+            return -1;
+        }
+        (*arena)[used++] = '\0';
+        n++;
+    }
+    if (ferror(f)) {
+        snprintf(err->message, sizeof err->message, "%s: read error", path);
+        err->code = EMBER_ERR_IO;
+        return -1;
+    }
+    return n;
+}
+
 static int predict_text(ember_model *m, const ember_pipeline *p, const char *path,
                         const pred_opts *po, ember_error *err)
 {
     FILE *f = (!path || !strcmp(path, "-")) ? stdin : fopen(path, "rb");
+    if (!path)
+        path = "-";
     if (!f) {
         snprintf(err->message, sizeof err->message, "%s: cannot open", path);
         err->code = EMBER_ERR_IO;
         return -1;
     }
-    char **lines = calloc(CHUNK_LINES, sizeof *lines);
-    size_t *caps = calloc(CHUNK_LINES, sizeof *caps);
+    const char **lines = calloc(CHUNK_LINES, sizeof *lines);
+    size_t *off = calloc(CHUNK_LINES, sizeof *off);
+    char *arena = NULL;
+    size_t cap = 0;
     int64_t K = ember_pipeline_class_count(p);
     int64_t *order = malloc((size_t)K * sizeof *order);
     int rc = 0;
     cli_classes cls;
     if (cli_model_classes(m, p, &cls, err)) {
         rc = -1;
-    } else if (!lines || !caps || !order) {
+    } else if (!lines || !off || !order) {
         snprintf(err->message, sizeof err->message, "out of memory");
         err->code = EMBER_ERR_NOMEM;
         rc = -1;
     }
-    int eof = 0;
     long long lineno = 0;
-    while (!rc && !eof) {
-        int n = 0;
-        while (n < CHUNK_LINES) {
-            ssize_t len = getline(&lines[n], &caps[n], f);
-            if (len < 0) {
-                eof = 1;
-                break;
-            }
-            lineno++;
-            while (len > 0 && (lines[n][len - 1] == '\n' || lines[n][len - 1] == '\r'))
-                lines[n][--len] = '\0';
-            if ((size_t)len != strlen(lines[n])) {
-                snprintf(err->message, sizeof err->message, "%s:%lld: NUL byte in the text",
-                         path ? path : "-", lineno);
-                err->code = EMBER_ERR_FORMAT;
-                rc = -1;
-                break;
-            }
-            n++;
-        }
-        if (rc || n == 0)
+    while (!rc) {
+        long long first = lineno + 1;
+        int n = read_chunk(f, path, &arena, &cap, off, &lineno, err);
+        if (n < 0)
+            rc = -1;
+        if (n <= 0)
             break;
+        for (int i = 0; i < n; i++)
+            lines[i] = arena + off[i];
         ember_text_dataset *d = NULL;
         ember_ragged *ids = NULL;
         ember_tensor *out = NULL;
-        if (ember_text_dataset_create(&d, n, (const char *const *)lines, NULL, err) ||
-            ember_pipeline_encode(p, d, &ids, NULL, err) ||
+        ember_status s = ember_text_dataset_create(&d, n, lines, NULL, err);
+        long long idx = 0;
+        size_t at = 0;
+        int used = 0;
+        if (s == EMBER_ERR_FORMAT &&
+            sscanf(err->message, "texts[%lld]: invalid UTF-8 at byte %zu%n", &idx, &at, &used) == 2 &&
+            used > 0) {
+            /* name the line, as the training readers do (bytes from 1) */
+            char rest[64];
+            snprintf(rest, sizeof rest, "%s", err->message + used); /* " (0xC3)" */
+            snprintf(err->message, sizeof err->message, "%s:%lld: invalid UTF-8 at byte %zu of "
+                     "the line%s", path, first + idx, at + 1, rest);
+        }
+        if (s || ember_pipeline_encode(p, d, &ids, NULL, err) ||
             ember_model_predict_ids(m, ids, po->batch, &out, err)) {
             rc = -1;
         } else if (!po->o.quiet) {
@@ -155,15 +236,9 @@ static int predict_text(ember_model *m, const ember_pipeline *p, const char *pat
         ember_ragged_destroy(ids);
         ember_text_dataset_destroy(d);
     }
-    if (!rc && ferror(f)) {
-        snprintf(err->message, sizeof err->message, "%s: read error", path ? path : "-");
-        err->code = EMBER_ERR_IO;
-        rc = -1;
-    }
-    for (int i = 0; lines && i < CHUNK_LINES; i++)
-        free(lines[i]);
+    free(arena);
     free(lines);
-    free(caps);
+    free(off);
     free(order);
     cli_classes_free(&cls);
     if (f != stdin)

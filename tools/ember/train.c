@@ -25,6 +25,9 @@ static const char train_usage[] =
     "  --valid FILE           validation data (printed as val_loss / val_accuracy)\n"
     "  --text-column C        CSV/TSV column (name or 0-based index; default text, else first)\n"
     "  --label-column C       CSV/TSV column (default label, else last)\n"
+    "  --skip-bad-lines       text: skip (and count) malformed lines, and validation labels\n"
+    "                         not in the training data, instead of stopping at the first;\n"
+    "                         the count and the first 5 are printed (docs/inputs.md)\n"
     "  --train-labels FILE    IDX: labels file (default: found by the MNIST naming convention)\n"
     "  --valid-labels FILE\n"
     "  --scale S              images: multiply pixels by S (default 1/255)\n"
@@ -77,7 +80,7 @@ typedef struct train_args {
     double lr, momentum, wd, clip, scale;
     long long epochs, batch, seed, threads, emb_dim, hidden, aug_crop, channels;
     long long resize_h, resize_w, crop_h, crop_w;
-    int nesterov, shuffle, dense_emb, aug_flip, normalize;
+    int nesterov, shuffle, dense_emb, aug_flip, normalize, skip_bad;
     ember_text_options topt;
     cli_out o;
 } train_args;
@@ -159,6 +162,8 @@ static int parse_args(int argc, char **argv, train_args *a)
             a->text_col = v;
         } else if (OPT("--label-column")) {
             a->label_col = v;
+        } else if (!strcmp(argv[i], "--skip-bad-lines")) {
+            a->skip_bad = 1;
         } else if (OPT("--class-weight")) {
             a->class_weight = v;
         } else if (OPT("--scale")) {
@@ -446,22 +451,38 @@ int cmd_train(int argc, char **argv)
     char *arch = NULL, *pjson = NULL;
     int rc = EXIT_OK;
     int64_t input_dim = 0, classes, n_train, n_valid = 0;
+    cli_skipped skipped[2]; /* --skip-bad-lines: train, valid */
+    memset(skipped, 0, sizeof skipped);
     if (!folder_images && (a.normalize || a.channels || a.resize_h || a.crop_h)) {
         rc = cli_fail(o, C, EXIT_USAGE, "%s: --normalize, --channels, --image-size and --crop "
                       "work with image folders only", a.train);
+        goto done;
+    }
+    if (a.skip_bad && !text) {
+        rc = cli_fail(o, C, EXIT_USAGE, "%s: --skip-bad-lines works with text data only (CSV, "
+                      "TSV, fastText, folders of text files)", a.train);
         goto done;
     }
     if (text) {
         ember_text_read_options ro = ember_text_read_options_default();
         ro.text_column = a.text_col;
         ro.label_column = a.label_col;
+        ro.skip_bad_lines = a.skip_bad;
         if (ember_text_dataset_load(&dtr, a.train, &ro, &err) ||
             (a.valid && ember_text_dataset_load(&dva, a.valid, &ro, &err)) ||
             ember_pipeline_create(&pipe, &a.topt, &err) || ember_pipeline_fit(pipe, dtr, &err) ||
+            (dva && a.skip_bad && ember_text_dataset_drop_unknown_labels(dva, pipe, NULL, &err)) ||
             ember_pipeline_encode(pipe, dtr, &itr, &y, &err) ||
             (dva && ember_pipeline_encode(pipe, dva, &iva, &yv, &err)) ||
             ember_pipeline_to_json(pipe, &pjson, &err))
             goto fail;
+        if (a.skip_bad) {
+            cli_skipped_take(&skipped[0], a.train, dtr);
+            if (dva)
+                cli_skipped_take(&skipped[1], a.valid, dva);
+            cli_skipped_print(o, C, &skipped[0]);
+            cli_skipped_print(o, C, &skipped[1]);
+        }
         input_dim = ember_pipeline_input_dim(pipe);
         classes = ember_pipeline_class_count(pipe);
         n_train = itr->n;
@@ -592,6 +613,8 @@ int cmd_train(int argc, char **argv)
         if (a.valid)
             printf(",\"val_loss\":%.9g,\"val_accuracy\":%.9g", ember_history_get(h, "val_loss", last),
                    ember_history_get(h, "val_accuracy", last));
+        if (a.skip_bad && text)
+            cli_skipped_json(skipped, 2);
         printf("}\n");
     } else if (!o->quiet) {
         printf("trained in %.2f s (%.2f s in all); saved %s\n", fit_s, cli_now() - t_start, a.out);
