@@ -811,7 +811,21 @@ ember_status ember_model_compile(ember_model *m, const ember_optimizer_config *o
 typedef enum ember_progress_event {
     EMBER_PROGRESS_EPOCH_BEGIN = 0,
     EMBER_PROGRESS_BATCH_END,
-    EMBER_PROGRESS_EPOCH_END
+    EMBER_PROGRESS_EPOCH_END,
+    /* on_nan = EMBER_ON_NAN_SKIP_BATCH: batch `step` was not applied;
+     * `message` says why ("epoch 2, step 17: layer 2 (dense) has a NaN or Inf
+     * gradient"), `skipped` counts this epoch's skipped batches so far. */
+    EMBER_PROGRESS_BATCH_SKIPPED,
+    /* A checkpoint was written and is durable: `message` is its path, epoch
+     * and step the position it holds (step 0: the epoch's start). */
+    EMBER_PROGRESS_CHECKPOINT,
+    /* Training continues from the checkpoint at `message` (its path); epoch
+     * and step are where it continues. Sent before anything else. */
+    EMBER_PROGRESS_RESUMED,
+    /* Something the caller should see but that does not stop training:
+     * `message` is one line, e.g. a corrupt newest checkpoint that was
+     * skipped (naming the file and why) or "no checkpoint yet". */
+    EMBER_PROGRESS_WARNING
 } ember_progress_event;
 
 /* What a progress callback sees. Metrics are running means over the epoch so
@@ -820,11 +834,14 @@ typedef struct ember_progress {
     ember_progress_event event;
     int epoch, epochs;            /* 0-based epoch index, total */
     int64_t step, steps;          /* batches done in this epoch, total per epoch */
-    double elapsed_s;             /* since the epoch began */
+    double elapsed_s;             /* since the epoch began (or was resumed) */
     double loss, accuracy;        /* accuracy is NaN for MSE */
     double val_loss, val_accuracy;
     double train_s;               /* epoch end: seconds of the training steps alone
                                      (elapsed_s minus the validation pass) */
+    int64_t skipped;              /* batches skipped in this epoch so far (on_nan) */
+    const char *message;          /* the events above that carry text; else NULL.
+                                     Borrowed for the call only */
 } ember_progress;
 
 typedef void (*ember_progress_fn)(const ember_progress *p, void *user);
@@ -836,13 +853,34 @@ typedef enum ember_progress_style {
 } ember_progress_style;
 
 /* A ready-made printer: pass ember_progress_print as the callback and a
- * ember_progress_printer as `user`. */
+ * ember_progress_printer as `user`. Epoch lines add " - skipped: N" when
+ * batches were skipped; resumes, warnings and skipped batches print one line
+ * each (a JSON object in the JSON style); checkpoint writes print nothing. */
 typedef struct ember_progress_printer {
     FILE *out;
     ember_progress_style style;
     double last_draw_s; /* internal: throttles redraws */
 } ember_progress_printer;
 void ember_progress_print(const ember_progress *p, void *printer);
+
+/* What fit does when a batch's loss or a layer's gradient is NaN or Inf. */
+typedef enum ember_on_nan {
+    /* Stop: fit returns EMBER_ERR_NUMERIC naming the epoch, step and layer. */
+    EMBER_ON_NAN_STOP = 0,
+    /* Skip the batch: nothing it computed is applied (weights, optimizer
+     * moments and step count, BatchNormalization statistics stay as they
+     * were), its loss is left out of the epoch's metrics, and it is counted
+     * (progress `skipped`, history "skipped_batches"). An epoch that skips
+     * more than EMBER_SKIP_BATCH_MAX_PERCENT % of its batches (at least 1 is
+     * always allowed) stops with EMBER_ERR_NUMERIC: by then the run has
+     * diverged and skipping only hides it. */
+    EMBER_ON_NAN_SKIP_BATCH
+} ember_on_nan;
+
+#define EMBER_SKIP_BATCH_MAX_PERCENT 10
+
+/* Default number of checkpoints kept (ember_fit_config.checkpoint_keep). */
+#define EMBER_CHECKPOINT_KEEP_DEFAULT 3
 
 typedef struct ember_fit_config {
     int epochs;                 /* >= 1 */
@@ -862,13 +900,37 @@ typedef struct ember_fit_config {
     int augment_flip;           /* mirror left-right with probability 1/2 */
     int64_t augment_crop_pad;   /* > 0: pad by this many zero pixels on every side,
                                    then crop H x W back at a uniform random offset */
+    ember_on_nan on_nan;        /* EMBER_ON_NAN_STOP (default) or _SKIP_BATCH */
+    /* Checkpoints (docs/design.md, "Checkpoints"). With a folder, fit writes
+     * the whole training state there (weights, optimizer state, position in
+     * the data order, the epoch's running metrics, the history so far) as
+     * "ckpt-<epoch>-<step>.safetensors", atomically, and keeps the newest
+     * checkpoint_keep of them. The folder is created if missing. */
+    const char *checkpoint_dir; /* NULL: no checkpoints (costs nothing) */
+    int64_t checkpoint_every;   /* 0: at the end of each epoch; N > 0: after every
+                                   N-th step, counted over the whole fit */
+    int checkpoint_keep;        /* newest checkpoints kept (>= 1; 0 means
+                                   EMBER_CHECKPOINT_KEEP_DEFAULT) */
+    /* Continue from the newest checkpoint in checkpoint_dir that verifies;
+     * a corrupt or partial newer one is reported (EMBER_PROGRESS_WARNING)
+     * and the one before it is used. An empty or missing folder starts from
+     * the beginning (with a warning). The model must be built and compiled as
+     * for the interrupted run, and fit given the same data and settings; the
+     * checkpoint's fingerprint of them is checked and a difference is
+     * EMBER_ERR_STATE naming the field. The result is bit-identical to the
+     * uninterrupted run. Without resume, a folder already holding
+     * checkpoints is refused (EMBER_ERR_STATE), so runs are never mixed. */
+    int resume;
 } ember_fit_config;
 
-/* epochs 1, batch 32, shuffle on, no validation, silent. */
+/* epochs 1, batch 32, shuffle on, no validation, silent, stop on NaN, no
+ * checkpoints (keep EMBER_CHECKPOINT_KEEP_DEFAULT when enabled). */
 ember_fit_config ember_fit_config_default(void);
 
 /* Per-epoch record of every metric: "loss", "accuracy" (classification),
- * "val_loss", "val_accuracy" (with validation data). */
+ * "val_loss", "val_accuracy" (with validation data), "skipped_batches"
+ * (batches skipped for NaN/Inf; 0 unless on_nan skips). Loss and accuracy
+ * are over the batches that were applied. */
 typedef struct ember_history ember_history;
 ember_status ember_history_create(ember_history **out, ember_error *err);
 void ember_history_destroy(ember_history *h);
@@ -878,9 +940,15 @@ double ember_history_get(const ember_history *h, const char *name, int epoch);
 
 /* Train. x: [N, ...input_shape]; y: [N, K] targets, or [N] integer class ids
  * for categorical cross-entropy. `history` may be NULL; otherwise epochs are
- * appended to it. Errors: EMBER_ERR_STATE (not compiled), EMBER_ERR_SHAPE
- * (x/y shapes, named), EMBER_ERR_FORMAT (a label out of range, named by row),
- * EMBER_ERR_NUMERIC (NaN/Inf loss or gradient: epoch, step and layer named). */
+ * appended to it (when resuming, the checkpoint's epochs first, so it ends
+ * as the uninterrupted run's would). Errors: EMBER_ERR_STATE (not compiled;
+ * a checkpoint fingerprint that does not match, naming the field; a
+ * checkpoint folder in use without resume), EMBER_ERR_SHAPE (x/y shapes,
+ * named), EMBER_ERR_FORMAT (a label out of range, named by row),
+ * EMBER_ERR_NUMERIC (NaN/Inf loss or gradient: epoch, step and layer named;
+ * with skip-batch, too many skipped batches), EMBER_ERR_IO (a checkpoint
+ * could not be written: the message names the file; the older checkpoints
+ * are left intact, the model keeps the state it had reached). */
 ember_status ember_model_fit(ember_model *m, const ember_tensor *x, const ember_tensor *y,
                              const ember_fit_config *cfg, ember_history *history,
                              ember_error *err);

@@ -302,9 +302,16 @@ static int sync_dir(const char *path)
     return e;
 }
 
+/* Tell the test hook (if any) that `stage` has just been reached. */
+static void at_stage(const ember_st_hook *hook, int stage)
+{
+    if (hook && hook->at)
+        hook->at(stage, hook->user);
+}
+
 static ember_status write_atomic(const char *path, const unsigned char *head, size_t head_len,
                                  const ember_st_tensor *t, int n, const uint64_t *bytes,
-                                 ember_error *err)
+                                 const ember_st_hook *hook, ember_error *err)
 {
     size_t cap = strlen(path) + 32;
     char *tmp = malloc(cap);
@@ -322,13 +329,19 @@ static ember_status write_atomic(const char *path, const unsigned char *head, si
     int e = 0;
     if (write_all(fd, head, head_len) != 0)
         step = "write", e = errno;
+    if (!step)
+        at_stage(hook, EMBER_ST_STAGE_HEADER);
     for (int i = 0; !step && i < n; i++)
         if (bytes[i] && write_all(fd, t[i].data, (size_t)bytes[i]) != 0)
             step = "write", e = errno;
+    if (!step)
+        at_stage(hook, EMBER_ST_STAGE_WRITTEN);
     if (!step && fsync(fd) != 0)
         step = "fsync", e = errno;
     if (close(fd) != 0 && !step)
         step = "close", e = errno;
+    if (!step)
+        at_stage(hook, EMBER_ST_STAGE_SYNCED);
     if (!step && rename(tmp, path) != 0)
         step = "rename", e = errno;
     if (step) {
@@ -341,17 +354,28 @@ static ember_status write_atomic(const char *path, const unsigned char *head, si
         return s;
     }
     free(tmp);
+    at_stage(hook, EMBER_ST_STAGE_RENAMED);
     if ((e = sync_dir(path)) != 0)
         return EMBER_FAIL(err, EMBER_ERR_IO,
                           "%s: written, but syncing its directory failed (the file may not "
                           "survive a crash): %s",
                           path, strerror(e));
+    at_stage(hook, EMBER_ST_STAGE_DIR_SYNCED);
     return EMBER_OK;
 }
 
 ember_status ember__st_write(const char *path, const ember_st_tensor *tensors, int n_tensors,
                              const char *const *meta_keys, const char *const *meta_values,
                              int n_meta, ember_error *err)
+{
+    return ember__st_write_hooked(path, tensors, n_tensors, meta_keys, meta_values, n_meta, NULL,
+                                  err);
+}
+
+ember_status ember__st_write_hooked(const char *path, const ember_st_tensor *tensors,
+                                    int n_tensors, const char *const *meta_keys,
+                                    const char *const *meta_values, int n_meta,
+                                    const ember_st_hook *hook, ember_error *err)
 {
     if (!host_is_little_endian())
         return EMBER_FAIL(err, EMBER_ERR_UNSUPPORTED, "safetensors I/O needs a little-endian host");
@@ -404,7 +428,7 @@ ember_status ember__st_write(const char *path, const ember_st_tensor *tensors, i
     }
     cJSON_free(json);
     if (s == EMBER_OK)
-        s = write_atomic(path, head, head_len, tensors, n_tensors, bytes, err);
+        s = write_atomic(path, head, head_len, tensors, n_tensors, bytes, hook, err);
     free(head);
     free(bytes);
     return s;

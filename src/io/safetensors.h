@@ -89,6 +89,32 @@ ember_status ember__st_write(const char *path, const ember_st_tensor *tensors, i
                              const char *const *meta_keys, const char *const *meta_values,
                              int n_meta, ember_error *err);
 
+/* Crash-injection points of the atomic writer, in the order they are
+ * reached: the header is in the temporary file; all bytes are written (not
+ * yet synced); the temporary file is fsynced and closed; it is renamed over
+ * `path` (the directory is not yet synced); the directory is synced. */
+enum {
+    EMBER_ST_STAGE_HEADER = 1,
+    EMBER_ST_STAGE_WRITTEN,
+    EMBER_ST_STAGE_SYNCED,
+    EMBER_ST_STAGE_RENAMED,
+    EMBER_ST_STAGE_DIR_SYNCED
+};
+
+/* A test-only observer of the writer: `at(stage, user)` is called as each
+ * stage above is reached (a crash test _exit()s there in a forked child).
+ * Production code passes NULL. */
+typedef struct ember_st_hook {
+    void (*at)(int stage, void *user);
+    void *user;
+} ember_st_hook;
+
+/* ember__st_write with a hook (NULL: none); otherwise the same. */
+ember_status ember__st_write_hooked(const char *path, const ember_st_tensor *tensors,
+                                    int n_tensors, const char *const *meta_keys,
+                                    const char *const *meta_values, int n_meta,
+                                    const ember_st_hook *hook, ember_error *err);
+
 /* Read and validate the whole file at `path`. On success *out is a new file
  * object owned by the caller (free with ember__st_free); on failure *out is
  * not touched.

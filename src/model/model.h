@@ -59,6 +59,16 @@ struct ember_model {
     int64_t bag_counter;
 };
 
+/* The per-epoch record behind ember_history: values[epoch][EMBER_H_COUNT]. */
+enum { EMBER_H_LOSS, EMBER_H_ACC, EMBER_H_VAL_LOSS, EMBER_H_VAL_ACC, EMBER_H_SKIPPED,
+       EMBER_H_COUNT };
+struct ember_history {
+    int epochs, cap;
+    double *values; /* [cap][EMBER_H_COUNT] */
+};
+/* Append one epoch (h may be NULL: nothing to do). */
+ember_status ember__history_add(ember_history *h, const double v[EMBER_H_COUNT], ember_error *err);
+
 /* Output width K of the model (last layer's out_size, or the input size). */
 int64_t ember__model_out_size(const ember_model *m);
 /* Make the arena hold B rows (and, for ids models, n_ids token ids). */

@@ -7,6 +7,10 @@
  *   lines: the finished line only, one per epoch ("Epoch 1/10" prefix).
  *   json:  {"epoch":1,"epochs":10,"loss":...,"accuracy":...,"val_loss":...,
  *           "val_accuracy":...,"seconds":...} one object per line.
+ * Epoch lines add " - skipped: N" ("skipped_batches" in JSON) when batches
+ * were skipped for NaN/Inf. Resumes, warnings and skipped batches print one
+ * line each ({"event":"resumed"|"warning"|"skipped","message":...} in JSON);
+ * checkpoint writes print nothing.
  */
 #include "core.h"
 
@@ -25,6 +29,8 @@ static void metrics(FILE *f, const ember_progress *p, int with_val)
         fprintf(f, " - val_loss: %.4f", p->val_loss);
     if (with_val && !isnan(p->val_accuracy))
         fprintf(f, " - val_accuracy: %.4f", p->val_accuracy);
+    if (p->skipped > 0)
+        fprintf(f, " - skipped: %lld", (long long)p->skipped);
 }
 
 static void step_time(FILE *f, double s_per_step)
@@ -53,12 +59,64 @@ static void bar(FILE *f, const ember_progress *p)
     fputc(']', f);
 }
 
+/* A JSON string literal (messages hold paths and quoted field values). */
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf(f, "\\%c", *c);
+        else if (*c < 0x20)
+            fprintf(f, "\\u%04x", *c);
+        else
+            fputc(*c, f);
+    }
+    fputc('"', f);
+}
+
+/* The events that carry a message: one line each. */
+static void message_line(ember_progress_printer *pp, const ember_progress *p)
+{
+    FILE *f = pp->out;
+    const char *msg = p->message ? p->message : "";
+    if (p->event == EMBER_PROGRESS_CHECKPOINT)
+        return;
+    if (pp->style == EMBER_PROGRESS_JSON) {
+        const char *ev = p->event == EMBER_PROGRESS_RESUMED ? "resumed"
+                         : p->event == EMBER_PROGRESS_WARNING ? "warning" : "skipped";
+        fprintf(f, "{\"event\":\"%s\",\"epoch\":%d,\"step\":%lld,\"message\":", ev,
+                p->epoch + 1, (long long)p->step);
+        json_str(f, msg);
+        fputs("}\n", f);
+    } else {
+        if (pp->style == EMBER_PROGRESS_BAR)
+            fputs("\r\033[K", f); /* over a half-drawn bar */
+        if (p->event == EMBER_PROGRESS_RESUMED && p->epoch >= p->epochs)
+            fprintf(f, "resumed from %s (all %d epochs were done)\n", msg, p->epochs);
+        else if (p->event == EMBER_PROGRESS_RESUMED && p->step == 0)
+            fprintf(f, "resumed from %s (at the start of epoch %d/%d)\n", msg, p->epoch + 1,
+                    p->epochs);
+        else if (p->event == EMBER_PROGRESS_RESUMED)
+            fprintf(f, "resumed from %s (epoch %d/%d, after step %lld/%lld)\n", msg,
+                    p->epoch + 1, p->epochs, (long long)p->step, (long long)p->steps);
+        else
+            fprintf(f, "%s: %s\n", p->event == EMBER_PROGRESS_WARNING ? "warning" : "skipped",
+                    msg);
+    }
+    fflush(f);
+}
+
 void ember_progress_print(const ember_progress *p, void *user)
 {
     ember_progress_printer *pp = user;
     if (!p || !pp || !pp->out)
         return;
     FILE *f = pp->out;
+    if (p->event != EMBER_PROGRESS_EPOCH_BEGIN && p->event != EMBER_PROGRESS_BATCH_END &&
+        p->event != EMBER_PROGRESS_EPOCH_END) {
+        message_line(pp, p);
+        return;
+    }
     double per_step = p->step > 0 ? p->elapsed_s / (double)p->step : 0.0;
     switch (pp->style) {
     case EMBER_PROGRESS_BAR:
@@ -111,6 +169,8 @@ void ember_progress_print(const ember_progress *p, void *user)
             fprintf(f, ",\"val_loss\":%.9g", p->val_loss);
         if (!isnan(p->val_accuracy))
             fprintf(f, ",\"val_accuracy\":%.9g", p->val_accuracy);
+        if (p->skipped > 0)
+            fprintf(f, ",\"skipped_batches\":%lld", (long long)p->skipped);
         fputs("}\n", f);
         fflush(f);
         break;

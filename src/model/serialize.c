@@ -18,11 +18,10 @@
  *   plus the caller's own keys (ember_model_set_metadata).
  * The loader is strict: unknown layer types, unknown or missing keys, wrong
  * shapes, extra tensors and a missing checksum are errors naming the field.
- * Optimizer state is not saved (checkpoints are a separate format).
+ * Optimizer state is not saved (checkpoints are a separate format:
+ * checkpoint.c, which shares the helpers declared in checkpoint.h).
  */
-#include "model.h"
-#include "io/hash.h"
-#include "io/safetensors.h"
+#include "checkpoint.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -91,10 +90,9 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Hash of metadata pairs (keys[i], vals[i]) other than the two checksums,
- * in sorted key order. */
-static ember_status meta_hash(int n, const char *const *keys, const char *const *vals,
-                              char out[EMBER_SHA256_HEX_LEN + 1], ember_error *err)
+ember_status ember__meta_hash(int n, const char *const *keys, const char *const *vals,
+                              const char *skip_key, char out[EMBER_SHA256_HEX_LEN + 1],
+                              ember_error *err)
 {
     const char **sorted = malloc((size_t)(n ? n : 1) * sizeof *sorted);
     if (!sorted) {
@@ -106,7 +104,7 @@ static ember_status meta_hash(int n, const char *const *keys, const char *const 
     ember_sha256 h;
     ember_status s = ember__sha256_init(&h, err);
     for (int i = 0; i < n && !s; i++) {
-        if (!strcmp(sorted[i], META_HASH_KEY) || !strcmp(sorted[i], EMBER_ST_CHECKSUM_KEY))
+        if (!strcmp(sorted[i], skip_key) || !strcmp(sorted[i], EMBER_ST_CHECKSUM_KEY))
             continue;
         int j = 0;
         while (keys[j] != sorted[i])
@@ -122,9 +120,36 @@ static ember_status meta_hash(int n, const char *const *keys, const char *const 
     return s;
 }
 
+static ember_status meta_hash(int n, const char *const *keys, const char *const *vals,
+                              char out[EMBER_SHA256_HEX_LEN + 1], ember_error *err)
+{
+    return ember__meta_hash(n, keys, vals, META_HASH_KEY, out, err);
+}
+
+int ember__model_param_tensors(const ember_model *m, ember_st_tensor *out,
+                               char (*names)[EMBER_TENSOR_NAME_MAX])
+{
+    int t = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const ember_layer *l = m->layers[i];
+        ptensor pt[MAX_LAYER_TENSORS];
+        int n = layer_tensors(l, pt);
+        for (int j = 0; j < n; j++, t++) {
+            if (!out)
+                continue;
+            snprintf(names[t], EMBER_TENSOR_NAME_MAX, "layers.%d.%s", i, pt[j].suffix);
+            out[t].name = names[t];
+            out[t].ndim = pt[j].ndim;
+            memcpy(out[t].shape, pt[j].shape, sizeof out[t].shape);
+            out[t].data = l->params + pt[j].offset;
+        }
+    }
+    return t;
+}
+
 /* ------------------------------------------------------------------ save */
 
-static char *architecture_json(const ember_model *m)
+char *ember__model_architecture_json(const ember_model *m)
 {
     size_t cap = 256 + (size_t)m->n_layers * 256;
     char *buf = malloc(cap);
@@ -148,7 +173,7 @@ static char *architecture_json(const ember_model *m)
     return buf;
 }
 
-static char *compile_json(const ember_model *m)
+char *ember__model_compile_json(const ember_model *m)
 {
     const ember_optimizer_config *o = &m->optim.cfg;
     char *buf = malloc(512);
@@ -176,8 +201,8 @@ ember_status ember_model_describe_json(const ember_model *m, char **json, ember_
     if (!m || !json)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "ember_model_describe_json: NULL argument");
     *json = NULL;
-    char *arch = architecture_json(m);
-    char *comp = m->compiled ? compile_json(m) : NULL;
+    char *arch = ember__model_architecture_json(m);
+    char *comp = m->compiled ? ember__model_compile_json(m) : NULL;
     size_t cap = (arch ? strlen(arch) : 0) + (comp ? strlen(comp) : 0) + 128;
     char *out = arch && (comp || !m->compiled) ? malloc(cap) : NULL;
     if (out)
@@ -199,34 +224,18 @@ ember_status ember_model_save(const ember_model *m, const char *path, ember_erro
         return EMBER_FAIL(err, EMBER_ERR_STATE, "save: the model is not compiled%s",
                           m->shared ? " (a shared model can only predict)" : "");
     enum { FIXED_META = 9, HASHED_META = FIXED_META + 1 };
-    int nt = 0;
-    for (int i = 0; i < m->n_layers; i++) {
-        ptensor pt[MAX_LAYER_TENSORS];
-        nt += layer_tensors(m->layers[i], pt);
-    }
+    int nt = ember__model_param_tensors(m, NULL, NULL);
     ember_st_tensor *ts = calloc((size_t)nt + 1, sizeof *ts);
-    char (*names)[48] = calloc((size_t)nt + 1, sizeof *names);
+    char (*names)[EMBER_TENSOR_NAME_MAX] = calloc((size_t)nt + 1, sizeof *names);
     int nm = HASHED_META + m->n_meta;
     const char **keys = calloc((size_t)nm, sizeof *keys), **vals = calloc((size_t)nm, sizeof *vals);
-    char *arch = architecture_json(m), *comp = compile_json(m);
+    char *arch = ember__model_architecture_json(m), *comp = ember__model_compile_json(m);
     ember_status s = EMBER_OK;
     if (!ts || !names || !keys || !vals || !arch || !comp) {
         s = EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory saving %s", path);
         goto done;
     }
-    int t = 0;
-    for (int i = 0; i < m->n_layers; i++) {
-        const ember_layer *l = m->layers[i];
-        ptensor pt[MAX_LAYER_TENSORS];
-        int n = layer_tensors(l, pt);
-        for (int j = 0; j < n; j++, t++) {
-            snprintf(names[t], sizeof names[t], "layers.%d.%s", i, pt[j].suffix);
-            ts[t].name = names[t];
-            ts[t].ndim = pt[j].ndim;
-            memcpy(ts[t].shape, pt[j].shape, sizeof ts[t].shape);
-            ts[t].data = l->params + pt[j].offset;
-        }
-    }
+    ember__model_param_tensors(m, ts, names);
     char version[16], seed[32], threads[16], epochs[32];
     snprintf(version, sizeof version, "%d", FORMAT_VERSION);
     snprintf(seed, sizeof seed, "%" PRIu64, m->seed);

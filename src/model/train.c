@@ -10,8 +10,14 @@
  * Determinism: the epoch order comes from the (seed, epoch) shuffle stream;
  * dropout masks from the (seed, epoch, step) stream; every reduction has a
  * fixed order. Same seed + same thread count = bit-identical weights.
+ *
+ * Checkpoints (checkpoint.c) and on_nan = skip-batch live in fit_inner: the
+ * loop's state between steps is the model (parameters, optimizer, epochs_done)
+ * plus ember_ckpt_pos (step, running sums) and this fit's history, which is
+ * what a checkpoint holds, so a resumed loop continues bit for bit. Without a
+ * checkpoint folder nothing is hashed or written.
  */
-#include "model.h"
+#include "checkpoint.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -24,61 +30,6 @@
 
 #define DEFAULT_EVAL_BATCH 256
 #define PAR_MIN_ROWS 256
-
-/* ---------------------------------------------------------------- history */
-
-enum { H_LOSS, H_ACC, H_VAL_LOSS, H_VAL_ACC, H_COUNT };
-static const char *const h_names[H_COUNT] = {"loss", "accuracy", "val_loss", "val_accuracy"};
-
-struct ember_history {
-    int epochs, cap;
-    double *values; /* [cap][H_COUNT] */
-};
-
-ember_status ember_history_create(ember_history **out, ember_error *err)
-{
-    if (!out)
-        return EMBER_FAIL(err, EMBER_ERR_ARG, "ember_history_create: out is NULL");
-    *out = calloc(1, sizeof **out);
-    return *out ? EMBER_OK : EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory");
-}
-
-void ember_history_destroy(ember_history *h)
-{
-    if (h) {
-        free(h->values);
-        free(h);
-    }
-}
-
-int ember_history_epochs(const ember_history *h) { return h ? h->epochs : 0; }
-
-double ember_history_get(const ember_history *h, const char *name, int epoch)
-{
-    if (!h || !name || epoch < 0 || epoch >= h->epochs)
-        return NAN;
-    for (int k = 0; k < H_COUNT; k++)
-        if (strcmp(name, h_names[k]) == 0)
-            return h->values[epoch * H_COUNT + k];
-    return NAN;
-}
-
-static ember_status history_add(ember_history *h, const double v[H_COUNT], ember_error *err)
-{
-    if (!h)
-        return EMBER_OK;
-    if (h->epochs == h->cap) {
-        int cap = h->cap ? 2 * h->cap : 16;
-        double *nv = realloc(h->values, (size_t)cap * H_COUNT * sizeof *nv);
-        if (!nv)
-            return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for history");
-        h->values = nv;
-        h->cap = cap;
-    }
-    memcpy(h->values + h->epochs * H_COUNT, v, H_COUNT * sizeof *v);
-    h->epochs++;
-    return EMBER_OK;
-}
 
 /* ------------------------------------------------------------ validation */
 
@@ -514,6 +465,7 @@ ember_fit_config ember_fit_config_default(void)
     c.epochs = 1;
     c.batch_size = 32;
     c.shuffle = 1;
+    c.checkpoint_keep = EMBER_CHECKPOINT_KEEP_DEFAULT;
     return c;
 }
 
@@ -674,6 +626,15 @@ static ember_status fit_any(ember_model *m, model_input *in, const ember_tensor 
     if ((cfg->augment_flip || cfg->augment_crop_pad) && (m->ids_input || m->input_rank != 3))
         return EMBER_FAIL(err, EMBER_ERR_ARG, "fit: augmentation needs image inputs {H, W, C}; "
                           "this model's input has rank %d", m->ids_input ? 0 : m->input_rank);
+    if ((unsigned)cfg->on_nan > EMBER_ON_NAN_SKIP_BATCH)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "fit: on_nan %d is unknown", (int)cfg->on_nan);
+    if (cfg->checkpoint_every < 0 || cfg->checkpoint_keep < 0)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "fit: checkpoint_%s must be >= 0, got %lld",
+                          cfg->checkpoint_every < 0 ? "every" : "keep",
+                          cfg->checkpoint_every < 0 ? (long long)cfg->checkpoint_every
+                                                    : (long long)cfg->checkpoint_keep);
+    if (cfg->resume && !cfg->checkpoint_dir)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "fit: resume needs checkpoint_dir");
     if (cfg->augment_crop_pad < 0 || cfg->augment_crop_pad > 4096)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "fit: augment_crop_pad must be in 0..4096, got %lld",
                           (long long)cfg->augment_crop_pad);
@@ -699,6 +660,92 @@ static ember_status fit_any(ember_model *m, model_input *in, const ember_tensor 
     return cs;
 }
 
+/* ------------------------------------------------ checkpoints and guards */
+
+static void emit(const ember_fit_config *cfg, ember_progress_event ev, int epoch, int64_t step,
+                 int64_t steps, int64_t skipped, const char *message)
+{
+    if (!cfg->progress)
+        return;
+    ember_progress p = {ev, epoch, cfg->epochs, step, steps, 0.0, NAN, NAN, NAN, NAN, NAN,
+                        skipped, message};
+    cfg->progress(&p, cfg->progress_user);
+}
+
+static void warn_progress(const char *message, void *user)
+{
+    const ember_fit_config *cfg = user;
+    emit(cfg, EMBER_PROGRESS_WARNING, 0, 0, 0, 0, message);
+}
+
+/* Open the checkpoint folder and record what a resume must match. */
+static ember_status ckpt_begin(ember_model *m, const model_input *in, const ember_tensor *y,
+                               const ember_fit_config *cfg, ember_ckpt **out, ember_error *err)
+{
+    int keep = cfg->checkpoint_keep ? cfg->checkpoint_keep : EMBER_CHECKPOINT_KEEP_DEFAULT;
+    ember_status s = ember__ckpt_open(out, cfg->checkpoint_dir, keep, err);
+    if (s)
+        return s;
+    if ((s = ember__ckpt_fingerprint_fit(*out, m, cfg, in->x, in->ids, y, err))) {
+        ember__ckpt_close(*out);
+        *out = NULL;
+    }
+    return s;
+}
+
+static ember_status ckpt_write(ember_ckpt *ck, const ember_model *m, const ember_ckpt_pos *pos,
+                               const ember_history *run_hist, const ember_fit_config *cfg,
+                               int64_t steps, ember_error *err)
+{
+    char path[EMBER_CKPT_PATH_MAX];
+    ember_status s = ember__ckpt_save(ck, m, pos, run_hist, NULL, path, sizeof path, err);
+    if (!s)
+        emit(cfg, EMBER_PROGRESS_CHECKPOINT, pos->epoch, pos->step, steps, pos->skipped, path);
+    return s;
+}
+
+/* BatchNormalization's moving statistics: the only parameters a forward
+ * pass changes. Saved before each step when batches may be skipped. */
+static int64_t bn_stats_size(const ember_model *m)
+{
+    int64_t n = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i]->kind == EMBER_LAYER_BATCHNORM)
+            n += 2 * ((const batchnorm_config *)m->layers[i]->config)->C;
+    return n;
+}
+
+static void bn_stats_copy(ember_model *m, float *saved, int restore)
+{
+    for (int i = 0; i < m->n_layers; i++) {
+        ember_layer *l = m->layers[i];
+        if (l->kind != EMBER_LAYER_BATCHNORM)
+            continue;
+        int64_t C = ((const batchnorm_config *)l->config)->C;
+        float *stats = l->params + 2 * C;
+        if (restore)
+            memcpy(stats, saved, (size_t)(2 * C) * sizeof *saved);
+        else
+            memcpy(saved, stats, (size_t)(2 * C) * sizeof *saved);
+        saved += 2 * C;
+    }
+}
+
+/* Undo what a failed step changed: gradients of a sparse layer's touched
+ * rows (dense gradients are cleared at the next step) and the moving
+ * statistics. The optimizer had not begun (t, moments, weights unchanged). */
+static void discard_step(ember_model *m, float *bn_saved)
+{
+    for (int i = 0; i < m->n_layers; i++) {
+        ember_layer *l = m->layers[i];
+        if (l->param_count && l->sparse_grads)
+            FOR_EACH_RANGE(l, off, n, memset(l->grads + off, 0, (size_t)n * sizeof(float)));
+        l->n_touched = 0;
+    }
+    if (bn_saved)
+        bn_stats_copy(m, bn_saved, 1);
+}
+
 /* The epochs of fit, on inputs already checked (ti, vti) and compacted. */
 static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp,
                               const ember_tensor *y, targets_info ti, targets_info vti,
@@ -719,16 +766,68 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
     /* Validation reuses the training batch size, as Keras does, so one arena serves both. */
     if ((s = prepare_arena(m, in, has_val ? &vin : NULL, batch, err)))
         return s;
+    int64_t steps = (N + batch - 1) / batch;
+    int augment = cfg->augment_flip || cfg->augment_crop_pad > 0;
+    int skip_nan = cfg->on_nan == EMBER_ON_NAN_SKIP_BATCH;
+    int64_t max_skips = steps * EMBER_SKIP_BATCH_MAX_PERCENT / 100;
+    if (max_skips < 1)
+        max_skips = 1;
+    int64_t every = cfg->checkpoint_every;
+    ember_ckpt *ck = NULL;
+    ember_history run_hist = {0, 0, NULL}; /* this fit's epochs, for checkpoints */
+    ember_ckpt_pos pos = {0, 0, 0.0, 0, 0, 0};
+    ember_error step_err;
+    int64_t nbn = skip_nan ? bn_stats_size(m) : 0;
     int64_t *order = malloc((size_t)N * sizeof *order);
-    if (!order)
-        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for the epoch order (%lld rows)",
-                          (long long)N);
+    float *bn_saved = nbn ? malloc((size_t)nbn * sizeof *bn_saved) : NULL;
+    if (!order) {
+        s = EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for the epoch order (%lld rows)",
+                       (long long)N);
+        goto out;
+    }
+    if (nbn && !bn_saved) {
+        s = EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for a copy of the "
+                       "BatchNormalization statistics");
+        goto out;
+    }
+    if (cfg->checkpoint_dir) {
+        char used[EMBER_CKPT_PATH_MAX];
+        int found = 0;
+        if ((s = ckpt_begin(m, in, y, cfg, &ck, err)))
+            goto out;
+        if (!cfg->resume) {
+            int n = ember__ckpt_count(ck, err);
+            if (n < 0) {
+                s = err ? err->code : EMBER_ERR_IO;
+                goto out;
+            }
+            if (n > 0) {
+                s = EMBER_FAIL(err, EMBER_ERR_STATE, "%s already holds %d checkpoint%s of a run; "
+                               "resume it (ember train --resume) or use an empty folder",
+                               cfg->checkpoint_dir, n, n == 1 ? "" : "s");
+                goto out;
+            }
+        } else {
+            if ((s = ember__ckpt_resume(ck, m, &pos, &run_hist, &found, warn_progress,
+                                        (void *)cfg, used, sizeof used, err)))
+                goto out;
+            if (found) {
+                emit(cfg, EMBER_PROGRESS_RESUMED, pos.epoch, pos.step, steps, pos.skipped, used);
+            } else {
+                char msg[EMBER_CKPT_PATH_MAX + 80];
+                snprintf(msg, sizeof msg, "%s: no checkpoint to resume from; training starts "
+                         "from the beginning", cfg->checkpoint_dir);
+                emit(cfg, EMBER_PROGRESS_WARNING, 0, 0, steps, 0, msg);
+            }
+            for (int e = 0; e < run_hist.epochs; e++)
+                if ((s = ember__history_add(history, run_hist.values + e * EMBER_H_COUNT, err)))
+                    goto out;
+        }
+    }
     set_threads(m);
     /* Gradients start at zero (a failed earlier fit may have left some). */
     memset(m->grads, 0, (size_t)m->n_params * sizeof *m->grads);
-    int64_t steps = (N + batch - 1) / batch;
-    int augment = cfg->augment_flip || cfg->augment_crop_pad > 0;
-    for (int e = 0; e < cfg->epochs; e++) {
+    for (int e = pos.epoch; e < cfg->epochs; e++) {
         uint64_t epoch_id = (uint64_t)m->epochs_done;
         for (int64_t i = 0; i < N; i++)
             order[i] = i;
@@ -741,13 +840,17 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
                 order[j] = t;
             }
         }
-        ember_progress pr = {EMBER_PROGRESS_EPOCH_BEGIN, e, cfg->epochs, 0, steps, 0.0,
-                             NAN, NAN, NAN, NAN, NAN};
+        /* A resumed epoch continues its running sums. */
+        int resumed = e == pos.epoch && pos.step > 0;
+        int64_t st0 = resumed ? pos.step : 0;
+        ember_progress pr = {EMBER_PROGRESS_EPOCH_BEGIN, e, cfg->epochs, st0, steps, 0.0,
+                             NAN, NAN, NAN, NAN, NAN, 0, NULL};
         if (cfg->progress)
             cfg->progress(&pr, cfg->progress_user);
-        double t0 = ember__now(), loss_sum = 0.0;
-        int64_t correct = 0, seen = 0;
-        for (int64_t st = 0; st < steps; st++) {
+        double t0 = ember__now(), loss_sum = resumed ? pos.loss_sum : 0.0;
+        int64_t correct = resumed ? pos.correct : 0, seen = resumed ? pos.seen : 0;
+        int64_t skipped = resumed ? pos.skipped : 0;
+        for (int64_t st = st0; st < steps; st++) {
             int64_t b0 = st * batch, B = N - b0 < batch ? N - b0 : batch;
             ember_step_ctx ctx = {1, ember__rng_stream(m->seed, EMBER_STREAM_DROPOUT, epoch_id,
                                                        (uint64_t)st),
@@ -757,49 +860,97 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
                 augment_batch(m, cfg, epoch_id, b0, B);
             double ls = 0.0;
             int64_t c = 0;
-            if ((s = train_step(m, &ti, B, &ctx, &ls, &c, e, st, err))) {
-                free(order);
-                return s;
+            if (bn_saved)
+                bn_stats_copy(m, bn_saved, 0);
+            s = train_step(m, &ti, B, &ctx, &ls, &c, e, st, skip_nan ? &step_err : err);
+            if (s && !(skip_nan && s == EMBER_ERR_NUMERIC)) {
+                if (skip_nan && err)
+                    *err = step_err;
+                goto out;
             }
-            loss_sum += ls;
-            correct += c;
-            seen += B;
-            if (cfg->progress) {
-                pr.event = EMBER_PROGRESS_BATCH_END;
-                pr.step = st + 1;
-                pr.elapsed_s = ember__now() - t0;
-                pr.loss = loss_sum / (double)seen;
-                pr.accuracy = m->loss == EMBER_LOSS_MSE
-                                  ? NAN : (double)correct / acc_denominator(m, seen, ti.K);
-                cfg->progress(&pr, cfg->progress_user);
+            if (s) {
+                discard_step(m, bn_saved);
+                s = EMBER_OK;
+                skipped++;
+                if (cfg->progress) {
+                    pr.event = EMBER_PROGRESS_BATCH_SKIPPED;
+                    pr.step = st + 1;
+                    pr.elapsed_s = ember__now() - t0;
+                    pr.skipped = skipped;
+                    pr.message = step_err.message;
+                    cfg->progress(&pr, cfg->progress_user);
+                    pr.message = NULL;
+                }
+                if (skipped > max_skips) {
+                    s = EMBER_FAIL(err, EMBER_ERR_NUMERIC,
+                                   "epoch %d: %lld of its %lld batches were skipped for NaN/Inf, "
+                                   "more than %d %% (at most %lld allowed); the last: %s", e + 1,
+                                   (long long)skipped, (long long)steps,
+                                   EMBER_SKIP_BATCH_MAX_PERCENT, (long long)max_skips,
+                                   step_err.message);
+                    goto out;
+                }
+            } else {
+                loss_sum += ls;
+                correct += c;
+                seen += B;
+                if (cfg->progress) {
+                    pr.event = EMBER_PROGRESS_BATCH_END;
+                    pr.step = st + 1;
+                    pr.elapsed_s = ember__now() - t0;
+                    pr.loss = loss_sum / (double)seen;
+                    pr.accuracy = m->loss == EMBER_LOSS_MSE
+                                      ? NAN : (double)correct / acc_denominator(m, seen, ti.K);
+                    pr.skipped = skipped;
+                    cfg->progress(&pr, cfg->progress_user);
+                }
+            }
+            /* A checkpoint that falls on the epoch's last step is written
+             * after the epoch ends (with its validation and history). */
+            if (ck && every > 0 && st + 1 < steps && ((int64_t)e * steps + st + 1) % every == 0) {
+                ember_ckpt_pos p = {e, st + 1, loss_sum, correct, seen, skipped};
+                if ((s = ckpt_write(ck, m, &p, &run_hist, cfg, steps, err)))
+                    goto out;
             }
         }
         m->epochs_done++;
         double train_s = ember__now() - t0;
-        double hv[H_COUNT] = {loss_sum / (double)N,
-                              m->loss == EMBER_LOSS_MSE
-                                  ? NAN : (double)correct / acc_denominator(m, N, ti.K),
-                              NAN, NAN};
+        /* Over the applied batches: seen == N unless some were skipped. */
+        double hv[EMBER_H_COUNT] = {loss_sum / (double)seen,
+                                    m->loss == EMBER_LOSS_MSE
+                                        ? NAN : (double)correct / acc_denominator(m, seen, ti.K),
+                                    NAN, NAN, (double)skipped};
         if (has_val)
-            evaluate_inner(m, &vin, cfg->y_val, &vti, batch, &hv[H_VAL_LOSS], &hv[H_VAL_ACC]);
-        if ((s = history_add(history, hv, err))) {
-            free(order);
-            return s;
-        }
+            evaluate_inner(m, &vin, cfg->y_val, &vti, batch, &hv[EMBER_H_VAL_LOSS],
+                           &hv[EMBER_H_VAL_ACC]);
+        if ((s = ember__history_add(history, hv, err)) ||
+            (ck && (s = ember__history_add(&run_hist, hv, err))))
+            goto out;
         if (cfg->progress) {
             pr.event = EMBER_PROGRESS_EPOCH_END;
             pr.step = steps;
             pr.elapsed_s = ember__now() - t0;
             pr.train_s = train_s;
-            pr.loss = hv[H_LOSS];
-            pr.accuracy = hv[H_ACC];
-            pr.val_loss = hv[H_VAL_LOSS];
-            pr.val_accuracy = hv[H_VAL_ACC];
+            pr.loss = hv[EMBER_H_LOSS];
+            pr.accuracy = hv[EMBER_H_ACC];
+            pr.val_loss = hv[EMBER_H_VAL_LOSS];
+            pr.val_accuracy = hv[EMBER_H_VAL_ACC];
+            pr.skipped = skipped;
             cfg->progress(&pr, cfg->progress_user);
         }
+        if (ck && (every == 0 || ((int64_t)(e + 1) * steps) % every == 0)) {
+            ember_ckpt_pos p = {e + 1, 0, 0.0, 0, 0, 0};
+            if ((s = ckpt_write(ck, m, &p, &run_hist, cfg, steps, err)))
+                goto out;
+        }
     }
+    s = EMBER_OK;
+out:
     free(order);
-    return EMBER_OK;
+    free(bn_saved);
+    free(run_hist.values);
+    ember__ckpt_close(ck);
+    return s;
 }
 
 ember_status ember_model_fit(ember_model *m, const ember_tensor *x, const ember_tensor *y,

@@ -168,6 +168,55 @@ cmp -s "$T/d1.safetensors" "$T/d2.safetensors" && ok || fail "same seed gave dif
 # class weights
 expect 0 "class weight balanced" -- "$EMBER" train --train "$T/train.csv" --class-weight balanced --epochs 1 --out "$T/w.safetensors" --quiet
 
+# ---- checkpoints, --resume and --on-nan (tests/crash_resume kills real runs) ----
+expect 0 "train --help lists checkpoints" -- "$EMBER" train --help
+contains "$T/out" "--checkpoint-dir D" "--help: --checkpoint-dir"
+contains "$T/out" "--on-nan A" "--help: --on-nan"
+expect 1 "--resume without a folder" -- "$EMBER" train --train "$T/train.csv" --out "$T/x.safetensors" --resume
+contains "$T/err" "--resume needs a folder" "--resume without a folder explained"
+expect 1 "--checkpoint-every without a folder" -- "$EMBER" train --train "$T/train.csv" --out "$T/x.safetensors" --checkpoint-every 5
+expect 1 "--checkpoint-every 0" -- "$EMBER" train --train "$T/train.csv" --out "$T/x.safetensors" --checkpoint-dir "$T/ck0" --checkpoint-every 0
+expect 1 "--resume D and --checkpoint-dir E" -- "$EMBER" train --train "$T/train.csv" --out "$T/x.safetensors" --resume "$T/a" --checkpoint-dir "$T/b"
+expect 1 "--on-nan maybe" -- "$EMBER" train --train "$T/train.csv" --out "$T/x.safetensors" --on-nan maybe
+contains "$T/err" "--on-nan: 'maybe' is not stop or skip-batch" "--on-nan value named"
+CK=(--train "$T/train.csv" --epochs 3 --seed 4 --threads 1 --hidden 8 --embedding-dim 8)
+expect 0 "train with checkpoints" -- "$EMBER" train "${CK[@]}" --checkpoint-dir "$T/ck" --keep-checkpoints 2 \
+    --checkpoint-every epoch --out "$T/c1.safetensors" --quiet
+[ "$(ls "$T/ck" | wc -l)" -eq 2 ] && [ -f "$T/ck/ckpt-00000003-000000000000.safetensors" ] && ok \
+    || fail "--keep-checkpoints 2: $(ls "$T/ck")"
+expect 2 "a used checkpoint folder without --resume" -- "$EMBER" train "${CK[@]}" --checkpoint-dir "$T/ck" --out "$T/c2.safetensors"
+contains "$T/err" "already holds 2 checkpoints" "used folder explained"
+expect 0 "--resume D of a finished run" -- "$EMBER" train "${CK[@]}" --resume "$T/ck" --out "$T/c2.safetensors" --json
+contains "$T/out" "\"resumed_from\":\"$T/ck/ckpt-00000003-000000000000.safetensors\"" "--json names the checkpoint"
+cmp -s "$T/c1.safetensors" "$T/c2.safetensors" && ok || fail "a resumed finished run saved another model"
+expect 2 "--resume with other options" -- "$EMBER" train "${CK[@]}" --seed 5 --resume "$T/ck" --out "$T/c3.safetensors"
+contains "$T/err" "fingerprint field 'seed' differs" "changed seed named"
+# --on-nan: one example of class c weighs 3.4e38, so its batch's loss is Inf (1 batch of 7 per epoch)
+python3 - "$T" <<'PY'
+import csv, random, sys
+random.seed(4)
+with open(f"{sys.argv[1]}/nan.csv", "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["text", "label"])
+    for i in range(200):
+        lab = "a" if i % 2 else "b"
+        w.writerow([f"{lab} word{random.randrange(9)}", lab])
+    w.writerow(["c rare", "c"])
+PY
+printf 'c 3.4e38\n' > "$T/nan.weights"
+NAN=(--train "$T/nan.csv" --class-weight "$T/nan.weights" --epochs 3 --threads 1 --hidden 8 --embedding-dim 8)
+expect 3 "--on-nan stop (the default)" -- "$EMBER" train "${NAN[@]}" --out "$T/n.safetensors"
+contains "$T/err" "epoch 1, step [0-9]*: the loss is infinite" "NaN stop names epoch and step"
+expect 0 "--on-nan skip-batch" -- "$EMBER" train "${NAN[@]}" --on-nan skip-batch --out "$T/n.safetensors"
+contains "$T/err" "skipped batch: epoch 3, step" "skipped batches reported"
+contains "$T/out" "skipped 3 batches for NaN/Inf" "skip total printed"
+contains "$T/out" "Epoch 1/3 .* - skipped: 1" "per-epoch skip count"
+expect 0 "--on-nan skip-batch --json" -- "$EMBER" train "${NAN[@]}" --on-nan skip-batch --out "$T/n.safetensors" --json
+contains "$T/out" '"skipped_batches":3}' "--json skip total"
+printf 'a 3.4e38\n' > "$T/nan.weights"
+expect 3 "skipping half the batches stops" -- "$EMBER" train "${NAN[@]}" --on-nan skip-batch --out "$T/n.safetensors"
+contains "$T/err" "batches were skipped for NaN/Inf, more than 10 %" "too many skips explained"
+
 # ---- calibrate: the serve threshold from labelled data, saved in the model ----
 # meta FILE: the model file's __metadata__ as JSON (safetensors: u64 length, JSON header)
 meta() { python3 -c 'import json,struct,sys; b=open(sys.argv[1],"rb").read(); n=struct.unpack("<Q",b[:8])[0]; print(json.dumps(json.loads(b[8:8+n])["__metadata__"]))' "$1"; }

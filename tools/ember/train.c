@@ -15,6 +15,7 @@
 
 static const char train_usage[] =
     "usage: ember train --train FILE [--valid FILE] --out MODEL [options]\n"
+    "       ember train --resume D ... (the first run's options)\n"
     "\n"
     "Train a classifier and save it (safetensors layout, with its input pipeline).\n"
     "\n"
@@ -63,12 +64,26 @@ static const char train_usage[] =
     "  --nesterov             sgd Nesterov momentum\n"
     "  --weight-decay X       L2 on kernels (default 0)\n"
     "  --clip-norm X          clip gradients to this global norm (default off)\n"
+    "  --on-nan A             when a batch's loss or a gradient is NaN/Inf: stop (default;\n"
+    "                         the error names the epoch, step and layer) or skip-batch\n"
+    "                         (leave the batch out, count it; an epoch that skips more than\n"
+    "                         10 %% of its batches stops)\n"
     "  --class-weight W       balanced (n / (classes * count)) or a file of \"label weight\" lines\n"
     "  --no-shuffle           keep the data order\n"
     "  --augment-flip         images: random left-right mirror (training only)\n"
     "  --augment-crop P       images: pad P zero pixels around, random crop back\n"
     "  --seed N               one seed for init, shuffling and dropout (default 42)\n"
     "  --threads N            threads (default: all cores)\n"
+    "checkpoints:\n"
+    "  --checkpoint-dir D     write the training state (weights, optimizer state, data\n"
+    "                         position, history) to folder D, atomically\n"
+    "  --checkpoint-every E   epoch (default) or N: after every N-th step\n"
+    "  --keep-checkpoints K   keep the newest K checkpoints (default 3)\n"
+    "  --resume [D]           continue from the newest valid checkpoint in D (default: the\n"
+    "                         --checkpoint-dir); a corrupt newest one is skipped with a\n"
+    "                         warning. Give the same data and options as the first run\n"
+    "                         (checked); the final model is bit-identical to an\n"
+    "                         uninterrupted run's\n"
     "output:\n"
     "  --out MODEL            where to save the model (required)\n"
     "  --json                 one JSON object per epoch, then a summary with train_seconds\n"
@@ -77,10 +92,12 @@ static const char train_usage[] =
 typedef struct train_args {
     const char *train, *train_labels, *valid, *valid_labels, *out, *arch, *opt_s;
     const char *text_col, *label_col, *class_weight;
+    const char *ckpt_dir, *resume_dir;
     double lr, momentum, wd, clip, scale;
     long long epochs, batch, seed, threads, emb_dim, hidden, aug_crop, channels;
     long long resize_h, resize_w, crop_h, crop_w;
-    int nesterov, shuffle, dense_emb, aug_flip, normalize, skip_bad;
+    long long ckpt_every, ckpt_keep; /* -1: not given */
+    int nesterov, shuffle, dense_emb, aug_flip, normalize, skip_bad, resume, skip_nan;
     ember_text_options topt;
     cli_out o;
 } train_args;
@@ -124,6 +141,29 @@ static int parse_args(int argc, char **argv, train_args *a)
             a->shuffle = 0;
         } else if (!strcmp(argv[i], "--normalize")) {
             a->normalize = 1;
+        } else if (!strcmp(argv[i], "--resume") || !strncmp(argv[i], "--resume=", 9)) {
+            /* --resume alone uses --checkpoint-dir; --resume D names the folder */
+            a->resume = 1;
+            if (argv[i][8] == '=')
+                a->resume_dir = argv[i] + 9;
+            else if (i + 1 < argc && argv[i + 1][0] != '-')
+                a->resume_dir = argv[++i];
+            if (a->resume_dir && !*a->resume_dir)
+                return cli_fail(&a->o, C, EXIT_USAGE, "--resume: the folder name is empty");
+        } else if (OPT("--checkpoint-dir")) {
+            a->ckpt_dir = v;
+        } else if (OPT("--checkpoint-every")) {
+            if (v && !strcmp(v, "epoch"))
+                a->ckpt_every = 0;
+            else
+                NEED_INT("--checkpoint-every", 1, 1000000000000LL, a->ckpt_every)
+        } else if (OPT("--keep-checkpoints")) {
+            NEED_INT("--keep-checkpoints", 1, 1000000, a->ckpt_keep)
+        } else if (OPT("--on-nan")) {
+            if (v && strcmp(v, "stop") && strcmp(v, "skip-batch"))
+                return cli_fail(&a->o, C, EXIT_USAGE, "--on-nan: '%s' is not stop or skip-batch", v);
+            if (v)
+                a->skip_nan = !strcmp(v, "skip-batch");
         } else if (OPT("--channels")) {
             NEED_INT("--channels", 1, 3, a->channels)
             if (v && a->channels == 2)
@@ -224,7 +264,46 @@ static int parse_args(int argc, char **argv, train_args *a)
         return cli_fail(&a->o, C, EXIT_USAGE, "--train FILE is required (see ember train --help)");
     if (!a->out)
         return cli_fail(&a->o, C, EXIT_USAGE, "--out MODEL is required (see ember train --help)");
+    if (a->resume_dir && a->ckpt_dir && strcmp(a->resume_dir, a->ckpt_dir) != 0)
+        return cli_fail(&a->o, C, EXIT_USAGE, "--resume %s and --checkpoint-dir %s name different "
+                        "folders", a->resume_dir, a->ckpt_dir);
+    if (a->resume_dir)
+        a->ckpt_dir = a->resume_dir;
+    if (a->resume && !a->ckpt_dir)
+        return cli_fail(&a->o, C, EXIT_USAGE, "--resume needs a folder: --resume D or "
+                        "--checkpoint-dir D");
+    if (!a->ckpt_dir && (a->ckpt_every >= 0 || a->ckpt_keep >= 0))
+        return cli_fail(&a->o, C, EXIT_USAGE, "--checkpoint-every and --keep-checkpoints need "
+                        "--checkpoint-dir D");
     return 0;
+}
+
+/* The progress printer plus what the CLI reports itself: warnings and
+ * skipped batches go to stderr, the resume and the totals to the summary. */
+typedef struct cli_progress {
+    ember_progress_printer pp;
+    const cli_out *o;
+    int print_epochs;           /* the printer handles epochs and resumes */
+    char resumed[4096];         /* checkpoint resumed from, "" if none */
+} cli_progress;
+
+static void on_progress(const ember_progress *p, void *user)
+{
+    cli_progress *cp = user;
+    if (p->event == EMBER_PROGRESS_RESUMED)
+        snprintf(cp->resumed, sizeof cp->resumed, "%s", p->message);
+    if (cp->o->quiet)
+        return;
+    if (p->event == EMBER_PROGRESS_WARNING || p->event == EMBER_PROGRESS_BATCH_SKIPPED) {
+        if (cp->pp.style == EMBER_PROGRESS_BAR)
+            fputs("\r\033[K", stdout);
+        fflush(stdout);
+        fprintf(stderr, "ember train: %s: %s\n",
+                p->event == EMBER_PROGRESS_WARNING ? "warning" : "skipped batch", p->message);
+        return;
+    }
+    if (cp->print_epochs)
+        ember_progress_print(p, &cp->pp);
 }
 
 /* The architecture text: built-in name or file contents (caller frees). */
@@ -415,6 +494,8 @@ int cmd_train(int argc, char **argv)
     a.emb_dim = 64;
     a.hidden = 128;
     a.shuffle = 1;
+    a.ckpt_every = -1;
+    a.ckpt_keep = -1;
     a.topt = ember_text_options_default();
     const char *C = "train";
     int pr = parse_args(argc, argv, &a);
@@ -589,12 +670,24 @@ int cmd_train(int argc, char **argv)
     fc.sample_weight = sw;
     fc.augment_flip = a.aug_flip;
     fc.augment_crop_pad = a.aug_crop;
-    ember_progress_printer pp = {stdout, isatty(STDOUT_FILENO) ? EMBER_PROGRESS_BAR : EMBER_PROGRESS_LINES, 0};
+    fc.on_nan = a.skip_nan ? EMBER_ON_NAN_SKIP_BATCH : EMBER_ON_NAN_STOP;
+    fc.checkpoint_dir = a.ckpt_dir;
+    fc.checkpoint_every = a.ckpt_every > 0 ? a.ckpt_every : 0;
+    if (a.ckpt_keep > 0)
+        fc.checkpoint_keep = (int)a.ckpt_keep;
+    fc.resume = a.resume;
+    cli_progress cp;
+    memset(&cp, 0, sizeof cp);
+    cp.pp.out = stdout;
+    cp.pp.style = isatty(STDOUT_FILENO) ? EMBER_PROGRESS_BAR : EMBER_PROGRESS_LINES;
     if (o->json)
-        pp.style = EMBER_PROGRESS_JSON;
-    if (!o->quiet) {
-        fc.progress = ember_progress_print;
-        fc.progress_user = &pp;
+        cp.pp.style = EMBER_PROGRESS_JSON;
+    cp.o = o;
+    cp.print_epochs = !o->quiet;
+    /* Quiet runs without checkpoints or skipping need no callback at all. */
+    if (!o->quiet || a.ckpt_dir || a.skip_nan) {
+        fc.progress = on_progress;
+        fc.progress_user = &cp;
     }
     double t_fit = cli_now();
     if (text ? ember_model_fit_ids(m, itr, y, &fc, h, &err) : ember_model_fit(m, x, y, &fc, h, &err))
@@ -603,6 +696,10 @@ int cmd_train(int argc, char **argv)
     if (ember_model_save(m, a.out, &err))
         goto fail;
     int last = ember_history_epochs(h) - 1;
+    /* over the whole run, resumed epochs included (the history has them) */
+    long long skipped_total = 0;
+    for (int e = 0; e <= last; e++)
+        skipped_total += (long long)ember_history_get(h, "skipped_batches", e);
     if (o->json) {
         printf("{\"model\":");
         cli_json_str(a.out);
@@ -615,8 +712,20 @@ int cmd_train(int argc, char **argv)
                    ember_history_get(h, "val_accuracy", last));
         if (a.skip_bad && text)
             cli_skipped_json(skipped, 2);
+        if (a.ckpt_dir || a.skip_nan)
+            printf(",\"skipped_batches\":%lld", skipped_total);
+        if (a.resume) {
+            printf(",\"resumed_from\":");
+            if (cp.resumed[0])
+                cli_json_str(cp.resumed);
+            else
+                printf("null");
+        }
         printf("}\n");
     } else if (!o->quiet) {
+        if (skipped_total > 0)
+            printf("skipped %lld batch%s for NaN/Inf (--on-nan skip-batch)\n", skipped_total,
+                   skipped_total == 1 ? "" : "es");
         printf("trained in %.2f s (%.2f s in all); saved %s\n", fit_s, cli_now() - t_start, a.out);
     }
     goto done;
