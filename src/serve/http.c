@@ -439,30 +439,51 @@ static void result_json(ember_server *s, sbuf *b, const generation *g, const flo
         atomic_fetch_add(&s->answered, 1);
 }
 
-static enum MHD_Result predict(ember_server *s, struct MHD_Connection *c, request *rq)
+/* A printf-style message into msg[SERVE_BODY_MESSAGE_MAX]; returns status. */
+static int body_fail(char *msg, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int body_fail(char *msg, int status, const char *fmt, ...)
 {
-    if (rq->len == 0)
-        return send_error(s, c, rq, 400, NULL, "empty body: send a JSON object such as "
-                          "{\"text\": \"...\"} or {\"texts\": [\"...\"]}");
-    size_t bad = ember__serve_utf8_check(rq->body, rq->len);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, SERVE_BODY_MESSAGE_MAX, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+void ember__serve_body_free(ember__serve_body *b)
+{
+    free(b->texts);
+    cJSON_Delete(b->root);
+    memset(b, 0, sizeof *b);
+}
+
+int ember__serve_parse_body(const char *body, size_t len, int max_texts, int64_t default_k,
+                            ember__serve_body *out, char *msg)
+{
+    memset(out, 0, sizeof *out);
+    if (len == 0)
+        return body_fail(msg, 400, "empty body: send a JSON object such as "
+                         "{\"text\": \"...\"} or {\"texts\": [\"...\"]}");
+    size_t bad = ember__serve_utf8_check(body, len);
     if (bad != (size_t)-1)
-        return send_error(s, c, rq, 400, NULL, "the body is not valid UTF-8 (byte %zu)", bad);
-    if (has_nul_escape(rq->body, rq->len))
-        return send_error(s, c, rq, 400, NULL, "a text holds a NUL character (\\u0000)");
+        return body_fail(msg, 400, "the body is not valid UTF-8 (byte %zu)", bad);
+    if (has_nul_escape(body, len))
+        return body_fail(msg, 400, "a text holds a NUL character (\\u0000)");
     const char *end = NULL;
     /* the body is NUL-terminated; with require_null_terminated cJSON wants
      * the NUL inside the length */
-    cJSON *root = cJSON_ParseWithLengthOpts(rq->body, rq->len + 1, &end, 1);
+    cJSON *root = cJSON_ParseWithLengthOpts(body, len + 1, &end, 1);
     if (!root)
-        return send_error(s, c, rq, 400, NULL, "the body is not valid JSON (byte %zu)",
-                          end ? (size_t)(end - rq->body) : (size_t)0);
-    enum MHD_Result res;
+        return body_fail(msg, 400, "the body is not valid JSON (byte %zu)",
+                         end ? (size_t)(end - body) : (size_t)0);
+    int status = 0;
     const char **texts = NULL;
-    int64_t n = 0, k = s->cfg.default_k;
+    int64_t n = 0, k = default_k;
     int batch = 0;
     const cJSON *text = NULL, *arr = NULL, *kk = NULL, *it;
     if (!cJSON_IsObject(root)) {
-        res = send_error(s, c, rq, 400, NULL, "expected a JSON object such as {\"text\": \"...\"}");
+        status = body_fail(msg, 400, "expected a JSON object such as {\"text\": \"...\"}");
         goto done;
     }
     cJSON_ArrayForEach(it, root)
@@ -474,29 +495,29 @@ static enum MHD_Result predict(ember_server *s, struct MHD_Connection *c, reques
         else if (!strcmp(it->string, "k"))
             kk = it;
         else {
-            res = send_error(s, c, rq, 400, NULL, "unknown field \"%s\" (expected \"text\" or "
-                             "\"texts\", and optionally \"k\")", it->string);
+            status = body_fail(msg, 400, "unknown field \"%s\" (expected \"text\" or "
+                               "\"texts\", and optionally \"k\")", it->string);
             goto done;
         }
     }
     if (!text == !arr) {
-        res = send_error(s, c, rq, 400, NULL, text ? "give \"text\" or \"texts\", not both"
-                                                   : "missing field \"text\" (or \"texts\")");
+        status = body_fail(msg, 400, "%s", text ? "give \"text\" or \"texts\", not both"
+                                                : "missing field \"text\" (or \"texts\")");
         goto done;
     }
     if (text && !cJSON_IsString(text)) {
-        res = send_error(s, c, rq, 400, NULL, "\"text\" must be a string");
+        status = body_fail(msg, 400, "\"text\" must be a string");
         goto done;
     }
     if (arr) {
         batch = 1;
         if (!cJSON_IsArray(arr) || (n = cJSON_GetArraySize(arr)) == 0) {
-            res = send_error(s, c, rq, 400, NULL, "\"texts\" must be a non-empty array of strings");
+            status = body_fail(msg, 400, "\"texts\" must be a non-empty array of strings");
             goto done;
         }
-        if (n > s->cfg.max_texts) {
-            res = send_error(s, c, rq, 413, NULL, "%lld texts in one request; the limit is %d",
-                             (long long)n, s->cfg.max_texts);
+        if (n > max_texts) {
+            status = body_fail(msg, 413, "%lld texts in one request; the limit is %d",
+                               (long long)n, max_texts);
             goto done;
         }
     } else {
@@ -505,14 +526,14 @@ static enum MHD_Result predict(ember_server *s, struct MHD_Connection *c, reques
     if (kk) {
         double v = cJSON_IsNumber(kk) ? kk->valuedouble : -1.0;
         if (!(v >= 1.0 && v <= 1e6) || v != (double)(int64_t)v) {
-            res = send_error(s, c, rq, 400, NULL, "\"k\" must be a whole number >= 1");
+            status = body_fail(msg, 400, "\"k\" must be a whole number >= 1");
             goto done;
         }
         k = (int64_t)v;
     }
     texts = malloc((size_t)n * sizeof *texts);
     if (!texts) {
-        res = send_error(s, c, rq, 500, NULL, "out of memory");
+        status = body_fail(msg, 500, "out of memory");
         goto done;
     }
     if (batch) {
@@ -520,7 +541,7 @@ static enum MHD_Result predict(ember_server *s, struct MHD_Connection *c, reques
         cJSON_ArrayForEach(it, arr)
         {
             if (!cJSON_IsString(it)) {
-                res = send_error(s, c, rq, 400, NULL, "texts[%lld] is not a string", (long long)i);
+                status = body_fail(msg, 400, "texts[%lld] is not a string", (long long)i);
                 goto done;
             }
             texts[i++] = it->valuestring;
@@ -528,7 +549,32 @@ static enum MHD_Result predict(ember_server *s, struct MHD_Connection *c, reques
     } else {
         texts[0] = text->valuestring;
     }
+done:
+    if (status) {
+        free(texts);
+        cJSON_Delete(root);
+        return status;
+    }
+    out->root = root;
+    out->texts = texts;
+    out->n = n;
+    out->k = k;
+    out->batch = batch;
+    return 0;
+}
 
+static enum MHD_Result predict(ember_server *s, struct MHD_Connection *c, request *rq)
+{
+    char msg[SERVE_BODY_MESSAGE_MAX];
+    ember__serve_body body;
+    int status = ember__serve_parse_body(rq->body, rq->len, s->cfg.max_texts, s->cfg.default_k,
+                                         &body, msg);
+    if (status)
+        return send_error(s, c, rq, status, NULL, "%s", msg);
+    enum MHD_Result res;
+    const char **texts = body.texts;
+    int64_t n = body.n, k = body.k;
+    int batch = body.batch;
     generation *g = ember__serve_acquire(s);
     if (!g) {
         res = send_error(s, c, rq, 503, NULL, "no model is loaded yet");
@@ -570,8 +616,7 @@ static enum MHD_Result predict(ember_server *s, struct MHD_Connection *c, reques
         ember__serve_give_back(g, m);
     ember__serve_release(s, g);
 done:
-    free(texts);
-    cJSON_Delete(root);
+    ember__serve_body_free(&body);
     return res;
 }
 

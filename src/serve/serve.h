@@ -78,6 +78,33 @@ generation *ember__serve_acquire(ember_server *s);
 void ember__serve_release(ember_server *s, generation *g);
 ember_model *ember__serve_borrow(generation *g, ember_error *err);
 void ember__serve_give_back(generation *g, ember_model *m);
+/* Read the answers file at `path` into g->reply_json / g->n_answers; g->pipe
+ * and g->K must be set (server.c; a loader step, exposed for the fuzzer).
+ * On failure the replies read so far stay in g->reply_json for the caller
+ * to free with the generation. */
+ember_status ember__serve_load_answers(generation *g, const char *path, ember_error *err);
+
+/* A /v1/predict body after parsing (http.c). */
+typedef struct ember__serve_body {
+    struct cJSON *root;  /* the parsed JSON, owning the strings below */
+    const char **texts;  /* [n] the texts, borrowed from root */
+    int64_t n;           /* 1 for {"text": ...}; the array's length for {"texts": [...]} */
+    int64_t k;           /* "k", or the default */
+    int batch;           /* 1 for the "texts" form (the answer has "results") */
+} ember__serve_body;
+
+/* Room for the message of a refused body (what send_error formats into). */
+#define SERVE_BODY_MESSAGE_MAX 512
+
+/* Parse and check a request body: body[0..len) with body[len] == '\0'. 0 on
+ * success (*out filled; free it with ember__serve_body_free); otherwise the
+ * HTTP status of the refusal (400, 413, 500) with its message in
+ * msg[SERVE_BODY_MESSAGE_MAX], and *out empty. max_texts bounds n (413
+ * beyond); k is checked (a whole number in 1..10^6) but not capped at the
+ * class count, which needs the model. No server state is touched. */
+int ember__serve_parse_body(const char *body, size_t len, int max_texts, int64_t default_k,
+                            ember__serve_body *out, char *msg);
+void ember__serve_body_free(ember__serve_body *b);
 
 /* Byte offset of the first invalid UTF-8 sequence in s[0..n), or
  * (size_t)-1 when all of it is valid (http.c; utf8proc decides). */

@@ -642,4 +642,8 @@ void ember_server_destroy(ember_server *s)
 generation *ember__serve_acquire(ember_server *s) { return gen_acquire(s); }
 void ember__serve_release(ember_server *s, generation *g) { gen_release(s, g); }
 ember_model *ember__serve_borrow(generation *g, ember_error *err) { return gen_borrow(g, err); }
+ember_status ember__serve_load_answers(generation *g, const char *path, ember_error *err)
+{
+    return load_answers(g, path, err);
+}
 void ember__serve_give_back(generation *g, ember_model *m) { gen_give_back(g, m); }
