@@ -457,6 +457,7 @@ struct ember_st_file {
     int n_meta;
     named *meta_sorted;        /* n_meta keys, sorted */
     int has_checksum;
+    int canonical;             /* header is byte for byte what ember__st_write writes */
     void *block;               /* all tensor data, each tensor EMBER_ALIGNMENT-aligned */
 };
 
@@ -610,6 +611,28 @@ static ember_status load_entries(ember_st_file *f, const cJSON *root, ember_erro
     return s; /* duplicate names: check_names */
 }
 
+/* 1 when text[0..n) is exactly what ember__st_write makes of the tree `root`
+ * parsed from it: cJSON's unformatted printing of the same tree (the writer's
+ * own printer, so key order, escapes and integers come out the same), then
+ * the spaces that pad the header to a multiple of DATA_ALIGN bytes. Parsing
+ * and printing again is the identity on the writer's output, so any other
+ * text, even one with the same meaning ("\u001B" for "\u001b", a tab for a
+ * space), was not written by Ember as it stands. `json_len` is where the
+ * object ends. 0 also when printing runs out of memory. */
+static int is_canonical(const cJSON *root, const char *text, size_t n, size_t json_len)
+{
+    size_t pad = (DATA_ALIGN - json_len % DATA_ALIGN) % DATA_ALIGN;
+    if (n != json_len + pad)
+        return 0;
+    for (size_t i = json_len; i < n; i++)
+        if (text[i] != ' ')
+            return 0;
+    char *printed = cJSON_PrintUnformatted(root);
+    int same = printed && strlen(printed) == json_len && memcmp(printed, text, json_len) == 0;
+    cJSON_free(printed);
+    return same;
+}
+
 /* The header text (n bytes, NUL after them) into f: ember__st_check_text,
  * parse with cJSON, allow only JSON whitespace (the writer's padding) after
  * the object, walk the tree. */
@@ -625,12 +648,15 @@ static ember_status parse_header(ember_st_file *f, const char *text, size_t n, e
                                   end ? (size_t)(end - text) : 0);
     if (!cJSON_IsObject(root))
         s = wrong_type(f->path, err, "the header", "a JSON object", root);
+    const char *end_of_object = end;
     for (; s == EMBER_OK && end < text + n; end++)
         if (*end != ' ' && *end != '\t' && *end != '\n' && *end != '\r')
             s = ember__st_bad_json(f->path, err, "unexpected text after the header object",
                                    (size_t)(end - text));
     if (s == EMBER_OK)
         s = load_entries(f, root, err);
+    if (s == EMBER_OK)
+        f->canonical = is_canonical(root, text, n, (size_t)(end_of_object - text));
     cJSON_Delete(root);
     return s;
 }
@@ -895,6 +921,8 @@ void ember__st_free(ember_st_file *f)
 }
 
 int ember__st_has_checksum(const ember_st_file *f) { return f->has_checksum; }
+
+int ember__st_header_canonical(const ember_st_file *f) { return f->canonical; }
 
 int ember__st_count(const ember_st_file *f) { return f->n; }
 

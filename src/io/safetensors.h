@@ -153,6 +153,14 @@ void ember__st_free(ember_st_file *f);
  * The model loader requires it; plain safetensors files from elsewhere lack it. */
 int ember__st_has_checksum(const ember_st_file *f);
 
+/* 1 if the header is byte for byte what ember__st_write writes for the same
+ * tensors and metadata in the same order (cJSON's unformatted JSON, then
+ * spaces up to a multiple of 8 bytes), else 0. A header can mean the same
+ * thing in other text (whitespace, "\u001B" for "\u001b"); the model loader
+ * refuses those, since the checksums cover values, not the text. Files from
+ * other writers (Python's safetensors) are valid but usually not canonical. */
+int ember__st_header_canonical(const ember_st_file *f);
+
 /* Number of tensors in the file. */
 int ember__st_count(const ember_st_file *f);
 
