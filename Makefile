@@ -72,6 +72,53 @@ noomp:
 	cmake --build $(NOOMP_DIR) -j$(JOBS)
 	ctest --test-dir $(NOOMP_DIR) --output-on-failure -j2
 
+# ---- fuzzing (fuzz/README.md): CI runs `make fuzz-ci` after the test
+# suite. Its packages are not in PACKAGES, so `make deps` stays lean:
+# `make fuzz-deps`.
+
+# libFuzzer needs clang and its runtime libraries (on Debian 12 the
+# libFuzzer, ASan and UBSan archives are in libclang-rt-14-dev).
+.PHONY: fuzz-deps fuzz-build fuzz fuzz-ci clean-fuzz
+FUZZ_PACKAGES := clang libclang-rt-14-dev
+FUZZ_DIR := build-fuzz
+# Seconds per harness: `make fuzz` for a real run (11 harnesses, 2 at a
+# time: about half an hour), `make fuzz-ci` for CI (about 3 minutes).
+FUZZ_SECONDS ?= 300
+FUZZ_CI_SECONDS ?= 30
+
+# apt-get install the packages of $(1) that are missing; $(2) names the step.
+define apt_install_missing
+	@missing=""; \
+	for p in $(1); do \
+	  [ "$$(dpkg-query -W -f='$${Status}' $$p 2>/dev/null)" = "install ok installed" ] \
+	    || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "$(2): all installed"; exit 0; fi; \
+	echo "$(2): installing$$missing"; \
+	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null
+endef
+
+fuzz-deps:
+	$(call apt_install_missing,$(FUZZ_PACKAGES),fuzz-deps)
+
+# clang, OpenMP off (the harnesses are single-threaded), no tests or benchmarks.
+fuzz-build: deps fuzz-deps
+	cmake -S . -B $(FUZZ_DIR) -DCMAKE_C_COMPILER=clang -DEMBER_FUZZ=ON -DEMBER_OPENMP=OFF \
+	    -DEMBER_BUILD_TESTS=OFF -DEMBER_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(FUZZ_DIR) -j$(JOBS) --target fuzzers
+
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+fuzz-ci: fuzz-build
+	fuzz/run.sh $(FUZZ_DIR) $(FUZZ_CI_SECONDS)
+
+# `make clean` removes it as well.
+clean: clean-fuzz
+clean-fuzz:
+	rm -rf $(FUZZ_DIR)
+
 bench: build
 	@set -e; n=0; \
 	for b in $(BUILD_DIR)/bench/bench_*; do \
@@ -92,4 +139,7 @@ help:
 	@echo "make asan         Debug build with ASan+UBSan in $(ASAN_DIR)/, then ctest (what CI runs)"
 	@echo "make noomp        build and ctest with OpenMP off in $(NOOMP_DIR)/ (CI runs it too)"
 	@echo "make bench        build, then run every $(BUILD_DIR)/bench/bench_*"
+	@echo "make fuzz         build the libFuzzer harnesses (clang) in $(FUZZ_DIR)/, run each $(FUZZ_SECONDS) s"
+	@echo "make fuzz-ci      the same, $(FUZZ_CI_SECONDS) s each (what CI runs)"
+	@echo "make fuzz-deps    apt-get install $(FUZZ_PACKAGES)"
 	@echo "make clean        remove $(BUILD_DIR)/ and $(ASAN_DIR)/"

@@ -11,6 +11,17 @@
 #include <stdarg.h>
 #include <stdbool.h>
 
+/* 1 in the libFuzzer build (EMBER_FUZZ=ON defines
+ * FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION, the usual name for it), else 0.
+ * There the model loader computes its checksums and the canonical-header
+ * test but does not fail on them, so that mutated files reach the checks
+ * behind them; nothing else changes. Never defined in a normal build. */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+#define EMBER__FUZZING 1
+#else
+#define EMBER__FUZZING 0
+#endif
+
 /* Fill `err` (if non-NULL) with `code` and a printf-style message, recording
  * Ember's own source location; returns `code` so callers can write
  * `return EMBER_FAIL(err, EMBER_ERR_ARG, "...", ...);`. */
