@@ -423,7 +423,8 @@ static ember_status read_rows(csv *c)
         else if (is_blank(c->label.d, c->label.n))
             s = FAILF(r->err, EMBER_ERR_FORMAT, r->path, line, c->label_col, c->names,
                       "label is empty");
-        else if (is_blank(d->text.d + start, d->text.n - start))
+        /* text.d is still NULL when no byte of text has been kept yet */
+        else if (d->text.n == start || is_blank(d->text.d + start, d->text.n - start))
             s = FAILF(r->err, EMBER_ERR_FORMAT, r->path, line, c->text_col, c->names,
                       "a label with no text (the text is empty)");
         if ((s = ember__reader_soften(r, s)) != EMBER_OK)
