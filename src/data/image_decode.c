@@ -309,16 +309,126 @@ static uint64_t implied_length(const ember__image *img)
     return at;
 }
 
+/* Most pixels one byte of a file can describe in the formats implied_length
+ * does not check. stb_image decodes what a file's header claims even when
+ * the data behind it is missing (JPEG, GIF) or reads it as zeros (PSD, HDR,
+ * PIC), so without a bound a 200-byte file claiming 16384 x 16384 pixels
+ * would cost gigabytes and seconds (found by fuzz/fuzz_image). The bounds
+ * sit above what any valid file can reach, so no real image is refused:
+ * - JPEG: every 8 x 8 block of the first component needs at least one bit
+ *   (a DC code, 1 bit at the shortest), so at most 64 x 8 = 512 pixels per
+ *   byte; 1024 leaves a factor of two.
+ * - the rest (GIF, PSD, HDR, PIC, colour-mapped TGA): a GIF's LZW code of
+ *   at most 12 bits stands for at most 4,095 pixels, about 2,730 per byte;
+ *   4096. PSD's and HDR's run lengths reach 64 per byte; PIC's longer runs
+ *   would be refused at this bound, an accepted cost for a rare format.
+ * The work and memory an image costs are then bounded by a constant times
+ * its file size (PNG, BMP, PNM and TGA through implied_length). */
+#define JPEG_MAX_PIXELS_PER_BYTE 1024u
+#define OTHER_MAX_PIXELS_PER_BYTE 4096u
+
 /* A file shorter than its header says is an error, not black pixels. */
 static ember_status check_length(const ember__image *img, const char *path, ember_error *err)
 {
     uint64_t want = implied_length(img);
+    if (want == 0) { /* not a format implied_length checks */
+        const unsigned char *b = img->bytes;
+        int jpeg = img->nbytes >= 2 && b[0] == 0xFF && (b[1] == 0xD8 || b[1] == 0xFF);
+        uint64_t per_byte = jpeg ? JPEG_MAX_PIXELS_PER_BYTE : OTHER_MAX_PIXELS_PER_BYTE;
+        uint64_t px = (uint64_t)img->w * (uint64_t)img->h;
+        if (px > per_byte * img->nbytes)
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT,
+                              "%s: file is truncated or corrupt: its header describes %d x %d "
+                              "pixels (height x width), more than a %s file of %zu bytes can "
+                              "hold (at most %llu pixels per byte)",
+                              path, img->h, img->w, jpeg ? "JPEG" : "compressed", img->nbytes,
+                              (unsigned long long)per_byte);
+        return EMBER_OK;
+    }
     if (want > img->nbytes)
         return EMBER_FAIL(err, EMBER_ERR_FORMAT,
                           "%s: file is truncated: its header describes %d x %d pixels (height x "
                           "width) that need %s%llu bytes, but the file has %zu",
                           path, img->h, img->w, img->bytes[0] == 0x89 ? "at least " : "",
                           (unsigned long long)want, img->nbytes);
+    return EMBER_OK;
+}
+
+/* ------------------------------------------------ stb_image's own bugs
+ *
+ * Debian 12's libstb is stb_image 2.27, which has memory-safety bugs on
+ * some malformed files (found by fuzz/fuzz_image, which builds stb with the
+ * sanitizers). Where the trigger can be told from the bytes, the file is
+ * refused here before stb_image sees it, the info call included. */
+
+/* Byte i of the file as stb_image reads it: 0 past the end. */
+static unsigned at_or_0(const unsigned char *b, size_t n, size_t i) { return i < n ? b[i] : 0; }
+
+/* JPEG Huffman tables (DHT, marker 0xFFC4): stbi__build_huffman trusts the
+ * 16 code counts of a table, so counts adding up to more than 256 make it
+ * write past its 257-entry size table, and the values after them past the
+ * 256-entry value table, inside its decoder state (fixed upstream in 2.28).
+ * A valid table has at most 256 codes. The markers are walked as stb_image
+ * walks them: segments by their length, entropy-coded data up to the next
+ * 0xFF that is neither a stuffed 0x00, a fill 0xFF nor a restart marker;
+ * the tables of a segment as stb reads them, from its length, reading 0
+ * past the end of the file. Returns the file offset of the first bad
+ * table's marker, or 0 when there is none. */
+static size_t jpeg_bad_huffman_table(const unsigned char *b, size_t n)
+{
+    size_t i = 0;
+    while (i < n && b[i] == 0xFF)
+        i++;
+    if (i == 0 || i >= n || b[i] != 0xD8)
+        return 0; /* not a JPEG as stb_image tells one (0xFF..., 0xD8) */
+    i++;
+    while (i + 1 < n) {
+        if (b[i] != 0xFF) { /* entropy-coded data, or bytes stb skips too */
+            i++;
+            continue;
+        }
+        unsigned m = b[i + 1];
+        if (m == 0xFF) { /* fill byte */
+            i++;
+            continue;
+        }
+        if (m == 0x00 || (m >= 0xD0 && m <= 0xD7) || m == 0x01 || m == 0xD8) {
+            i += 2; /* stuffed 0xFF, restart, TEM, SOI: no length follows */
+            continue;
+        }
+        if (m == 0xD9)
+            return 0; /* EOI: stb_image stops */
+        size_t len = at_or_0(b, n, i + 2) << 8 | at_or_0(b, n, i + 3);
+        if (m == 0xC4) {
+            long left = (long)len - 2; /* stb's L */
+            size_t p = i + 4;
+            while (left > 0) {
+                unsigned q = at_or_0(b, n, p);
+                if (q >> 4 > 1 || (q & 15) > 3)
+                    break; /* stb refuses the table before building it */
+                unsigned codes = 0;
+                for (int k = 0; k < 16; k++)
+                    codes += at_or_0(b, n, p + 1 + (size_t)k);
+                if (codes > 256)
+                    return i;
+                left -= 17 + (long)codes;
+                p += 17 + (size_t)codes;
+            }
+        }
+        i += 2 + len;
+    }
+    return 0;
+}
+
+/* Refuse what would trip a known stb_image bug (see above). */
+static ember_status check_stb_bugs(const ember__image *img, const char *path, ember_error *err)
+{
+    size_t at = jpeg_bad_huffman_table(img->bytes, img->nbytes);
+    if (at)
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT,
+                          "%s: corrupt JPEG: the Huffman table at byte %zu has more than 256 "
+                          "codes",
+                          path, at);
     return EMBER_OK;
 }
 
@@ -350,6 +460,10 @@ ember_status ember__image_probe(ember__image *img, const char *path, ember_error
                        "%lld (2^28) one image may have; refused before decoding",
                        path, (unsigned long long)ch, (unsigned long long)cw,
                        (long long)EMBER_IMAGE_MAX_PIXELS);
+        ember__image_free(img);
+        return s;
+    }
+    if ((s = check_stb_bugs(img, path, err)) != EMBER_OK) {
         ember__image_free(img);
         return s;
     }
