@@ -164,6 +164,128 @@ static void gif_too_many_pixels_per_byte(void)
     CHECK(t == NULL);
 }
 
+/* Peak resident memory of this process so far, in KiB. */
+static long max_rss_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* How much more a hostile file may make the loader take than a normal one:
+ * 64 MiB; before the fix the case below took 2 GiB (or failed to get it). */
+#define HOSTILE_MAX_RSS_GROWTH_KIB (64 * 1024)
+
+/* Rewrite the model file `from` to `to` with the architecture JSON changed
+ * by replacing `old` with `new`, and ember.meta_sha256 computed again as the
+ * writer does (every other metadata pair sorted by key, each as key NUL
+ * value NUL): a file whose checksums are right but whose architecture asks
+ * for more than it holds. */
+static int rewrite_architecture(const char *from, const char *to, const char *old,
+                                const char *new)
+{
+    ember_error err;
+    ember_st_file *f = NULL;
+    if (ember__st_read(&f, from, &err) != EMBER_OK)
+        return 0;
+    int nm = ember__st_meta_count(f), nt = ember__st_count(f), k = 0;
+    const char **keys = calloc((size_t)nm, sizeof *keys), **vals = calloc((size_t)nm, sizeof *vals);
+    char *arch = NULL, hash[EMBER_SHA256_HEX_LEN + 1];
+    for (int i = 0; i < nm; i++) {
+        const char *key = ember__st_meta_key(f, i), *v = ember__st_meta(f, key);
+        if (!strcmp(key, "ember.sha256"))
+            continue; /* the writer adds it */
+        if (!strcmp(key, "ember.architecture")) {
+            const char *at = strstr(v, old);
+            if (!at)
+                return 0;
+            arch = malloc(strlen(v) + strlen(new) + 1);
+            snprintf(arch, strlen(v) + strlen(new) + 1, "%.*s%s%s", (int)(at - v), v, new,
+                     at + strlen(old));
+            v = arch;
+        }
+        keys[k] = key;
+        vals[k++] = v;
+    }
+    /* sorted keys without the meta checksum */
+    const char *sorted[64];
+    int ns = 0;
+    for (int i = 0; i < k; i++)
+        if (strcmp(keys[i], "ember.meta_sha256"))
+            sorted[ns++] = keys[i];
+    for (int i = 1; i < ns; i++)
+        for (int j = i; j > 0 && strcmp(sorted[j - 1], sorted[j]) > 0; j--) {
+            const char *t = sorted[j];
+            sorted[j] = sorted[j - 1];
+            sorted[j - 1] = t;
+        }
+    ember_sha256 h;
+    CHECK_OK(ember__sha256_init(&h, &err), &err);
+    for (int i = 0; i < ns; i++)
+        for (int j = 0; j < k; j++)
+            if (keys[j] == sorted[i]) {
+                ember__sha256_update(&h, keys[j], strlen(keys[j]) + 1, &err);
+                ember__sha256_update(&h, vals[j], strlen(vals[j]) + 1, &err);
+            }
+    CHECK_OK(ember__sha256_final(&h, hash, &err), &err);
+    for (int j = 0; j < k; j++)
+        if (!strcmp(keys[j], "ember.meta_sha256"))
+            vals[j] = hash;
+    ember_st_tensor *t = calloc((size_t)nt, sizeof *t);
+    for (int i = 0; i < nt; i++) {
+        t[i].name = ember__st_name(f, i);
+        t[i].ndim = ember__st_shape(f, i, t[i].shape);
+        ember__st_get(f, t[i].name, t[i].ndim, t[i].shape, &t[i].data, &err);
+    }
+    ember_status s = ember__st_write(to, t, nt, keys, vals, k, &err);
+    free(t);
+    free(arch);
+    free(keys);
+    free(vals);
+    ember__st_free(f);
+    return s == EMBER_OK;
+}
+
+/* A model file of 1 KB whose architecture asks for an Embedding of 5*10^8
+ * rows: the loader added the layer (which stamps every row: 4 GB) before
+ * looking for its tensor. Now every layer must fit the tensor data the file
+ * holds before it is added. Found writing fuzz/fuzz_model_load.c. */
+static void model_larger_than_its_file(void)
+{
+    ember_error err;
+    ember_model *m = NULL;
+    CHECK_OK(ember_model_create_from_arch(&m, "embedding 4\nglobal_average_pooling1d\n"
+                                          "dense classes softmax\n", "t", 20, 3, 1, &err),
+             &err);
+    ember_optimizer_config opt = ember_optimizer_adam(0.01f);
+    CHECK_OK(ember_model_compile(m, &opt, EMBER_LOSS_CATEGORICAL_CROSSENTROPY, &err), &err);
+    CHECK_OK(ember_model_save(m, fx("small.safetensors"), &err), &err);
+    ember_model_destroy(m);
+    m = NULL;
+    /* the rewritten file is valid as it stands (checksums right) ... */
+    CHECK(rewrite_architecture(fx("small.safetensors"), fx("same.safetensors"),
+                               "\"input_dim\":20", "\"input_dim\":20"));
+    CHECK_OK(ember_model_load(&m, fx("same.safetensors"), &err), &err);
+    ember_model_destroy(m);
+    m = NULL;
+    /* ... and with 5*10^8 rows it is refused before anything that size is allocated */
+    CHECK(rewrite_architecture(fx("small.safetensors"), fx("huge.safetensors"),
+                               "\"input_dim\":20", "\"input_dim\":500000000"));
+    long before = max_rss_kib();
+    CHECK_ERR(ember_model_load(&m, fx("huge.safetensors"), &err), EMBER_ERR_FORMAT, &err,
+              "architecture.layers[0] needs 2000000000 parameters, more than the 95 floats of "
+              "tensor data in the file");
+    CHECK(m == NULL);
+    CHECK_MSG(max_rss_kib() - before < HOSTILE_MAX_RSS_GROWTH_KIB, "peak RSS grew by %ld KiB",
+              max_rss_kib() - before);
+    /* a dense layer too wide for the file: refused before the parameters are allocated */
+    CHECK(rewrite_architecture(fx("small.safetensors"), fx("wide.safetensors"),
+                               "\"units\":3", "\"units\":300000000"));
+    CHECK_ERR(ember_model_load(&m, fx("wide.safetensors"), &err), EMBER_ERR_FORMAT, &err,
+              "more than the 95 floats of tensor data in the file");
+    CHECK(m == NULL);
+}
+
 
 int main(void)
 {
@@ -173,9 +295,11 @@ int main(void)
     jpeg_huffman_table_over_256();
     jpeg_too_many_pixels_per_byte();
     gif_too_many_pixels_per_byte();
+    model_larger_than_its_file();
     static const char *const names[] = {
         "empty_first.csv", "base.jpg", "dht.jpg", "dht256.jpg",
-        "huge.jpg", "flat.jpg", "huge.gif"};
+        "huge.jpg", "flat.jpg", "huge.gif", "small.safetensors",
+        "same.safetensors", "huge.safetensors", "wide.safetensors"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         unlink(fx(names[i]));
     rmdir(dir);

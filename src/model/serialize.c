@@ -380,8 +380,31 @@ static ember_status get_padding(const cJSON *obj, ember_padding *out, const char
     return EMBER_OK;
 }
 
-static ember_status add_layer_from_json(ember_model *m, const cJSON *lj, int i, const char *path,
-                                        ember_error *err)
+/* The last dimension of what the next layer gets (its channels). */
+static int64_t next_channels(const ember_model *m)
+{
+    if (m->n_layers == 0)
+        return m->input_rank ? m->input_shape[m->input_rank - 1] : 1;
+    const ember_layer *l = m->layers[m->n_layers - 1];
+    return l->out_shape[l->out_rank > 0 ? l->out_rank - 1 : 0];
+}
+
+/* Every parameter of the model is stored in the file, so a layer needing
+ * more than the file's `budget` floats of tensor data is refused before it
+ * is added: adding an Embedding, Conv2D or BatchNormalization allocates
+ * memory in proportion to its parameters (rows of an embedding are stamped
+ * at once), and a 2-KB file must not make us allocate gigabytes. */
+static ember_status check_budget(double need, int64_t budget, const char *where,
+                                 const char *path, ember_error *err)
+{
+    if (need <= (double)budget)
+        return EMBER_OK;
+    return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s needs %.0f parameters, more than the %lld "
+                      "floats of tensor data in the file", path, where, need, (long long)budget);
+}
+
+static ember_status add_layer_from_json(ember_model *m, const cJSON *lj, int i, int64_t budget,
+                                        const char *path, ember_error *err)
 {
     char where[48];
     snprintf(where, sizeof where, "architecture.layers[%d]", i);
@@ -424,7 +447,8 @@ static ember_status add_layer_from_json(ember_model *m, const cJSON *lj, int i, 
         if ((st = only_keys(lj, keys, where, path, err)) ||
             (st = get_num(lj, "input_dim", 1, 2147483647.0, 1, &v, where, path, err)) ||
             (st = get_num(lj, "output_dim", 1, 1e7, 1, &dd, where, path, err)) ||
-            (st = get_bool(lj, "lazy", &lazy, where, path, err)))
+            (st = get_bool(lj, "lazy", &lazy, where, path, err)) ||
+            (st = check_budget(v * dd, budget, where, path, err)))
             return st;
         return ember_model_add_embedding(m, (int64_t)v, (int64_t)dd, lazy, err);
     }
@@ -454,7 +478,9 @@ static ember_status add_layer_from_json(ember_model *m, const cJSON *lj, int i, 
             return st;
         c.filters = (int64_t)d;
         c.kernel_h = ks[0], c.kernel_w = ks[1], c.stride_h = ss[0], c.stride_w = ss[1];
-        if ((st = get_act_init_bias(lj, &c.activation, &c.kernel_init, &c.use_bias, where, path, err)))
+        if ((st = get_act_init_bias(lj, &c.activation, &c.kernel_init, &c.use_bias, where, path, err)) ||
+            (st = check_budget(d * (double)ks[0] * (double)ks[1] * (double)next_channels(m),
+                               budget, where, path, err)))
             return st;
         return ember_model_add_conv2d_ex(m, &c, err);
     }
@@ -485,7 +511,8 @@ static ember_status add_layer_from_json(ember_model *m, const cJSON *lj, int i, 
         double mo = 0, ep = 0;
         if ((st = only_keys(lj, keys, where, path, err)) ||
             (st = get_num(lj, "momentum", 0, 0.999999999, 0, &mo, where, path, err)) ||
-            (st = get_num(lj, "epsilon", 1e-30, 0.999999999, 0, &ep, where, path, err)))
+            (st = get_num(lj, "epsilon", 1e-30, 0.999999999, 0, &ep, where, path, err)) ||
+            (st = check_budget(4.0 * (double)next_channels(m), budget, where, path, err)))
             return st;
         return ember_model_add_batch_normalization(m, (float)mo, (float)ep, err);
     }
@@ -689,10 +716,22 @@ ember_status ember_model_load(ember_model **out, const char *path, ember_error *
                        : ember_model_create(&m, rank, shape, seed, err)))
         goto fail;
     m->threads = (int)threads ? (int)threads : m->threads;
+    int64_t budget = 0; /* floats of tensor data in the file (bounded by its size) */
+    for (int t = 0; t < ember__st_count(f); t++) {
+        int64_t tshape[EMBER_MAX_DIMS], numel = 1;
+        int nd = ember__st_shape(f, t, tshape);
+        for (int d = 0; d < nd; d++)
+            numel *= tshape[d];
+        budget += numel;
+    }
     int i = 0;
-    for (const cJSON *lj = layers->child; lj; lj = lj->next, i++)
-        if ((s = add_layer_from_json(m, lj, i, path, err)))
+    for (const cJSON *lj = layers->child; lj; lj = lj->next, i++) {
+        char where[48];
+        snprintf(where, sizeof where, "architecture.layers[%d]", i);
+        if ((s = add_layer_from_json(m, lj, i, budget, path, err)) ||
+            (s = check_budget((double)ember_model_param_count(m), budget, where, path, err)))
             goto fail;
+    }
     ember_optimizer_config opt;
     ember_loss_kind loss = EMBER_LOSS_MSE;
     if ((s = parse_compile(comp, &opt, &loss, path, err)) ||
