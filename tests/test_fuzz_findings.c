@@ -286,6 +286,54 @@ static void model_larger_than_its_file(void)
     CHECK(m == NULL);
 }
 
+/* `ember serve` read K = the pipeline's class count probabilities per text
+ * from an output that may be narrower: a model whose text pipeline does not
+ * fit it (put together through the library) is now refused at load. Found
+ * writing fuzz/fuzz_serve_body.c. */
+static void serve_pipeline_must_fit_model(void)
+{
+    ember_error err;
+    static const char *const texts[] = {"where is my card", "refund please", "top up now"};
+    static const char *const labels[] = {"card", "refund", "top_up"};
+    ember_text_dataset *d = NULL;
+    ember_pipeline *p = NULL;
+    char *pjson = NULL;
+    CHECK_OK(ember_text_dataset_create(&d, 3, texts, labels, &err), &err);
+    CHECK_OK(ember_pipeline_create(&p, NULL, &err), &err);
+    CHECK_OK(ember_pipeline_fit(p, d, &err), &err);
+    CHECK_OK(ember_pipeline_to_json(p, &pjson, &err), &err);
+    /* two outputs for three classes; then the right width but too few rows */
+    static const struct {
+        int64_t rows_less, classes;
+        const char *file;
+    } cases[] = {{0, 2, "narrow.safetensors"}, {1, 3, "rows.safetensors"}};
+    for (int c = 0; c < 2; c++) {
+        ember_model *m = NULL;
+        CHECK_OK(ember_model_create_from_arch(&m, "embedding 4\nglobal_average_pooling1d\n"
+                                              "dense classes softmax\n", "t",
+                                              ember_pipeline_input_dim(p) - cases[c].rows_less,
+                                              cases[c].classes, 1, &err),
+                 &err);
+        ember_optimizer_config opt = ember_optimizer_adam(0.01f);
+        CHECK_OK(ember_model_compile(m, &opt, EMBER_LOSS_CATEGORICAL_CROSSENTROPY, &err), &err);
+        CHECK_OK(ember_model_set_metadata(m, EMBER_META_TEXT_PIPELINE, pjson, &err), &err);
+        CHECK_OK(ember_model_save(m, fx(cases[c].file), &err), &err);
+        ember_model_destroy(m);
+        ember_server_config cfg = ember_server_config_default();
+        cfg.model_path = fx(cases[c].file);
+        cfg.port = 0;
+        ember_server *srv = NULL;
+        CHECK_OK(ember_server_create(&srv, &cfg, &err), &err);
+        if (srv)
+            CHECK_ERR(ember_server_load(srv, &err), EMBER_ERR_FORMAT, &err,
+                      "the model does not fit its text pipeline");
+        ember_server_destroy(srv);
+    }
+    free(pjson);
+    ember_pipeline_destroy(p);
+    ember_text_dataset_destroy(d);
+}
+
 
 int main(void)
 {
@@ -296,10 +344,12 @@ int main(void)
     jpeg_too_many_pixels_per_byte();
     gif_too_many_pixels_per_byte();
     model_larger_than_its_file();
+    serve_pipeline_must_fit_model();
     static const char *const names[] = {
         "empty_first.csv", "base.jpg", "dht.jpg", "dht256.jpg",
         "huge.jpg", "flat.jpg", "huge.gif", "small.safetensors",
-        "same.safetensors", "huge.safetensors", "wide.safetensors"};
+        "same.safetensors", "huge.safetensors", "wide.safetensors", "narrow.safetensors",
+        "rows.safetensors"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         unlink(fx(names[i]));
     rmdir(dir);

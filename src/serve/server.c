@@ -40,6 +40,7 @@
 
 #include "io/hash.h"
 #include "kernels/gemm.h"
+#include "model/model.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -393,6 +394,28 @@ static ember_status gen_load(ember_server *s, generation **out, ember_error *err
                         EMBER_META_TEXT_PIPELINE);
     if (!st && (st = ember_pipeline_from_json(&g->pipe, pj, err)))
         ember__error_prefix(err, "%s", path);
+    /* The pipeline must fit the model it came with: ids below the embedding's
+     * rows, one output per class (the answer reads K probabilities per
+     * text: a narrower output would be read past its end). ember train
+     * writes them together; a model put together otherwise may not. */
+    if (!st) {
+        int64_t shape[EMBER_MAX_DIMS];
+        const ember_model *m = g->model;
+        int64_t rows = ember_model_input_shape(m, shape) == 0 && m->n_layers > 0 &&
+                               m->layers[0]->kind == EMBER_LAYER_EMBEDDING
+                           ? ((const embedding_config *)m->layers[0]->config)->input_dim
+                           : -1;
+        int64_t width = ember__model_out_size(m), classes = ember_pipeline_class_count(g->pipe);
+        if (rows < 0)
+            st = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: has a text pipeline but does not take "
+                            "token ids (its first layer is not an embedding)", path);
+        else if (rows != ember_pipeline_input_dim(g->pipe) || width != classes)
+            st = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: the model does not fit its text "
+                            "pipeline: %lld embedding rows and %lld outputs, but the pipeline "
+                            "makes ids below %lld and has %lld classes", path, (long long)rows,
+                            (long long)width, (long long)ember_pipeline_input_dim(g->pipe),
+                            (long long)classes);
+    }
     if (!st) {
         g->K = ember_pipeline_class_count(g->pipe);
         g->label_json = calloc((size_t)g->K, sizeof *g->label_json);
