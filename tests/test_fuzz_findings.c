@@ -334,6 +334,28 @@ static void serve_pipeline_must_fit_model(void)
     ember_text_dataset_destroy(d);
 }
 
+/* An unknown field of 300 two-byte characters: the 400 message quoting it
+ * was cut at 512 bytes inside a character, and the JSON answer carried
+ * invalid UTF-8. Found by fuzz/fuzz_serve_body's check of every message,
+ * with this input written by hand (the fuzzer had not reached it). */
+static void serve_message_cut_inside_a_character(void)
+{
+    for (int pad = 0; pad < 4; pad++) { /* the cut falls at each byte of a character */
+        char body[1024];
+        int n = snprintf(body, sizeof body, "{\"%.*s", pad, "aaa");
+        for (int i = 0; i < 300; i++)
+            n += snprintf(body + n, sizeof body - (size_t)n, "\xc3\xa9");
+        n += snprintf(body + n, sizeof body - (size_t)n, "\": 1}");
+        char msg[SERVE_BODY_MESSAGE_MAX];
+        ember__serve_body b;
+        int status = ember__serve_parse_body(body, (size_t)n, 256, 3, &b, msg);
+        CHECK(status == 400 && strncmp(msg, "unknown field \"", 15) == 0);
+        CHECK_MSG(ember__serve_utf8_check(msg, strlen(msg)) == (size_t)-1,
+                  "pad %d: the message is not valid UTF-8", pad);
+        CHECK(strlen(msg) >= SERVE_BODY_MESSAGE_MAX - 4); /* cut only to a character */
+    }
+}
+
 
 int main(void)
 {
@@ -345,6 +367,7 @@ int main(void)
     gif_too_many_pixels_per_byte();
     model_larger_than_its_file();
     serve_pipeline_must_fit_model();
+    serve_message_cut_inside_a_character();
     static const char *const names[] = {
         "empty_first.csv", "base.jpg", "dht.jpg", "dht256.jpg",
         "huge.jpg", "flat.jpg", "huge.gif", "small.safetensors",

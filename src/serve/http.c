@@ -179,6 +179,18 @@ size_t ember__serve_utf8_check(const char *s, size_t n)
 
 /* ------------------------------------------------------------ responses */
 
+/* End s (NUL-terminated) before its first invalid UTF-8 byte. Messages are
+ * cut at a byte count (vsnprintf into 512 bytes), which can split a
+ * multi-byte character of the request (a long unknown field name), and the
+ * message goes into a JSON answer, which must be UTF-8. The rest of a
+ * message is ours or checked input, so the cut is at the end. */
+static void cut_to_utf8(char *s)
+{
+    size_t bad = ember__serve_utf8_check(s, strlen(s));
+    if (bad != (size_t)-1)
+        s[bad] = '\0';
+}
+
 static enum MHD_Result send_buf(ember_server *s, struct MHD_Connection *c, request *rq,
                                 int status, const char *type, char *body, size_t len,
                                 enum MHD_ResponseMemoryMode mode, const char *allow)
@@ -226,6 +238,7 @@ static enum MHD_Result send_error(ember_server *s, struct MHD_Connection *c, req
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    cut_to_utf8(msg);
     sbuf b = {0};
     sb_printf(&b, "{\"error\":{\"status\":%d,\"message\":", status);
     sb_json(&b, msg);
@@ -448,6 +461,7 @@ static int body_fail(char *msg, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, SERVE_BODY_MESSAGE_MAX, fmt, ap);
     va_end(ap);
+    cut_to_utf8(msg);
     return status;
 }
 
