@@ -72,19 +72,33 @@ noomp:
 	cmake --build $(NOOMP_DIR) -j$(JOBS)
 	ctest --test-dir $(NOOMP_DIR) --output-on-failure -j2
 
-# ---- fuzzing (fuzz/README.md): CI runs `make fuzz-ci` after the test
-# suite. Its packages are not in PACKAGES, so `make deps` stays lean:
-# `make fuzz-deps`.
+# ---- fuzzing (fuzz/README.md) and valgrind: CI runs `make fuzz-ci` and
+# `make valgrind` after the test suite. Their packages are not in PACKAGES,
+# so `make deps` stays lean: `make fuzz-deps` / `make valgrind-deps`.
 
 # libFuzzer needs clang and its runtime libraries (on Debian 12 the
 # libFuzzer, ASan and UBSan archives are in libclang-rt-14-dev).
-.PHONY: fuzz-deps fuzz-build fuzz fuzz-ci clean-fuzz
+.PHONY: fuzz-deps fuzz-build fuzz fuzz-ci valgrind-deps valgrind clean-fuzz
 FUZZ_PACKAGES := clang libclang-rt-14-dev
+VALGRIND_PACKAGES := valgrind
 FUZZ_DIR := build-fuzz
 # Seconds per harness: `make fuzz` for a real run (11 harnesses, 2 at a
 # time: about half an hour), `make fuzz-ci` for CI (about 3 minutes).
 FUZZ_SECONDS ?= 300
 FUZZ_CI_SECONDS ?= 30
+VALGRIND_DIR := build-valgrind
+# The tests `make valgrind` runs under memcheck: the unit tests of the core,
+# layers, data readers, model files and serve, and the replays of the fuzz
+# corpora; not the training runs (fashion_*), the scripts (cli, serve_*,
+# install) or the long gradient checks (conv), which take minutes there.
+VALGRIND_TESTS ?= ^(api_guards|calibrate|conv_edges|embedding|idx|image_data|layers|metrics|model_file|model_torture|optim|safetensors|serve|share|text_pipeline|text_reader|fuzz_.*)$$
+# memcheck: any error or a definitely/indirectly lost block fails the test
+# (exit 1). No suppressions: with OpenMP off and one OpenBLAS thread nothing
+# outside Ember is reported (libgomp's and OpenBLAS's thread pools, which
+# live until exit, are what suppression files usually hide). Still-reachable
+# blocks (libcrypto's and OpenBLAS's one-time setup) are not errors.
+VALGRIND_OPTIONS := --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+                    --show-leak-kinds=definite,indirect --track-origins=yes --num-callers=30
 
 # apt-get install the packages of $(1) that are missing; $(2) names the step.
 define apt_install_missing
@@ -114,10 +128,24 @@ fuzz: fuzz-build
 fuzz-ci: fuzz-build
 	fuzz/run.sh $(FUZZ_DIR) $(FUZZ_CI_SECONDS)
 
-# `make clean` removes it as well.
+valgrind-deps:
+	$(call apt_install_missing,$(VALGRIND_PACKAGES),valgrind-deps)
+
+# OpenMP off and one OpenBLAS thread (see VALGRIND_OPTIONS); ctest's memcheck
+# mode runs each test under valgrind and keeps the logs in
+# $(VALGRIND_DIR)/Testing/Temporary/MemoryChecker.*.log.
+valgrind: deps valgrind-deps
+	cmake -S . -B $(VALGRIND_DIR) -DEMBER_OPENMP=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DEMBER_BUILD_BENCH=OFF -DMEMORYCHECK_COMMAND=$$(command -v valgrind) \
+	    "-DMEMORYCHECK_COMMAND_OPTIONS=$(VALGRIND_OPTIONS)"
+	cmake --build $(VALGRIND_DIR) -j$(JOBS)
+	OPENBLAS_NUM_THREADS=1 ctest --test-dir $(VALGRIND_DIR) -T memcheck --output-on-failure \
+	    -j2 -R '$(VALGRIND_TESTS)'
+
+# `make clean` removes these two as well.
 clean: clean-fuzz
 clean-fuzz:
-	rm -rf $(FUZZ_DIR)
+	rm -rf $(FUZZ_DIR) $(VALGRIND_DIR)
 
 bench: build
 	@set -e; n=0; \
@@ -142,4 +170,6 @@ help:
 	@echo "make fuzz         build the libFuzzer harnesses (clang) in $(FUZZ_DIR)/, run each $(FUZZ_SECONDS) s"
 	@echo "make fuzz-ci      the same, $(FUZZ_CI_SECONDS) s each (what CI runs)"
 	@echo "make fuzz-deps    apt-get install $(FUZZ_PACKAGES)"
+	@echo "make valgrind     build in $(VALGRIND_DIR)/ (OpenMP off), run the core tests under memcheck (CI runs it)"
+	@echo "make valgrind-deps apt-get install $(VALGRIND_PACKAGES)"
 	@echo "make clean        remove $(BUILD_DIR)/ and $(ASAN_DIR)/"
