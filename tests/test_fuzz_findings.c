@@ -164,6 +164,25 @@ static void gif_too_many_pixels_per_byte(void)
     CHECK(t == NULL);
 }
 
+/* A PGM whose width has more digits than an int holds: stb_image 2.27
+ * accumulates header numbers in an int without a bound (signed overflow,
+ * undefined behaviour; UBSan in fuzz_image). */
+static void pnm_number_over_int_max(void)
+{
+    ember_error err;
+    ember_tensor *t = NULL;
+    static const char pgm[] = "P5 3000000000 0 255\n\x01";
+    write_bytes(fx("wide.pgm"), pgm, sizeof pgm - 1);
+    CHECK_ERR(ember_image_load(&t, fx("wide.pgm"), NULL, &err), EMBER_ERR_FORMAT, &err,
+              "corrupt PGM/PPM header: the width is 3000000000, more than 2147483647");
+    CHECK(t == NULL);
+    static const char ppm[] = "P6 1 1 77777777777777\n\x01\x02\x03";
+    write_bytes(fx("deep.ppm"), ppm, sizeof ppm - 1);
+    CHECK_ERR(ember_image_load(&t, fx("deep.ppm"), NULL, &err), EMBER_ERR_FORMAT, &err,
+              "the maxval is at least 4294967295");
+    CHECK(t == NULL);
+}
+
 /* Peak resident memory of this process so far, in KiB. */
 static long max_rss_kib(void)
 {
@@ -365,6 +384,7 @@ int main(void)
     jpeg_huffman_table_over_256();
     jpeg_too_many_pixels_per_byte();
     gif_too_many_pixels_per_byte();
+    pnm_number_over_int_max();
     model_larger_than_its_file();
     serve_pipeline_must_fit_model();
     serve_message_cut_inside_a_character();
@@ -372,7 +392,7 @@ int main(void)
         "empty_first.csv", "base.jpg", "dht.jpg", "dht256.jpg",
         "huge.jpg", "flat.jpg", "huge.gif", "small.safetensors",
         "same.safetensors", "huge.safetensors", "wide.safetensors", "narrow.safetensors",
-        "rows.safetensors"};
+        "rows.safetensors", "wide.pgm", "deep.ppm"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         unlink(fx(names[i]));
     rmdir(dir);

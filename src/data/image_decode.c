@@ -429,6 +429,22 @@ static ember_status check_stb_bugs(const ember__image *img, const char *path, em
                           "%s: corrupt JPEG: the Huffman table at byte %zu has more than 256 "
                           "codes",
                           path, at);
+    /* PGM/PPM header numbers: stbi__pnm_getinteger accumulates them in an
+     * int without a bound, so a number above INT_MAX overflows (undefined
+     * behaviour; found by fuzz_image). No valid width, height or maxval
+     * comes near it (stb itself refuses sides over 2^24, maxval over 65535). */
+    if (is_pnm(img->bytes, img->nbytes)) {
+        static const char *const names[3] = {"width", "height", "maxval"};
+        uint64_t field[3];
+        size_t off;
+        pnm_header(img->bytes, img->nbytes, field, &off);
+        for (int f = 0; f < 3; f++)
+            if (field[f] > INT_MAX)
+                return EMBER_FAIL(err, EMBER_ERR_FORMAT,
+                                  "%s: corrupt PGM/PPM header: the %s is %s%llu, more than "
+                                  "%d", path, names[f], field[f] == UINT32_MAX ? "at least " : "",
+                                  (unsigned long long)field[f], INT_MAX);
+    }
     return EMBER_OK;
 }
 
