@@ -123,10 +123,10 @@ fuzz-build: deps fuzz-deps
 	cmake --build $(FUZZ_DIR) -j$(JOBS) --target fuzzers
 
 fuzz: fuzz-build
-	fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+	FUZZ_BUILD_DIR=$(FUZZ_DIR) fuzz/run.sh $(FUZZ_SECONDS)
 
 fuzz-ci: fuzz-build
-	fuzz/run.sh $(FUZZ_DIR) $(FUZZ_CI_SECONDS)
+	FUZZ_BUILD_DIR=$(FUZZ_DIR) fuzz/run.sh $(FUZZ_CI_SECONDS)
 
 valgrind-deps:
 	$(call apt_install_missing,$(VALGRIND_PACKAGES),valgrind-deps)

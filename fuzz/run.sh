@@ -1,32 +1,35 @@
 #!/usr/bin/env bash
-# fuzz/run.sh BUILD_DIR [SECONDS] [NAME...] - run the libFuzzer harnesses of
-# an EMBER_FUZZ=ON build (BUILD_DIR/fuzz/fuzz_<NAME>) for SECONDS each
-# (default 60), every one of them or the NAMEs given (e.g. "idx image").
+# fuzz/run.sh [SECONDS] [NAME...] - run the libFuzzer harnesses of an
+# EMBER_FUZZ=ON build (FUZZ_BUILD_DIR, default build-fuzz/, as `make fuzz`
+# makes it: BUILD/fuzz/fuzz_<NAME>) for SECONDS each (default 60), every one
+# of them or the NAMEs given (e.g. "idx image").
 #
 # Each starts from its seeds in fuzz/corpus/NAME and past findings in
-# fuzz/regressions/NAME (both read, never written) and a
-# working corpus in BUILD_DIR/fuzz-run/NAME/corpus, which is kept, so a later
-# run goes on from what an earlier one found. Findings (crash-*, leak-*,
-# timeout-*, oom-*) are written to BUILD_DIR/fuzz-run/NAME/; the log of the
-# run is BUILD_DIR/fuzz-run/NAME/log. Prints one line per harness:
-# executions, executions per second, coverage (libFuzzer's cov: edges and
-# ft: features at the end), corpus size and peak memory; exits 1 if any
-# harness found anything or failed to run, naming the input to reproduce
-# with: BUILD_DIR/fuzz/fuzz_NAME CRASH_FILE.
+# fuzz/regressions/NAME (both read, never written) and a working corpus in
+# BUILD/fuzz-run/NAME/corpus, which is kept, so a later run goes on from what
+# an earlier one found. Findings (crash-*, leak-*, timeout-*, oom-*) are
+# written to BUILD/fuzz-run/NAME/, the run's log to BUILD/fuzz-run/NAME/log.
+# Prints one line per harness: executions, executions per second, coverage
+# (libFuzzer's cov: edges and ft: features at the end), corpus size and peak
+# memory; exits 1 if any harness found anything or failed to run, with the
+# command that reproduces it: BUILD/fuzz/fuzz_NAME CRASH_FILE.
 #
 # FUZZ_JOBS (default 2) harnesses run at a time, each on one core. Limits
 # per input: FUZZ_TIMEOUT seconds (default 10: every parser takes
 # milliseconds, so more is a hang) and FUZZ_RSS_MB (default 2048).
 set -uo pipefail
 
-if [ $# -lt 1 ]; then
-    echo "usage: fuzz/run.sh BUILD_DIR [SECONDS] [NAME...]" >&2
+src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+seconds=60
+if [ $# -ge 1 ] && [[ $1 =~ ^[0-9]+$ ]]; then
+    seconds=$1
+    shift
+fi
+build=${FUZZ_BUILD_DIR:-$src/../build-fuzz}
+if ! build=$(cd "$build" 2>/dev/null && pwd); then
+    echo "fuzz/run.sh: no build folder ${FUZZ_BUILD_DIR:-build-fuzz} (run make fuzz-build)" >&2
     exit 2
 fi
-src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-build=$(cd "$1" && pwd) || exit 2
-seconds=${2:-60}
-shift $(($# >= 2 ? 2 : 1))
 jobs=${FUZZ_JOBS:-2}
 timeout_s=${FUZZ_TIMEOUT:-10}
 rss_mb=${FUZZ_RSS_MB:-2048}
@@ -40,7 +43,7 @@ if [ ${#names[@]} -eq 0 ]; then
 fi
 for n in "${names[@]}"; do
     if [ ! -x "$build/fuzz/fuzz_$n" ]; then
-        echo "fuzz/run.sh: $build/fuzz/fuzz_$n is missing (build the 'fuzzers' target of an EMBER_FUZZ=ON build)" >&2
+        echo "fuzz/run.sh: $build/fuzz/fuzz_$n is missing (run make fuzz-build)" >&2
         exit 2
     fi
 done
