@@ -6,8 +6,9 @@
  * 1-2 text_column, 3-4 label_column (NULL, "text", "1", "label"); 5 gzip the
  * file first (the reader detects gzip from the bytes: corrupt gzip streams
  * come from seeds that are gzip themselves); 6 fit a text pipeline on what
- * was read and encode it. Checks: a refusal names the file; a data set has
- * at least one example, each with a non-blank text and one non-empty label.
+ * was read and encode it; 7 skip_bad_lines (bad rows skipped and counted).
+ * Checks: a refusal names the file; a data set has at least one example,
+ * each with a non-blank text and one non-empty label.
  */
 #include "fuzz_util.h"
 
@@ -20,6 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     opt.format = opt_byte & 1 ? EMBER_TEXT_TSV : EMBER_TEXT_CSV;
     opt.text_column = COLUMNS[(opt_byte >> 1) & 3];
     opt.label_column = COLUMNS[(opt_byte >> 3) & 3];
+    opt.skip_bad_lines = opt_byte >> 7;
     const char *path = fuzz_file_maybe_gz(data, size, opt_byte & 0x20);
     ember_error err;
     ember_text_dataset *d = (ember_text_dataset *)&err;
@@ -31,6 +33,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     int64_t n = ember_text_dataset_size(d);
     FUZZ_ASSERT(n >= 1);
+    int64_t skipped = ember_text_dataset_skipped(d);
+    FUZZ_ASSERT(skipped >= 0 && (opt.skip_bad_lines || skipped == 0));
+    /* the first problems, "FILE:LINE: reason" (a run of blank lines is one) */
+    FUZZ_ASSERT(skipped == 0 || ember_text_dataset_skipped_message(d, 0) != NULL);
+    for (int i = 0; i < EMBER_TEXT_SKIPPED_SHOWN; i++) {
+        const char *why = ember_text_dataset_skipped_message(d, i);
+        FUZZ_ASSERT(!why || strstr(why, path) == why);
+        FUZZ_ASSERT(why || !ember_text_dataset_skipped_message(d, i + 1));
+    }
     for (int64_t i = 0; i < n; i++) {
         const char *t = ember_text_dataset_text(d, i);
         FUZZ_ASSERT(t && t[0]);

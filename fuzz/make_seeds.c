@@ -103,6 +103,8 @@ static void text_seeds(void)
     seed_str("text_csv", "basic.tsv", 1, "text\tlabel\nhello\tworld\n\"tab\there\"\tx\n");
     seed_str("text_csv", "gzip.csv", 0x20 | 0x40, "text,label\nthe gzip path,g\n<b>html</b> 42,h\n");
     seed_str("text_csv", "bad_quote.csv", 0, "text,label\n\"never closed,x\n");
+    seed_str("text_csv", "skip_bad.csv", 0x80,
+             "text,label\nok,a\n,empty text\nx,y,z\nbad \xff byte,b\nfine,c\n");
     static const char raw[] = "text,label\nraw gzip file,r\n";
     size_t zn;
     unsigned char *z = gz(raw, sizeof raw - 1, &zn);
@@ -119,6 +121,8 @@ static void text_seeds(void)
     seed_str("text_fasttext", "auto.txt", 1, "\n\n__label__x text after blank lines\r\n__label__y y\n");
     seed_str("text_fasttext", "gzip.txt", 2, "__label__g gzip\n__label__h \xe5\x8c\x97\xe4\xba\xac\n");
     seed_str("text_fasttext", "nolabel.txt", 0, "__label__a ok\njust text\n");
+    seed_str("text_fasttext", "skip_bad.txt", 4,
+             "__label__a ok\njust text\n__label__\n__label__b \xc3\n__label__c fine\n");
 }
 
 /* ------------------------------------------------------------------- IDX */
