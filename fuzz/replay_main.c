@@ -4,8 +4,10 @@
  * (sorted, hidden files skipped). ctest runs each harness this way over its
  * seeds (fuzz/corpus/NAME) and past findings (fuzz/regressions/NAME), in
  * every build, so `make test`, `make asan` and `make valgrind` check them
- * without clang. A broken promise aborts (FUZZ_ASSERT); a missing folder is
- * skipped. Prints how many inputs ran.
+ * without clang. A broken promise aborts (FUZZ_ASSERT). A path named that is
+ * missing, or a folder without inputs, is an error (a corpus that did not
+ * get committed must not pass unnoticed), except after --optional: a harness
+ * may have no regressions yet. Prints how many inputs ran.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -61,11 +63,19 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    int inputs = 0, bad = 0;
+    int inputs = 0, bad = 0, optional = 0;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--optional")) {
+            optional = 1;
+            continue;
+        }
         struct stat st;
-        if (stat(argv[i], &st) != 0)
-            continue; /* e.g. no regressions for this harness yet */
+        if (stat(argv[i], &st) != 0) {
+            if (optional)
+                continue;
+            fprintf(stderr, "replay: %s is missing\n", argv[i]);
+            return 1;
+        }
         if (!S_ISDIR(st.st_mode)) {
             bad |= run_file(argv[i]);
             inputs++;
@@ -90,6 +100,10 @@ int main(int argc, char **argv)
             snprintf(names[n++], len, "%s/%s", argv[i], e->d_name);
         }
         closedir(d);
+        if (n == 0 && !optional) {
+            fprintf(stderr, "replay: no inputs in %s\n", argv[i]);
+            return 1;
+        }
         qsort(names, n, sizeof *names, cmp);
         for (size_t k = 0; k < n; k++) {
             bad |= run_file(names[k]);

@@ -102,7 +102,8 @@ for n in "${names[@]}"; do
     printf '%-16s %12s %9s %7s %7s %7s %8s  %s\n' "$n" "${execs:-?}" "${rate:-?}" "${cov:-?}" \
         "${ft:-?}" "${corp:-?}" "${rss:-?}" "$result"
     if [ "$result" != ok ]; then
-        grep -E 'ERROR|FUZZ_ASSERT|runtime error|SUMMARY|Test unit written' "$log" | head -8 | sed 's/^/    /'
+        grep -E 'ERROR|FUZZ_ASSERT|runtime error|SUMMARY|Test unit written|No such file' "$log" |
+            head -8 | sed 's/^/    /'
         for f in $findings; do
             echo "    reproduce: $build/fuzz/fuzz_$n $f"
         done
