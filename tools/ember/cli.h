@@ -24,6 +24,12 @@ int cmd_test(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
+int cmd_data(int argc, char **argv);            /* data.c: dispatches to the three below */
+int cmd_data_fingerprint(int argc, char **argv); /* data_manifest.c */
+int cmd_data_verify(int argc, char **argv);      /* data_manifest.c */
+int cmd_data_check(int argc, char **argv);       /* data_check.c */
+int cmd_inspect(int argc, char **argv);          /* inspect.c */
+int cmd_reproduce(int argc, char **argv);        /* reproduce.c */
 
 /* Print "ember <cmd>: <message>" to stderr (or a JSON error object on stdout
  * when json) and return `code`. */

@@ -31,6 +31,10 @@ static const char usage[] =
     "            replies, hand-off to a person, a chat page, metrics\n"
     "  calibrate choose the top-probability threshold at which `ember serve` answers\n"
     "            by itself (a target precision on labelled data); saved in the model\n"
+    "  data      data management: fingerprint and verify data files, check a train/test\n"
+    "            split for duplicates, leakage and label conflicts (ember data --help)\n"
+    "  inspect   print a model's lineage: data fingerprints, settings, code, history\n"
+    "  reproduce re-run a model's training from its lineage and compare the weights\n"
     "\n"
     "  ember <command> --help   options of one command\n"
     "  ember --version          version and the git commit it was built from\n"
@@ -296,6 +300,12 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "calibrate"))
         return cmd_calibrate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "data"))
+        return cmd_data(argc - 1, argv + 1);
+    if (!strcmp(cmd, "inspect"))
+        return cmd_inspect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "reproduce"))
+        return cmd_reproduce(argc - 1, argv + 1);
     fprintf(stderr, "ember: unknown command '%s'\n\n%s", cmd, usage);
     return EXIT_USAGE;
 }
