@@ -253,6 +253,49 @@ int64_t ember_image_dataset_skipped(const ember_image_dataset *d);
 ember_status ember_image_channel_stats(const ember_tensor *x, float *mean, float *std,
                                        ember_error *err);
 
+/* --------------------------------------------------- data: fingerprints */
+
+/* Forward declaration; the text reader's options are defined below. */
+struct ember_text_read_options;
+
+/* A manifest of data: every file under `paths` (folders are walked in byte
+ * order of names, hidden entries skipped; a folder whose entries are all
+ * folders is a one-folder-per-class data set) with its size, SHA-256,
+ * detected format ("csv", "tsv", "fasttext", "idx", "image", "text",
+ * "binary"), record count and a content hash of its parsed examples. The
+ * content hash is a multiset hash (each example's SHA-256 sorted, then
+ * hashed), so it stays the same across line endings (CRLF = LF), gzip, and
+ * the order of records and files, and changes with any example's labels or
+ * text. CSV/TSV/fastText files are parsed with `opt` (NULL: the defaults),
+ * the same reader `ember train` uses, so a file train would refuse is
+ * refused here too. The JSON (caller frees with free()):
+ *   {"format": "ember.manifest", "version": 1, "inputs": [paths],
+ *    "options": {"text_column", "label_column", "skip_bad_lines"},
+ *    "files_count", "bytes", "records", "content_sha256",
+ *    "files": [{"path", "bytes", "sha256", "format", "class" (class folder
+ *               files), "records" (null for binary), "skipped" (when
+ *               lines were skipped), "content_sha256"}]}
+ * It holds no time stamp: the same data gives the same text. Errors:
+ * EMBER_ERR_ARG (no paths, a file reached twice), EMBER_ERR_IO (a path that
+ * cannot be read, named), EMBER_ERR_FORMAT (an empty file, a data file its
+ * reader refuses: the reader's message), EMBER_ERR_NOMEM. */
+ember_status ember_data_fingerprint(const char *const *paths, int n,
+                                    const struct ember_text_read_options *opt, char **manifest,
+                                    ember_error *err);
+
+/* Check data against a manifest: walk its inputs again (relative paths
+ * under `root`; NULL or "" = the current folder) and compare every file's
+ * SHA-256. The report (JSON, caller frees): {"ok", "files_expected",
+ * "unchanged", "changed": [{"path", "sha256_expected", "sha256_found",
+ * "bytes_expected", "bytes_found", "same_examples" (the content hash still
+ * matches: e.g. only line endings changed) or "error" (it no longer
+ * parses)}], "missing": [paths], "new": [paths]}. *problems (may be NULL)
+ * = changed + missing + new. A mismatch is not an error (the call returns
+ * EMBER_OK); errors are a manifest that is not one (EMBER_ERR_FORMAT, the
+ * field named), an unreadable file (EMBER_ERR_IO), EMBER_ERR_NOMEM. */
+ember_status ember_data_verify(const char *manifest, const char *root, char **report,
+                               int64_t *problems, ember_error *err);
+
 /* ---------------------------------------------------------- data: text */
 
 /* A labelled text data set read from a file or folder. Texts are UTF-8,
@@ -935,6 +978,10 @@ typedef struct ember_history ember_history;
 ember_status ember_history_create(ember_history **out, ember_error *err);
 void ember_history_destroy(ember_history *h);
 int ember_history_epochs(const ember_history *h);
+/* The name of the k-th metric a history can hold, k = 0, 1, ...; NULL past
+ * the last. A metric a run did not have (val_* without validation data)
+ * reads as NaN. */
+const char *ember_history_metric(int k);
 /* Value of metric `name` after epoch `epoch` (0-based); NaN if absent. */
 double ember_history_get(const ember_history *h, const char *name, int epoch);
 
@@ -982,6 +1029,24 @@ ember_status ember_model_predict(ember_model *m, const ember_tensor *x, int64_t 
  * Written to a temporary file and renamed, so a failed save leaves any old
  * file intact. Errors: EMBER_ERR_STATE (not compiled), EMBER_ERR_IO. */
 ember_status ember_model_save(const ember_model *m, const char *path, ember_error *err);
+
+/* Bit-for-bit comparison of two models' weight tensors (the tensors a model
+ * file holds, in order). */
+typedef struct ember_weights_diff {
+    int identical;              /* every value has the same bits */
+    int tensors;                /* tensors compared */
+    int64_t values;             /* values compared */
+    int differing_tensors;
+    int64_t differing_values;
+    double max_abs_diff;        /* largest |a - b| over differing values (NaN if one is NaN) */
+    char first_tensor[48];      /* name of the first differing tensor, "" if none */
+} ember_weights_diff;
+/* Compare a and b. Errors: EMBER_ERR_ARG (NULL), EMBER_ERR_STATE (one is not
+ * compiled: no weights yet), EMBER_ERR_SHAPE (other
+ * architectures: tensor count, names or shapes differ, named),
+ * EMBER_ERR_NOMEM. */
+ember_status ember_model_compare_weights(const ember_model *a, const ember_model *b,
+                                         ember_weights_diff *d, ember_error *err);
 
 /* The model as JSON (caller frees with free()): {"architecture": {"input_shape":
  * [...], "layers": [{"type": ..., settings}, ...]}, "compile": {"loss", "optimizer"}

@@ -30,6 +30,8 @@ void ember_history_destroy(ember_history *h)
 
 int ember_history_epochs(const ember_history *h) { return h ? h->epochs : 0; }
 
+const char *ember_history_metric(int k) { return k >= 0 && k < EMBER_H_COUNT ? h_names[k] : NULL; }
+
 double ember_history_get(const ember_history *h, const char *name, int epoch)
 {
     if (!h || !name || epoch < 0 || epoch >= h->epochs)

@@ -811,3 +811,70 @@ fail:
     ember__st_free(f);
     return s;
 }
+
+/* ------------------------------------------------------------ compare */
+
+ember_status ember_model_compare_weights(const ember_model *a, const ember_model *b,
+                                         ember_weights_diff *d, ember_error *err)
+{
+    if (!a || !b || !d)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "ember_model_compare_weights: NULL argument");
+    memset(d, 0, sizeof *d);
+    if (!a->compiled || !b->compiled)
+        return EMBER_FAIL(err, EMBER_ERR_STATE, "ember_model_compare_weights: the %s model is not "
+                          "compiled (it has no weights yet)", !a->compiled ? "first" : "second");
+    int na = ember__model_param_tensors(a, NULL, NULL), nb = ember__model_param_tensors(b, NULL, NULL);
+    if (na != nb)
+        return EMBER_FAIL(err, EMBER_ERR_SHAPE, "the models have %d and %d weight tensors", na, nb);
+    ember_st_tensor *ta = calloc((size_t)na + 1, sizeof *ta), *tb = calloc((size_t)nb + 1, sizeof *tb);
+    char(*names_a)[EMBER_TENSOR_NAME_MAX] = calloc((size_t)na + 1, sizeof *names_a);
+    char(*names_b)[EMBER_TENSOR_NAME_MAX] = calloc((size_t)nb + 1, sizeof *names_b);
+    ember_status s = EMBER_OK;
+    if (!ta || !tb || !names_a || !names_b) {
+        s = EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory comparing weights");
+        goto done;
+    }
+    ember__model_param_tensors(a, ta, names_a);
+    ember__model_param_tensors(b, tb, names_b);
+    for (int i = 0; i < na; i++) {
+        int same_shape = ta[i].ndim == tb[i].ndim && !strcmp(names_a[i], names_b[i]);
+        for (int k = 0; same_shape && k < ta[i].ndim; k++)
+            same_shape = ta[i].shape[k] == tb[i].shape[k];
+        if (!same_shape) {
+            s = EMBER_FAIL(err, EMBER_ERR_SHAPE, "weight tensor %d: %s and %s differ in name or "
+                           "shape", i, names_a[i], names_b[i]);
+            goto done;
+        }
+        int64_t n = 1;
+        for (int k = 0; k < ta[i].ndim; k++)
+            n *= ta[i].shape[k];
+        int64_t differ = 0;
+        double max_abs = 0;
+        for (int64_t j = 0; j < n; j++) {
+            float x = ta[i].data[j], y = tb[i].data[j];
+            if (memcmp(&x, &y, sizeof x) != 0) {
+                differ++;
+                double dd = fabs((double)x - (double)y);
+                if (!(dd <= max_abs))
+                    max_abs = dd; /* NaN stays NaN */
+            }
+        }
+        d->tensors++;
+        d->values += n;
+        if (differ) {
+            if (!d->differing_tensors)
+                snprintf(d->first_tensor, sizeof d->first_tensor, "%s", names_a[i]);
+            d->differing_tensors++;
+            d->differing_values += differ;
+            if (!(max_abs <= d->max_abs_diff))
+                d->max_abs_diff = max_abs;
+        }
+    }
+    d->identical = d->differing_values == 0;
+done:
+    free(ta);
+    free(tb);
+    free(names_a);
+    free(names_b);
+    return s;
+}

@@ -57,6 +57,55 @@ int cli_parse_float(const char *s, double lo, double hi, double *out);
 int cli_load_idx_pair(const char *images_path, const char *labels_path, float scale,
                       ember_tensor **x, ember_tensor **y, ember_error *err);
 
+/* The labels file of an IDX images file by the MNIST naming convention
+ * (caller frees), or NULL when the name does not follow it. */
+char *cli_idx_labels_path(const char *images);
+
+/* Lineage (lineage.c): what `ember train` records in the model file so that
+ * `ember inspect` can show and `ember reproduce` can re-run it. Metadata keys
+ * (each value JSON):
+ *   lineage.data     {role: manifest}: "train", "valid" (the data, IDX labels
+ *                    files included), "arch" and "class_weight" (when they
+ *                    are files); manifests of ember_data_fingerprint
+ *   lineage.config   {"options": {flag: value, every option of train with its
+ *                    resolved value, defaults included}, "args": [the
+ *                    arguments that re-run it]}
+ *   lineage.run      {"started", "finished" (UTC, ISO 8601), "seconds",
+ *                    "host", "ember_version", "git_commit", "seed", "threads",
+ *                    "command" (the arguments as given)}
+ *   lineage.history  {"epochs": N, "loss": [N values], "accuracy": [...], ...
+ *                    every metric the run had}
+ *   lineage.metrics  the last epoch's metrics {"loss", "accuracy", ...} */
+#define CLI_META_LINEAGE_DATA "lineage.data"
+#define CLI_META_LINEAGE_CONFIG "lineage.config"
+#define CLI_META_LINEAGE_RUN "lineage.run"
+#define CLI_META_LINEAGE_HISTORY "lineage.history"
+#define CLI_META_LINEAGE_METRICS "lineage.metrics"
+
+typedef struct cli_lineage {
+    double t0;        /* cli_now() at the start */
+    long long started; /* time(NULL) at the start */
+    int argc;
+    char **argv;
+    void *data;       /* cJSON object role -> manifest */
+    void *options;    /* cJSON object flag -> value */
+    void *args;       /* cJSON array of strings */
+} cli_lineage;
+int cli_lineage_start(cli_lineage *L, int argc, char **argv, ember_error *err);
+/* Fingerprint `paths` as data role `role` (NULL paths are left out). */
+int cli_lineage_add_data(cli_lineage *L, const char *role, const char *const *paths, int n,
+                         const ember_text_read_options *ro, ember_error *err);
+/* Record option `flag` (without "--") with its resolved value: a string
+ * (value), or a switch (value NULL: on 1 true, 0 false, -1 null = not set),
+ * or a number. */
+void cli_lineage_opt(cli_lineage *L, const char *flag, const char *value, int on);
+void cli_lineage_opt_num(cli_lineage *L, const char *flag, double value);
+/* Append one argument to the arguments that re-run the training. */
+void cli_lineage_arg(cli_lineage *L, const char *arg);
+/* Store everything in the model's metadata (before it is saved). */
+int cli_lineage_finish(cli_lineage *L, ember_model *m, const ember_history *h, ember_error *err);
+void cli_lineage_free(cli_lineage *L);
+
 /* Reshape x [N, ...] to [N, model input shape] when the example sizes
  * agree (an image model takes {H, W, C}, an MLP the flattened features);
  * else -1 with an error naming `path` and both shapes. */

@@ -177,7 +177,7 @@ double cli_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static char *labels_path_for(const char *images)
+char *cli_idx_labels_path(const char *images)
 {
     /* MNIST naming: train-images-idx3-ubyte.gz -> train-labels-idx1-ubyte.gz,
      * also with a dot (train-images.idx3-ubyte). */
@@ -203,7 +203,7 @@ int cli_load_idx_pair(const char *images_path, const char *labels_path, float sc
         *y = NULL;
     char *guess = NULL;
     if (!labels_path && y) {
-        guess = labels_path_for(images_path);
+        guess = cli_idx_labels_path(images_path);
         if (!guess) {
             snprintf(err->message, sizeof err->message,
                      "%s: cannot find its labels file (expected a name with \"images-idx3\" to "

@@ -480,6 +480,134 @@ fail:
     return NULL;
 }
 
+/* The lineage of this run (cli.h): every option with its resolved value,
+ * the arguments that re-run it, and the manifests of its data. */
+/* A float setting as the decimal it was written as (0.9f -> 0.9, not
+ * 0.899999976). */
+static double float_value(float f)
+{
+    char b[32];
+    snprintf(b, sizeof b, "%.7g", (double)f);
+    return strtod(b, NULL);
+}
+
+static int record_lineage(cli_lineage *L, const train_args *a, int argc, char **argv, int text,
+                          int folder_images, const ember_optimizer_config *opt, int threads,
+                          ember_error *err)
+{
+    char buf[64];
+    char *trl = NULL, *val = NULL;
+    if (!text && !folder_images) {
+        trl = a->train_labels ? strdup(a->train_labels) : cli_idx_labels_path(a->train);
+        val = a->valid && !a->valid_labels ? cli_idx_labels_path(a->valid)
+              : a->valid_labels ? strdup(a->valid_labels) : NULL;
+    }
+    /* the arguments as given, less output, checkpoint and display options,
+     * with the seed and the thread count made explicit */
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        static const char *const with_value[] = {"--out", "--checkpoint-dir", "--checkpoint-every",
+                                                 "--keep-checkpoints", "--seed", "--threads", NULL};
+        int drop = 0;
+        for (const char *const *w = with_value; *w && !drop; w++) {
+            size_t n = strlen(*w);
+            if (!strncmp(s, *w, n) && (s[n] == '=' || !s[n])) {
+                drop = 1;
+                i += !s[n];
+            }
+        }
+        if (!strcmp(s, "--json") || !strcmp(s, "--quiet") || !strncmp(s, "--resume=", 9))
+            drop = 1;
+        if (!strcmp(s, "--resume")) {
+            drop = 1;
+            i += i + 1 < argc && argv[i + 1][0] != '-';
+        }
+        if (!drop)
+            cli_lineage_arg(L, s);
+    }
+    snprintf(buf, sizeof buf, "%lld", a->seed);
+    cli_lineage_arg(L, "--seed");
+    cli_lineage_arg(L, buf);
+    snprintf(buf, sizeof buf, "%d", threads);
+    cli_lineage_arg(L, "--threads");
+    cli_lineage_arg(L, buf);
+
+    /* data */
+    cli_lineage_opt(L, "train", a->train, 1);
+    cli_lineage_opt(L, "train-labels", trl, -1);
+    cli_lineage_opt(L, "valid", a->valid, -1);
+    cli_lineage_opt(L, "valid-labels", val, -1);
+    cli_lineage_opt(L, "text-column", a->text_col, -1);
+    cli_lineage_opt(L, "label-column", a->label_col, -1);
+    cli_lineage_opt(L, "skip-bad-lines", NULL, a->skip_bad);
+    cli_lineage_opt_num(L, "scale", float_value((float)a->scale));
+    if (a->resize_h)
+        snprintf(buf, sizeof buf, "%lldx%lld", a->resize_h, a->resize_w);
+    cli_lineage_opt(L, "image-size", a->resize_h ? buf : NULL, -1);
+    if (a->crop_h)
+        snprintf(buf, sizeof buf, "%lldx%lld", a->crop_h, a->crop_w);
+    cli_lineage_opt(L, "crop", a->crop_h ? buf : NULL, -1);
+    if (a->channels)
+        cli_lineage_opt_num(L, "channels", (double)a->channels);
+    else
+        cli_lineage_opt(L, "channels", NULL, -1);
+    cli_lineage_opt(L, "normalize", NULL, a->normalize);
+    /* text pipeline */
+    cli_lineage_opt_num(L, "word-ngrams", a->topt.word_ngrams);
+    if (a->topt.char_ngram_min)
+        snprintf(buf, sizeof buf, "%d-%d", a->topt.char_ngram_min, a->topt.char_ngram_max);
+    cli_lineage_opt(L, "char-ngrams", a->topt.char_ngram_min ? buf : NULL, -1);
+    cli_lineage_opt_num(L, "buckets", (double)a->topt.buckets);
+    cli_lineage_opt_num(L, "min-count", (double)a->topt.min_count);
+    cli_lineage_opt_num(L, "max-vocab", (double)a->topt.max_vocab);
+    cli_lineage_opt(L, "numbers", NULL, a->topt.replace_numbers);
+    cli_lineage_opt(L, "email-headers", NULL, a->topt.strip_email_headers);
+    /* model */
+    cli_lineage_opt(L, "arch", a->arch ? a->arch : text ? "text" : "mlp", 1);
+    cli_lineage_opt_num(L, "embedding-dim", (double)a->emb_dim);
+    cli_lineage_opt_num(L, "hidden", (double)a->hidden);
+    cli_lineage_opt(L, "dense-embedding", NULL, a->dense_emb);
+    /* training */
+    cli_lineage_opt_num(L, "epochs", (double)a->epochs);
+    cli_lineage_opt_num(L, "batch-size", (double)a->batch);
+    cli_lineage_opt(L, "optimizer", a->opt_s, 1);
+    cli_lineage_opt_num(L, "lr", a->lr > 0 ? a->lr : opt->kind == EMBER_OPT_ADAM ? 0.001 : 0.01);
+    cli_lineage_opt_num(L, "momentum", a->momentum);
+    cli_lineage_opt(L, "nesterov", NULL, a->nesterov);
+    if (opt->kind == EMBER_OPT_ADAM) {
+        cli_lineage_opt_num(L, "adam-beta1", float_value(opt->beta1));
+        cli_lineage_opt_num(L, "adam-beta2", float_value(opt->beta2));
+        cli_lineage_opt_num(L, "adam-epsilon", float_value(opt->epsilon));
+    }
+    cli_lineage_opt_num(L, "weight-decay", a->wd);
+    cli_lineage_opt_num(L, "clip-norm", a->clip);
+    cli_lineage_opt(L, "on-nan", a->skip_nan ? "skip-batch" : "stop", 1);
+    cli_lineage_opt(L, "class-weight", a->class_weight, -1);
+    cli_lineage_opt(L, "shuffle", NULL, a->shuffle);
+    cli_lineage_opt(L, "augment-flip", NULL, a->aug_flip);
+    cli_lineage_opt_num(L, "augment-crop", (double)a->aug_crop);
+    cli_lineage_opt_num(L, "seed", (double)a->seed);
+    cli_lineage_opt_num(L, "threads", threads);
+    cli_lineage_opt(L, "checkpoint-dir", a->ckpt_dir, -1);
+
+    ember_text_read_options ro = ember_text_read_options_default();
+    ro.text_column = a->text_col;
+    ro.label_column = a->label_col;
+    ro.skip_bad_lines = a->skip_bad;
+    const char *tr[2] = {a->train, trl}, *va[2] = {a->valid, val};
+    int r = cli_lineage_add_data(L, "train", tr, 2, &ro, err) ||
+            (a->valid && cli_lineage_add_data(L, "valid", va, 2, &ro, err));
+    const char *arch = a->arch;
+    if (!r && arch && strcmp(arch, "text") && strcmp(arch, "mlp") && strcmp(arch, "cnn"))
+        r = cli_lineage_add_data(L, "arch", &arch, 1, NULL, err);
+    const char *cw = a->class_weight;
+    if (!r && cw && strcmp(cw, "balanced"))
+        r = cli_lineage_add_data(L, "class_weight", &cw, 1, NULL, err);
+    free(trl);
+    free(val);
+    return r ? -1 : 0;
+}
+
 int cmd_train(int argc, char **argv)
 {
     train_args a;
@@ -518,6 +646,9 @@ int cmd_train(int argc, char **argv)
 
     double t_start = cli_now();
     ember_error err;
+    cli_lineage lin;
+    if (cli_lineage_start(&lin, argc, argv, &err))
+        return cli_fail_err(o, C, &err);
     int folder_images = !cli_is_idx(a.train) && cli_is_image_path(a.train);
     int text = !cli_is_idx(a.train) && !folder_images;
     ember_image_dataset *itr_ds = NULL, *iva_ds = NULL;
@@ -650,6 +781,9 @@ int cmd_train(int argc, char **argv)
         ember_history_create(&h, &err))
         goto fail;
     ember_model_set_threads(m, (int)a.threads);
+    if (record_lineage(&lin, &a, argc, argv, text, folder_images, &opt,
+                       ember_model_get_threads(m), &err))
+        goto fail;
     if (!o->quiet && !o->json) {
         printf("train: %s (%lld examples, %lld classes%s)\n", a.train, (long long)n_train,
                (long long)classes, text ? "" : ", images");
@@ -693,7 +827,7 @@ int cmd_train(int argc, char **argv)
     if (text ? ember_model_fit_ids(m, itr, y, &fc, h, &err) : ember_model_fit(m, x, y, &fc, h, &err))
         goto fail;
     double fit_s = cli_now() - t_fit;
-    if (ember_model_save(m, a.out, &err))
+    if (cli_lineage_finish(&lin, m, h, &err) || ember_model_save(m, a.out, &err))
         goto fail;
     int last = ember_history_epochs(h) - 1;
     /* over the whole run, resumed epochs included (the history has them) */
@@ -732,6 +866,7 @@ int cmd_train(int argc, char **argv)
 fail:
     rc = cli_fail_err(o, C, &err);
 done:
+    cli_lineage_free(&lin);
     free(arch);
     free(pjson);
     free(sw);

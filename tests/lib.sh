@@ -1,0 +1,20 @@
+# tests/lib.sh - shared by the script tests: sourced after T (a scratch
+# folder) is set. ok/fail count results; expect runs a command and checks its
+# exit status (stdout in $T/out, stderr in $T/err); contains greps a file;
+# finish prints the counts and exits non-zero on any failure.
+fails=0 passes=0
+ok()   { passes=$((passes + 1)); }
+fail() { fails=$((fails + 1)); echo "FAIL: $*" >&2; }
+# expect CODE DESCRIPTION -- command...
+expect() {
+    local want=$1 what=$2; shift 3
+    "$@" >"$T/out" 2>"$T/err"; local got=$?
+    if [ "$got" -eq "$want" ]; then ok; else fail "$what: exit $got, want $want; stderr: $(head -c 300 "$T/err")"; fi
+}
+# contains FILE TEXT DESCRIPTION
+contains() { if grep -q -- "$2" "$1"; then ok; else fail "$3: '$2' not in $(head -c 300 "$1")"; fi; }
+# finish NAME
+finish() {
+    echo "$1: $passes passed, $fails failed"
+    [ "$fails" -eq 0 ]
+}
