@@ -502,6 +502,173 @@ ember_status ember_pipeline_from_json(ember_pipeline **out, const char *json, em
 ember_status ember_pipeline_tokens(const ember_pipeline *p, const char *text, char **out,
                                    ember_error *err);
 
+/* ------------------------------------------------- data: quality check */
+
+/* A data-quality report on a labelled text training set and, optionally, its
+ * test set, before training (`ember data check`; docs/data-check.md): class
+ * balance, examples empty after normalisation, exact and near-exact
+ * duplicates within each split, label conflicts, leakage of test texts from
+ * the training set, and lengths.
+ *
+ * Definitions:
+ *  - An example's class is its first label, the one ember_pipeline_encode
+ *    trains on. Every example needs one.
+ *  - Exact text: the bytes as read. Exact duplicates are byte-identical.
+ *  - Normalised text (the "key"): Unicode NFKC, then full case folding
+ *    (utf8proc, the pipeline's cleaning code; no HTML stripping and no
+ *    URL/e-mail/number placeholders), then the pipeline's tokenizer with
+ *    keep_punctuation = 0: punctuation (P*) and the symbols Sm/Sc/Sk
+ *    separate words and are dropped; other symbols (So: emoji, arrows) and
+ *    format characters (ZWJ, soft hyphen, variation selectors) are dropped
+ *    too; whitespace runs collapse. The key is the remaining tokens (words of
+ *    letters, digits and marks; CJK characters one each) joined by one space:
+ *    "Hello,  WORLD!" and "ｈｅｌｌｏ world" both have the key "hello world".
+ *    Near-exact duplicates share a key.
+ *  - Empty: the key is "" (only punctuation, symbols or whitespace). Empty
+ *    examples are counted on their own and take no part in near-duplicates,
+ *    label conflicts or normalised leakage (exact duplicates still count).
+ *  - Lengths: tokens are the unigram tokens of the default pipeline
+ *    (ember_text_options_default: "<url>" and an emoji count one each);
+ *    characters are the Unicode code points of the text as read.
+ *  - Median: the mean of the two middle values for an even count; p95: the
+ *    nearest-rank 95th percentile (the ceil(0.95 n)-th smallest value).
+ *
+ * Cost: O(n) expected time for the grouping (hash tables sized from n; the
+ * hash is FNV-1a, not keyed, so crafted collisions only cost time), plus
+ * sorting for medians; memory about the text size again (the keys) plus
+ * about 80 bytes per example. */
+
+/* Bytes of an example's text kept in a report (cut at a character boundary). */
+#define EMBER_DATA_CHECK_TEXT_MAX 200
+/* Classes listed as the smallest and as the largest per split in the JSON. */
+#define EMBER_DATA_CHECK_EXTREMES 5
+/* Largest max_examples accepted. */
+#define EMBER_DATA_CHECK_MAX_EXAMPLES 1000
+
+typedef enum ember_data_split {
+    EMBER_DATA_TRAIN = 0,
+    EMBER_DATA_TEST = 1
+} ember_data_split;
+
+typedef struct ember_data_check_options {
+    /* Groups shown per finding, and examples shown per group and split
+     * (3); 0..EMBER_DATA_CHECK_MAX_EXAMPLES. Counts never depend on it. */
+    int max_examples;
+} ember_data_check_options;
+
+ember_data_check_options ember_data_check_options_default(void);
+
+/* One example named in a finding. */
+typedef struct ember_data_example {
+    int split;          /* EMBER_DATA_TRAIN or EMBER_DATA_TEST */
+    int64_t index;      /* in its split, from 0 */
+    char *where;        /* as ember_text_dataset_where: "FILE:LINE", its file, "example I" */
+    char *text;         /* the text as read, at most EMBER_DATA_CHECK_TEXT_MAX bytes, cut at
+                           a character boundary with "..." appended when longer */
+    const char *label;  /* its class (points into the report's classes[].name) */
+} ember_data_example;
+
+/* Examples that share one text (exact or normalised, by finding). */
+typedef struct ember_data_group {
+    int64_t count[2];            /* all its examples, per split */
+    int nshown;
+    ember_data_example *shown;   /* [nshown]: up to max_examples per split involved,
+                                    train first, each split in file order */
+} ember_data_group;
+
+/* One finding: its counts and the first few groups as examples. */
+typedef struct ember_data_finding {
+    int64_t groups;              /* distinct texts found (empty: the examples) */
+    int64_t examples;            /* examples in those groups (see ember_data_report) */
+    int64_t redundant;           /* duplicates only: examples - groups (copies beyond the
+                                    first of each text); else 0 */
+    int64_t same_label;          /* leakage only: leaked test examples whose class some
+                                    training example with that text has */
+    int64_t different_label;     /* leakage only: the others (no training copy agrees) */
+    int nshown;
+    ember_data_group *shown;     /* [nshown] the first max_examples groups, in the order of
+                                    their first example (in the test set for the
+                                    cross-split findings) */
+} ember_data_finding;
+
+/* Distribution of one length over a split (all 0 when it is empty). */
+typedef struct ember_data_lengths {
+    int64_t min, max, p95;
+    double median, mean;
+} ember_data_lengths;
+
+typedef struct ember_data_class {
+    char *name;
+    int64_t count[2];            /* examples per split */
+} ember_data_class;
+
+typedef struct ember_data_split_report {
+    int64_t examples;
+    int64_t classes;             /* classes with an example here */
+    int64_t *by_count;           /* [classes] indices into report classes, by count here
+                                    ascending, then name */
+    int64_t count_min, count_max; /* examples per class, over those classes */
+    double count_median;
+    double imbalance;            /* count_max / count_min (0 for an empty split) */
+    int64_t only_here;           /* classes with examples here and none in the other split
+                                    (0 without a test set) */
+    ember_data_lengths tokens, chars;
+    ember_data_finding empty;            /* groups = examples = empty examples */
+    ember_data_finding exact_duplicates; /* texts occurring 2+ times here */
+    ember_data_finding near_duplicates;  /* keys occurring 2+ times here (a superset of the
+                                            exact ones, empty keys aside); groups shown: those
+                                            holding 2+ different texts, one example each */
+    int64_t near_only_redundant; /* redundant examples only normalisation finds: over the
+                                    near-duplicate groups, (different texts - 1) summed */
+    ember_data_finding label_conflicts;  /* keys with 2+ classes here; examples: all of
+                                            theirs; shown: one example per class */
+} ember_data_split_report;
+
+/* The whole report; all of it is owned by the report. */
+typedef struct ember_data_report {
+    int has_test;                /* 0 when no test set was given */
+    int64_t nclasses;
+    ember_data_class *classes;   /* [nclasses] every class of either split, by name (bytes) */
+    ember_data_split_report split[2]; /* [EMBER_DATA_TRAIN], [EMBER_DATA_TEST] */
+    ember_data_finding leak_exact;    /* texts in both splits; examples: test examples whose
+                                         exact text is in train; same/different_label */
+    ember_data_finding leak_near;     /* the same by key (non-empty) */
+    ember_data_finding conflicts_across; /* keys in both splits with 2+ classes over both;
+                                            examples: their train + test examples; shown:
+                                            one example per class and split */
+} ember_data_report;
+
+/* Check `train` and `test` (test may be NULL: no cross-split findings).
+ * Both are borrowed for the call; the report copies what it shows. opt NULL
+ * means ember_data_check_options_default(). Deterministic: the same data
+ * gives the same report (example order matters only for what is shown).
+ * Errors: EMBER_ERR_ARG (out or train NULL, max_examples out of range),
+ * EMBER_ERR_FORMAT (an example without a label: "train: data/x.csv:7: no
+ * label; data check needs a class for every example"), EMBER_ERR_NOMEM.
+ * On failure *out is left unset. Thread-safe on distinct reports (no
+ * shared state; the data sets are only read). */
+ember_status ember_data_report_create(ember_data_report **out, const ember_text_dataset *train,
+                                      const ember_text_dataset *test,
+                                      const ember_data_check_options *opt, ember_error *err);
+void ember_data_report_destroy(ember_data_report *r); /* NULL ok */
+
+/* The report as one JSON object (no whitespace; docs/data-check.md lists
+ * every key):
+ *   "classes": [{"name","train","test"}],
+ *   "train", "test" (null without a test set): {"examples","classes",
+ *     "count_min","count_median","count_max","imbalance",
+ *     "smallest","largest": [{"name","count"}] (up to EMBER_DATA_CHECK_EXTREMES),
+ *     "only_here": [names], "tokens","chars": {"min","median","mean","p95","max"},
+ *     "empty","exact_duplicates","near_duplicates","label_conflicts": finding,
+ *     "near_only_redundant"},
+ *   "leakage": {"exact","normalised": finding}, "conflicts_across": finding;
+ * a finding is {"groups","examples", "redundant" (duplicates), "same_label",
+ * "different_label" (leakage), "shown": [{"train","test" (counts),
+ * "examples": [{"split","index","where","label","text"}]}]}.
+ * *json is the caller's (free()). Errors: EMBER_ERR_ARG, EMBER_ERR_NOMEM;
+ * on failure *json is left unchanged. */
+ember_status ember_data_report_to_json(const ember_data_report *r, char **json, ember_error *err);
+
 /* ---------------------------------------------------------- evaluation */
 
 /* Classification report from true and predicted class ids, and optionally
