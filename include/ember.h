@@ -262,7 +262,7 @@ struct ember_text_read_options;
  * order of names, hidden entries skipped; a folder whose entries are all
  * folders is a one-folder-per-class data set) with its size, SHA-256,
  * detected format ("csv", "tsv", "fasttext", "idx", "image", "text",
- * "binary"), record count and a content hash of its parsed examples. The
+ * "binary", "empty"), record count and a content hash of its parsed examples. The
  * content hash is a multiset hash (each example's SHA-256 sorted, then
  * hashed), so it stays the same across line endings (CRLF = LF), gzip, and
  * the order of records and files, and changes with any example's labels or
@@ -277,8 +277,9 @@ struct ember_text_read_options;
  *               lines were skipped), "content_sha256"}]}
  * It holds no time stamp: the same data gives the same text. Errors:
  * EMBER_ERR_ARG (no paths, a file reached twice), EMBER_ERR_IO (a path that
- * cannot be read, named), EMBER_ERR_FORMAT (an empty file, a data file its
- * reader refuses: the reader's message), EMBER_ERR_NOMEM. */
+ * cannot be read, named), EMBER_ERR_FORMAT (a data file its reader
+ * refuses: the reader's message), EMBER_ERR_NOMEM. An empty file is
+ * recorded as format "empty" with 0 records. */
 ember_status ember_data_fingerprint(const char *const *paths, int n,
                                     const struct ember_text_read_options *opt, char **manifest,
                                     ember_error *err);

@@ -13,7 +13,7 @@
  * labels or text. The manifest's own content hash does the same over the
  * examples of all files. The file SHA-256 is what catches every byte.
  *
- * Formats: "csv", "tsv", "fasttext" (parsed with the text readers and the
+ * Formats: "empty" (0 bytes: no records), "csv", "tsv", "fasttext" (parsed with the text readers and the
  * options given: an example is its labels and text), "idx" (an example is
  * one item: its values), "image" (an example is the file's bytes, with its
  * class), "text" (a file of a class folder: the file is one example; any
@@ -399,8 +399,6 @@ static ember_status fingerprint_file(file_info *f, const ember_text_read_options
     ember_status s = raw_hash(f, head, &hn, err);
     if (s)
         return s;
-    if (f->bytes == 0)
-        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: empty file", f->path);
     digests dg = {0};
     char base[4096];
     snprintf(base, sizeof base, "%s", f->path);
@@ -408,7 +406,12 @@ static ember_status fingerprint_file(file_info *f, const ember_text_read_options
         base[strlen(base) - 3] = '\0';
     f->records = -1;
     f->skipped = 0;
-    if (is_idx_head(head, hn)) {
+    if (f->bytes == 0) {
+        /* recorded, not judged: whether an empty file is an error is the
+         * reader's business when the data is used */
+        f->format = "empty";
+        f->records = 0;
+    } else if (is_idx_head(head, hn)) {
         f->format = "idx";
         s = content_idx(f, &dg, err);
     } else if (!f->cls && (ends_with(base, ".csv") || ends_with(base, ".tsv"))) {

@@ -8,17 +8,7 @@ set -u
 EMBER=$1
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-fails=0 passes=0
-ok()   { passes=$((passes + 1)); }
-fail() { fails=$((fails + 1)); echo "FAIL: $*" >&2; }
-# expect CODE DESCRIPTION -- command...: run, check the exit status
-expect() {
-    local want=$1 what=$2; shift 3
-    "$@" >"$T/out" 2>"$T/err"; local got=$?
-    if [ "$got" -eq "$want" ]; then ok; else fail "$what: exit $got, want $want; stderr: $(head -c 300 "$T/err")"; fi
-}
-# contains FILE TEXT DESCRIPTION
-contains() { if grep -q -- "$2" "$1"; then ok; else fail "$3: '$2' not in $(head -c 300 "$1")"; fi; }
+. "$(dirname "$0")/../lib.sh"
 
 # IDX writer: u8 images [N,4,4] where class c lights pixel c; labels [N].
 N=300
@@ -78,10 +68,10 @@ PY
 expect 0 "train --quiet" -- "$EMBER" train --train "$T/train-images-idx3-ubyte" --epochs 1 --out "$T/m3.safetensors" --quiet
 [ ! -s "$T/out" ] && ok || fail "--quiet printed something"
 
-# same seed and threads -> identical model bytes apart from nothing: compare predictions
+# same seed and threads -> byte-identical weight tensors (the lineage's times differ)
 "$EMBER" train --train "$T/train-images-idx3-ubyte" --hidden 8 --epochs 2 --seed 9 --threads 1 --out "$T/a.safetensors" --quiet
 "$EMBER" train --train "$T/train-images-idx3-ubyte" --hidden 8 --epochs 2 --seed 9 --threads 1 --out "$T/b.safetensors" --quiet
-cmp -s "$T/a.safetensors" "$T/b.safetensors" && ok || fail "same seed gave different model files"
+same_weights "$T/a.safetensors" "$T/b.safetensors" && ok || fail "same seed gave different weights"
 
 # bad data and models: exit 2 with the file named
 expect 2 "missing data" -- "$EMBER" test "$T/m.safetensors" "$T/nope-images-idx3-ubyte"
@@ -161,10 +151,10 @@ expect 2 "bad csv" -- "$EMBER" train --train "$T/bad.csv" --out "$T/x.safetensor
 contains "$T/err" "bad.csv:3" "csv error names line"
 expect 2 "missing column" -- "$EMBER" train --train "$T/train.csv" --text-column body --out "$T/x.safetensors"
 contains "$T/err" "body" "missing column named"
-# a text model: same seed and threads -> byte-identical model file
+# a text model: same seed and threads -> byte-identical weight tensors
 "$EMBER" train --train "$T/train.csv" --epochs 3 --seed 5 --threads 2 --out "$T/d1.safetensors" --quiet
 "$EMBER" train --train "$T/train.csv" --epochs 3 --seed 5 --threads 2 --out "$T/d2.safetensors" --quiet
-cmp -s "$T/d1.safetensors" "$T/d2.safetensors" && ok || fail "same seed gave different text models"
+same_weights "$T/d1.safetensors" "$T/d2.safetensors" && ok || fail "same seed gave different text model weights"
 # class weights
 expect 0 "class weight balanced" -- "$EMBER" train --train "$T/train.csv" --class-weight balanced --epochs 1 --out "$T/w.safetensors" --quiet
 
@@ -188,7 +178,7 @@ expect 2 "a used checkpoint folder without --resume" -- "$EMBER" train "${CK[@]}
 contains "$T/err" "already holds 2 checkpoints" "used folder explained"
 expect 0 "--resume D of a finished run" -- "$EMBER" train "${CK[@]}" --resume "$T/ck" --out "$T/c2.safetensors" --json
 contains "$T/out" "\"resumed_from\":\"$T/ck/ckpt-00000003-000000000000.safetensors\"" "--json names the checkpoint"
-cmp -s "$T/c1.safetensors" "$T/c2.safetensors" && ok || fail "a resumed finished run saved another model"
+same_weights "$T/c1.safetensors" "$T/c2.safetensors" && ok || fail "a resumed finished run saved other weights"
 expect 2 "--resume with other options" -- "$EMBER" train "${CK[@]}" --seed 5 --resume "$T/ck" --out "$T/c3.safetensors"
 contains "$T/err" "fingerprint field 'seed' differs" "changed seed named"
 # --on-nan: one example of class c weighs 3.4e38, so its batch's loss is Inf (1 batch of 7 per epoch)
@@ -393,5 +383,4 @@ expect 0 "calibrate folder cnn" -- "$EMBER" calibrate "$T/fcnn.safetensors" "$T/
 [ ! -s "$T/out" ] && ok || fail "calibrate --quiet printed something"
 expect 0 "predict with a calibrated folder model" -- "$EMBER" predict "$T/fcnn_c.safetensors" "$T/ct10k_dir/row/0000.pgm"
 
-echo "cli: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish cli

@@ -7,16 +7,7 @@ set -u
 EMBER=$1
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-fails=0 passes=0
-ok()   { passes=$((passes + 1)); }
-fail() { fails=$((fails + 1)); echo "FAIL: $*" >&2; }
-# expect CODE DESCRIPTION -- command...: run, check the exit status
-expect() {
-    local want=$1 what=$2; shift 3
-    "$@" >"$T/out" 2>"$T/err"; local got=$?
-    if [ "$got" -eq "$want" ]; then ok; else fail "$what: exit $got, want $want; stderr: $(head -c 300 "$T/err")"; fi
-}
-contains() { if grep -q -- "$2" "$1"; then ok; else fail "$3: '$2' not in $(head -c 400 "$1")"; fi; }
+. "$(dirname "$0")/../lib.sh"
 # jfield FILE EXPR: a value from the JSON in FILE (EXPR indexes `j`)
 jfield() { /usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 jis() {
@@ -98,5 +89,4 @@ expect 0 "--skip-bad-lines" -- "$EMBER" data check "$T/skip.csv" --skip-bad-line
 jis "$T/out" "j['train']['examples']" 2 "bad line skipped"
 jis "$T/out" "j['skipped_bad_lines'][0]['count']" 1 "skip counted"
 
-echo "data_check_cli: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish data_check_cli

@@ -12,15 +12,7 @@ T=$(mktemp -d)
 PID=
 cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
-fails=0 passes=0
-ok()   { passes=$((passes + 1)); }
-fail() { fails=$((fails + 1)); echo "FAIL: $*" >&2; }
-expect() {
-    local want=$1 what=$2; shift 3
-    "$@" >"$T/out" 2>"$T/err"; local got=$?
-    if [ "$got" -eq "$want" ]; then ok; else fail "$what: exit $got, want $want; stderr: $(head -c 300 "$T/err")"; fi
-}
-contains() { if grep -q -- "$2" "$1"; then ok; else fail "$3: '$2' not in $(head -c 400 "$1")"; fi; }
+. "$(dirname "$0")/../lib.sh"
 
 # http METHOD PATH [JSON]: prints "STATUS BODY"
 http() {
@@ -106,5 +98,4 @@ kill -INT "$PID"
 wait "$PID"; rc=$?; PID=
 [ "$rc" -eq 0 ] && ok || fail "SIGINT: exit $rc, want 0"
 
-echo "serve_cli: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish serve_cli
