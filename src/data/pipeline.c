@@ -233,20 +233,24 @@ static ember_status tokens_of(ember__text_scratch *s, const ember_text_options *
 /* ----------------------------------------------------------- hash_vocab */
 
 /* The stored form of word w[0..len) under `salt` (VOCAB_HASH_HEX hex digits):
- * VOCAB_HASH_HEX digits and a NUL in `out`. *buf (*cap bytes) is a growing
- * buffer for salt || word. EMBER_ERR_NOMEM. */
-static ember_status word_hash(const char *salt, const char *w, size_t len, char **buf,
-                              size_t *cap, char out[VOCAB_HASH_HEX + 1], ember_error *err)
+ * VOCAB_HASH_HEX digits and a NUL in `out`. *h is a digest kept across calls
+ * (started here when h->ctx is NULL; the caller ends it with
+ * ember__sha256_deinit). EMBER_ERR_NOMEM. */
+static ember_status word_hash(ember_sha256 *h, const char *salt, const char *w, size_t len,
+                              char out[VOCAB_HASH_HEX + 1], ember_error *err)
 {
     char hex[EMBER_SHA256_HEX_LEN + 1];
-    if (len > SIZE_MAX - VOCAB_HASH_HEX ||
-        !ember__text_grow((void **)buf, cap, VOCAB_HASH_HEX + len, 1))
-        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "hashing a %zu-byte word: out of memory", len);
-    memcpy(*buf, salt, VOCAB_HASH_HEX);
-    memcpy(*buf + VOCAB_HASH_HEX, w, len);
-    ember_status st = ember__sha256_hex(*buf, VOCAB_HASH_HEX + len, hex, err);
-    if (st != EMBER_OK)
+    ember_status st = h->ctx ? EMBER_OK : ember__sha256_init(h, err);
+    if (st == EMBER_OK)
+        st = ember__sha256_update(h, salt, VOCAB_HASH_HEX, err);
+    if (st == EMBER_OK)
+        st = ember__sha256_update(h, w, len, err);
+    if (st == EMBER_OK)
+        st = ember__sha256_final_reset(h, hex, err);
+    if (st != EMBER_OK) {
+        ember__sha256_deinit(h); /* the next call starts afresh */
         return st;
+    }
     memcpy(out, hex, VOCAB_HASH_HEX);
     out[VOCAB_HASH_HEX] = '\0';
     return EMBER_OK;
@@ -284,14 +288,14 @@ static ember_status hash_words(ember__strtab *vocab, uint32_t **id_off, int64_t 
 {
     ember__strtab t = {0};
     uint32_t *ids = malloc((size_t)(V ? V : 1) * sizeof *ids);
-    char *buf = NULL, hx[VOCAB_HASH_HEX + 1];
-    size_t cap = 0;
+    char hx[VOCAB_HASH_HEX + 1];
+    ember_sha256 h = {0};
     ember_status st = ids ? vocab_salt(vocab, *id_off, V, salt, err)
                           : EMBER_FAIL(err, EMBER_ERR_NOMEM, "hash_vocab: out of memory");
     for (int64_t k = 0; k < V && st == EMBER_OK; k++) {
         const char *w = vocab->pool + (*id_off)[k];
         int added;
-        if ((st = word_hash(salt, w, strlen(w), &buf, &cap, hx, err)) != EMBER_OK)
+        if ((st = word_hash(&h, salt, w, strlen(w), hx, err)) != EMBER_OK)
             break;
         ember__strtab_slot *sl = ember__strtab_upsert(&t, hx, VOCAB_HASH_HEX,
                                                       ember__fnv1a64(hx, VOCAB_HASH_HEX), &added);
@@ -307,7 +311,7 @@ static ember_status hash_words(ember__strtab *vocab, uint32_t **id_off, int64_t 
             ids[k] = sl->off;
         }
     }
-    free(buf);
+    ember__sha256_deinit(&h);
     if (st != EMBER_OK) {
         free(ids);
         ember__strtab_free(&t);
@@ -429,13 +433,12 @@ int64_t ember_pipeline_class_id(const ember_pipeline *p, const char *label)
 /* -------------------------------------------------------------- encode */
 
 /* What one encode call needs to look tokens up in a hashed vocabulary: the
- * buffer word_hash uses, and a cache token -> id (at most HASH_CACHE_MAX
+ * digest word_hash reuses, and a cache token -> id (at most HASH_CACHE_MAX
  * tokens) so that each distinct token is hashed once. Unused without
  * hash_vocab. */
 typedef struct hashed_lookup {
     ember__strtab cache;
-    char *buf;
-    size_t cap;
+    ember_sha256 sha;
 } hashed_lookup;
 
 /* A token's id with hash_vocab: from the cache, or hashed and looked up. */
@@ -448,7 +451,7 @@ static ember_status hashed_token_id(const ember_pipeline *p, hashed_lookup *lk, 
         return EMBER_OK;
     }
     char hx[VOCAB_HASH_HEX + 1];
-    ember_status st = word_hash(p->salt, w, tk->len, &lk->buf, &lk->cap, hx, err);
+    ember_status st = word_hash(&lk->sha, p->salt, w, tk->len, hx, err);
     if (st != EMBER_OK)
         return st;
     const ember__strtab_slot *sl =
@@ -632,7 +635,7 @@ ember_status ember_pipeline_encode(const ember_pipeline *p, const ember_text_dat
     }
     ember__text_scratch_free(&s);
     ember__strtab_free(&lk.cache);
-    free(lk.buf);
+    ember__sha256_deinit(&lk.sha);
     *ids = r;
     if (labels)
         *labels = y;
@@ -643,7 +646,7 @@ nomem:
 fail:
     ember__text_scratch_free(&s);
     ember__strtab_free(&lk.cache);
-    free(lk.buf);
+    ember__sha256_deinit(&lk.sha);
     ember_ragged_destroy(r);
     ember_tensor_destroy(y);
     return st;
