@@ -420,6 +420,10 @@ typedef struct ember_text_options {
     /* vocabulary */
     int64_t min_count;       /* words seen fewer times map to <oov>; >= 1 (1) */
     int64_t max_vocab;       /* keep the most frequent words (0 = no limit) */
+    /* privacy (docs/privacy.md) */
+    int hash_vocab;          /* 1: the saved pipeline holds, for each vocabulary word, a
+                                salted SHA-256 of it instead of the word; ids, and so the
+                                trained weights, are the same as with 0 (0) */
 } ember_text_options;
 
 ember_text_options ember_text_options_default(void);
@@ -448,7 +452,9 @@ void ember_pipeline_destroy(ember_pipeline *p); /* NULL ok */
  * least min_count times are kept, at most max_vocab of them, and get ids 2..
  * by count descending, then byte order (so the result never depends on the
  * order of the examples). Labels: every label of every example, distinct,
- * sorted by byte order; class ids 0..K-1. Fitting again replaces both; on
+ * sorted by byte order; class ids 0..K-1. With hash_vocab the kept words
+ * are replaced by their hashes after this order is set, so every id is the
+ * one it would be without. Fitting again replaces both; on
  * failure the pipeline is left as it was. Errors: EMBER_ERR_ARG (NULL, an
  * empty set, vocabulary + buckets beyond the int32 id range),
  * EMBER_ERR_NOMEM. */
@@ -467,8 +473,9 @@ int64_t ember_pipeline_class_id(const ember_pipeline *p, const char *label);
  * each token's id (1 if not in the vocabulary), followed by its character
  * n-grams, the CJK bigram and the word n-grams that end at it. An example
  * with no tokens at all (empty, only punctuation or markup) gets the single
- * id 1, so no bag is empty. Both outputs are the caller's; on failure
- * neither is set. Deterministic. Errors: EMBER_ERR_STATE (not fitted),
+ * id 1, so no bag is empty. With hash_vocab a token is looked up by its hash
+ * (one SHA-256 per distinct token per call), giving the same ids. Both
+ * outputs are the caller's; on failure neither is set. Deterministic. Errors: EMBER_ERR_STATE (not fitted),
  * EMBER_ERR_FORMAT "test.csv:18: label 'xyz' was not in the training data
  * (example 17)" or "example 3: no label" (the example named as
  * ember_text_dataset_where does; examples counted from 0), EMBER_ERR_ARG,
@@ -487,16 +494,29 @@ ember_status ember_text_dataset_drop_unknown_labels(ember_text_dataset *d, const
 /* The fitted pipeline as JSON text (caller frees with free()):
  * {"version":1,"options":{every option},"vocab":[words by id],
  *  "labels":[by class id],"buckets":N}. EMBER_ERR_STATE when not fitted.
+ * With hash_vocab, options has "hash_vocab":1, "vocab" holds each word's
+ * hash instead of the word (32 lowercase hex digits: the first 16 bytes of
+ * SHA-256(salt || word), the salt as its 32 hex characters, the word as
+ * UTF-8 bytes) and "vocab_salt" the salt: the first 16 bytes, in hex, of
+ * SHA-256("ember-hash-vocab-salt-v1" NUL, then each kept word and a NUL, in
+ * id order), so equal data and options give equal files. Without
+ * hash_vocab neither key is written (so older builds read the JSON, and
+ * refuse a hashed one rather than treat every word as <oov>); a JSON
+ * without "hash_vocab" reads as 0.
  * from_json gives back a fitted pipeline that encodes identically. It is
  * strict: a syntax error (byte offset given), a missing, unknown or
  * duplicate key, a wrong type, an option out of range, "buckets" unequal to
- * options.buckets, an empty or duplicate vocabulary word, labels not
- * distinct and sorted, or another version are EMBER_ERR_FORMAT naming the
- * field ("pipeline JSON: options.buckets: expected 0..2147483646, got -5"). */
+ * options.buckets, an empty or duplicate vocabulary word, a hash or salt
+ * that is not 32 lowercase hex digits, "vocab_salt" without hash_vocab (or
+ * missing with it), labels not distinct and sorted, or another version are
+ * EMBER_ERR_FORMAT naming the field ("pipeline JSON: options.buckets:
+ * expected 0..2147483646, got -5"). */
 ember_status ember_pipeline_to_json(const ember_pipeline *p, char **json, ember_error *err);
 ember_status ember_pipeline_from_json(ember_pipeline **out, const char *json, ember_error *err);
 /* The items of one text as encode would produce them, space-separated (for
- * inspection; caller frees with free()): tokens as themselves, hashed
+ * inspection; caller frees with free()): the text's own tokens as
+ * themselves (also with hash_vocab: they come from `text`, never from the
+ * vocabulary, which this does not consult), hashed
  * n-grams with a leading '#': word n-grams joined by '_' ("#good_movie"),
  * character n-grams ("#<wh"), CJK bigrams ("#北京"). Works before fit. An
  * empty text gives "". Errors: EMBER_ERR_ARG, EMBER_ERR_NOMEM. */

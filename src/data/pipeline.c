@@ -20,9 +20,16 @@
  * Saved models hold ids, so every rule of cleaning, tokenising and hashing
  * is part of the file format: a change to any of them needs a new
  * PIPELINE_JSON_VERSION (and the old rules kept for old files).
+ *
+ * hash_vocab (docs/privacy.md): fit builds the vocabulary as always, then
+ * replaces each word by a salted SHA-256 of it, keeping its id; encode hashes
+ * a token (once per distinct token per call) and looks the hash up. The
+ * tables, the ids and the n-gram buckets are otherwise untouched, so the
+ * weights trained on the ids are the same with and without it.
  */
 #include "text.h"
 #include "text_dataset.h"
+#include "io/hash.h"
 #include "io/json_util.h"
 
 #include <cjson/cJSON.h>
@@ -37,6 +44,21 @@
 #define MAX_VOCAB_PLUS_BUCKETS ((int64_t)INT32_MAX - 1)
 /* JSON numbers are doubles: integers above 2^53 are not exact. */
 #define JSON_DOC "pipeline JSON" /* names the document in errors */
+/* hash_vocab: a word is stored as the first 16 bytes (32 hex digits) of
+ * SHA-256(salt || word). 128 bits: two words of one vocabulary collide with
+ * probability about V^2 / 2^129, nil for any real V; full 64 digits would
+ * only make the file longer. */
+#define VOCAB_HASH_HEX 32
+/* The salt is SHA-256 of this prefix, its NUL, and each kept word with its
+ * NUL in id order, cut to VOCAB_HASH_HEX digits: deterministic (same data
+ * and options, same file) and different for different vocabularies, so a
+ * table of hashes made for one model does not apply to another. Part of the
+ * file format. */
+#define VOCAB_SALT_PREFIX "ember-hash-vocab-salt-v1"
+/* Distinct tokens one encode call remembers with their ids (hash_vocab), so
+ * that each is hashed once: 2^18 tokens, at most about 13 MiB of slots plus
+ * the tokens' bytes. Tokens beyond it are hashed at every occurrence. */
+#define HASH_CACHE_MAX 262144
 
 struct ember_pipeline {
     ember_text_options opt;
@@ -45,6 +67,7 @@ struct ember_pipeline {
     uint32_t *id_off;    /* [V] offset of word 2 + k in vocab.pool */
     int64_t V;
     ember__labels labels;
+    char salt[VOCAB_HASH_HEX + 1]; /* hash_vocab: the salt in hex, else "" */
 };
 
 ember_text_options ember_text_options_default(void)
@@ -66,6 +89,7 @@ ember_text_options ember_text_options_default(void)
     o.buckets = 200000;
     o.min_count = 1;
     o.max_vocab = 0;
+    o.hash_vocab = 0;
     return o;
 }
 
@@ -85,9 +109,11 @@ typedef struct opt_field {
     size_t off;
     int is64; /* int64_t field, else int */
     int64_t lo, hi;
+    int optional; /* written only when not 0, read as 0 when missing (added after
+                     version 1 was out, so older files and builds keep working) */
 } opt_field;
 
-#define F(name, is64, lo, hi) {#name, offsetof(ember_text_options, name), is64, lo, hi}
+#define F(name, is64, lo, hi) {#name, offsetof(ember_text_options, name), is64, lo, hi, 0}
 static const opt_field FIELDS[] = {
     F(nfkc, 0, 0, 1),
     F(casefold, 0, 0, 1),
@@ -104,6 +130,7 @@ static const opt_field FIELDS[] = {
     F(buckets, 1, 0, MAX_VOCAB_PLUS_BUCKETS),
     F(min_count, 1, 1, INT64_MAX),
     F(max_vocab, 1, 0, INT64_MAX),
+    {"hash_vocab", offsetof(ember_text_options, hash_vocab), 0, 0, 1, 1},
 };
 #undef F
 #define NFIELDS (sizeof FIELDS / sizeof FIELDS[0])
@@ -179,6 +206,7 @@ static void drop_tables(ember_pipeline *p)
     p->id_off = NULL;
     p->V = 0;
     ember__labels_free(&p->labels);
+    p->salt[0] = '\0';
     p->fitted = 0;
 }
 
@@ -202,6 +230,101 @@ static ember_status tokens_of(ember__text_scratch *s, const ember_text_options *
     return st;
 }
 
+/* ----------------------------------------------------------- hash_vocab */
+
+/* The stored form of word w[0..len) under `salt` (VOCAB_HASH_HEX hex digits):
+ * VOCAB_HASH_HEX digits and a NUL in `out`. *h is a digest kept across calls
+ * (started here when h->ctx is NULL; the caller ends it with
+ * ember__sha256_deinit). EMBER_ERR_NOMEM. */
+static ember_status word_hash(ember_sha256 *h, const char *salt, const char *w, size_t len,
+                              char out[VOCAB_HASH_HEX + 1], ember_error *err)
+{
+    char hex[EMBER_SHA256_HEX_LEN + 1];
+    ember_status st = h->ctx ? EMBER_OK : ember__sha256_init(h, err);
+    if (st == EMBER_OK)
+        st = ember__sha256_update(h, salt, VOCAB_HASH_HEX, err);
+    if (st == EMBER_OK)
+        st = ember__sha256_update(h, w, len, err);
+    if (st == EMBER_OK)
+        st = ember__sha256_final_reset(h, hex, err);
+    if (st != EMBER_OK) {
+        ember__sha256_deinit(h); /* the next call starts afresh */
+        return st;
+    }
+    memcpy(out, hex, VOCAB_HASH_HEX);
+    out[VOCAB_HASH_HEX] = '\0';
+    return EMBER_OK;
+}
+
+/* The salt of a vocabulary (words in id order): see VOCAB_SALT_PREFIX. */
+static ember_status vocab_salt(const ember__strtab *vocab, const uint32_t *id_off, int64_t V,
+                               char out[VOCAB_HASH_HEX + 1], ember_error *err)
+{
+    char hex[EMBER_SHA256_HEX_LEN + 1];
+    ember_sha256 h;
+    ember_status st = ember__sha256_init(&h, err);
+    if (st == EMBER_OK)
+        st = ember__sha256_update(&h, VOCAB_SALT_PREFIX, sizeof VOCAB_SALT_PREFIX, err);
+    for (int64_t k = 0; k < V && st == EMBER_OK; k++) {
+        const char *w = vocab->pool + id_off[k];
+        st = ember__sha256_update(&h, w, strlen(w) + 1, err);
+    }
+    if (st != EMBER_OK) {
+        ember__sha256_deinit(&h);
+        return st;
+    }
+    if ((st = ember__sha256_final(&h, hex, err)) != EMBER_OK)
+        return st;
+    memcpy(out, hex, VOCAB_HASH_HEX);
+    out[VOCAB_HASH_HEX] = '\0';
+    return EMBER_OK;
+}
+
+/* Replace the words of a built vocabulary (*vocab, *id_off, V words) by
+ * their hashes, each keeping its id; the salt goes to `salt`. On failure
+ * the vocabulary is left as it was. */
+static ember_status hash_words(ember__strtab *vocab, uint32_t **id_off, int64_t V,
+                               char salt[VOCAB_HASH_HEX + 1], ember_error *err)
+{
+    ember__strtab t = {0};
+    uint32_t *ids = malloc((size_t)(V ? V : 1) * sizeof *ids);
+    char hx[VOCAB_HASH_HEX + 1];
+    ember_sha256 h = {0};
+    ember_status st = ids ? vocab_salt(vocab, *id_off, V, salt, err)
+                          : EMBER_FAIL(err, EMBER_ERR_NOMEM, "hash_vocab: out of memory");
+    for (int64_t k = 0; k < V && st == EMBER_OK; k++) {
+        const char *w = vocab->pool + (*id_off)[k];
+        int added;
+        if ((st = word_hash(&h, salt, w, strlen(w), hx, err)) != EMBER_OK)
+            break;
+        ember__strtab_slot *sl = ember__strtab_upsert(&t, hx, VOCAB_HASH_HEX,
+                                                      ember__fnv1a64(hx, VOCAB_HASH_HEX), &added);
+        if (!sl)
+            st = EMBER_FAIL(err, EMBER_ERR_NOMEM, "hash_vocab: out of memory (%lld words)",
+                            (long long)V);
+        else if (!added) /* 128-bit SHA-256 prefixes: never seen, but not assumed away */
+            st = EMBER_FAIL(err, EMBER_ERR_STATE, "hash_vocab: words %lld and %lld have the "
+                            "same hash; train without --hash-vocab", (long long)(sl->value - 2),
+                            (long long)k);
+        else {
+            sl->value = 2 + k;
+            ids[k] = sl->off;
+        }
+    }
+    ember__sha256_deinit(&h);
+    if (st != EMBER_OK) {
+        free(ids);
+        ember__strtab_free(&t);
+        salt[0] = '\0';
+        return st;
+    }
+    ember__strtab_free(vocab);
+    free(*id_off);
+    *vocab = t;
+    *id_off = ids;
+    return EMBER_OK;
+}
+
 ember_status ember_pipeline_fit(ember_pipeline *p, const ember_text_dataset *d,
                                 ember_error *err)
 {
@@ -218,6 +341,7 @@ ember_status ember_pipeline_fit(ember_pipeline *p, const ember_text_dataset *d,
     const char **names = NULL;
     int64_t V = 0;
     int any_join = 0; /* did the training texts have CJK bigrams? */
+    char salt[VOCAB_HASH_HEX + 1] = "";
     ember_status st = EMBER_OK;
     for (int64_t i = 0; i < n && st == EMBER_OK; i++) {
         st = tokens_of(&s, &p->opt, ember_text_dataset_text(d, i), err);
@@ -244,6 +368,8 @@ ember_status ember_pipeline_fit(ember_pipeline *p, const ember_text_dataset *d,
                         "the %lld ids an int32 holds; lower max_vocab or buckets",
                         (long long)V, (long long)p->opt.buckets,
                         (long long)MAX_VOCAB_PLUS_BUCKETS);
+    if (st == EMBER_OK && p->opt.hash_vocab) /* after the order is set: ids do not change */
+        st = hash_words(&vocab, &id_off, V, salt, err);
     /* labels: every label of every example (not only the first) */
     int64_t total = 0;
     for (int64_t i = 0; i < n && st == EMBER_OK; i++)
@@ -278,6 +404,7 @@ ember_status ember_pipeline_fit(ember_pipeline *p, const ember_text_dataset *d,
     p->id_off = id_off;
     p->V = V;
     p->labels = labels;
+    memcpy(p->salt, salt, sizeof salt);
     p->fitted = 1;
     return EMBER_OK;
 }
@@ -305,20 +432,61 @@ int64_t ember_pipeline_class_id(const ember_pipeline *p, const char *label)
 
 /* -------------------------------------------------------------- encode */
 
-static inline int32_t token_id(const ember_pipeline *p, const ember__text_scratch *s,
-                               const ember__text_token *tk)
+/* What one encode call needs to look tokens up in a hashed vocabulary: the
+ * digest word_hash reuses, and a cache token -> id (at most HASH_CACHE_MAX
+ * tokens) so that each distinct token is hashed once. Unused without
+ * hash_vocab. */
+typedef struct hashed_lookup {
+    ember__strtab cache;
+    ember_sha256 sha;
+} hashed_lookup;
+
+/* A token's id with hash_vocab: from the cache, or hashed and looked up. */
+static ember_status hashed_token_id(const ember_pipeline *p, hashed_lookup *lk, const char *w,
+                                    const ember__text_token *tk, int32_t *id, ember_error *err)
 {
+    const ember__strtab_slot *c = ember__strtab_find(&lk->cache, w, tk->len, tk->hash);
+    if (c) {
+        *id = (int32_t)c->value;
+        return EMBER_OK;
+    }
+    char hx[VOCAB_HASH_HEX + 1];
+    ember_status st = word_hash(&lk->sha, p->salt, w, tk->len, hx, err);
+    if (st != EMBER_OK)
+        return st;
     const ember__strtab_slot *sl =
-        ember__strtab_find(&p->vocab, s->words + tk->off, tk->len, tk->hash);
-    return sl ? (int32_t)sl->value : 1;
+        ember__strtab_find(&p->vocab, hx, VOCAB_HASH_HEX, ember__fnv1a64(hx, VOCAB_HASH_HEX));
+    *id = sl ? (int32_t)sl->value : 1;
+    if (lk->cache.count < HASH_CACHE_MAX) {
+        int added;
+        ember__strtab_slot *ns = ember__strtab_upsert(&lk->cache, w, tk->len, tk->hash, &added);
+        if (!ns)
+            return EMBER_FAIL(err, EMBER_ERR_NOMEM, "hash_vocab: out of memory caching tokens");
+        ns->value = *id;
+    }
+    return EMBER_OK;
 }
 
-static int32_t item_id(const ember_pipeline *p, const ember__text_scratch *s,
-                       const ember__text_item *it)
+static inline ember_status token_id(const ember_pipeline *p, hashed_lookup *lk,
+                                    const ember__text_scratch *s, const ember__text_token *tk,
+                                    int32_t *id, ember_error *err)
+{
+    const char *w = s->words + tk->off;
+    if (p->opt.hash_vocab)
+        return hashed_token_id(p, lk, w, tk, id, err);
+    const ember__strtab_slot *sl = ember__strtab_find(&p->vocab, w, tk->len, tk->hash);
+    *id = sl ? (int32_t)sl->value : 1;
+    return EMBER_OK;
+}
+
+static ember_status item_id(const ember_pipeline *p, hashed_lookup *lk,
+                            const ember__text_scratch *s, const ember__text_item *it,
+                            int32_t *id, ember_error *err)
 {
     if (it->kind == EMBER__ITEM_TOKEN)
-        return token_id(p, s, &s->tok[it->tok]);
-    return (int32_t)(2 + p->V + (int64_t)(it->hash % (uint64_t)p->opt.buckets));
+        return token_id(p, lk, s, &s->tok[it->tok], id, err);
+    *id = (int32_t)(2 + p->V + (int64_t)(it->hash % (uint64_t)p->opt.buckets));
+    return EMBER_OK;
 }
 
 /* Characters of a label quoted in a message, so that a long one cannot push
@@ -411,6 +579,7 @@ ember_status ember_pipeline_encode(const ember_pipeline *p, const ember_text_dat
     ember_tensor *y = NULL;
     ember_ragged *r = NULL;
     ember__text_scratch s = {0};
+    hashed_lookup lk = {0};
     ember_status st;
     if (labels) { /* labels first: a bad one fails before any text work */
         st = ember_tensor_create(&y, 1, &n, err);
@@ -448,12 +617,13 @@ ember_status ember_pipeline_encode(const ember_pipeline *p, const ember_text_dat
             goto nomem;
         if (m == 0)
             r->ids[used++] = 1; /* an empty bag would average nothing */
-        else if (plain)
-            for (size_t k = 0; k < m; k++)
-                r->ids[used++] = token_id(p, &s, &s.tok[k]);
-        else
-            for (size_t k = 0; k < m; k++)
-                r->ids[used++] = item_id(p, &s, &s.items[k]);
+        for (size_t k = 0; k < m && st == EMBER_OK; k++)
+            st = plain ? token_id(p, &lk, &s, &s.tok[k], &r->ids[used++], err)
+                       : item_id(p, &lk, &s, &s.items[k], &r->ids[used++], err);
+        if (st != EMBER_OK) {
+            ember__error_prefix(err, "example %lld", (long long)i);
+            goto fail;
+        }
         r->offsets[i + 1] = used;
     }
     if (!r->ids && !(r->ids = malloc(sizeof(int32_t))))
@@ -464,6 +634,8 @@ ember_status ember_pipeline_encode(const ember_pipeline *p, const ember_text_dat
             r->ids = shrunk;
     }
     ember__text_scratch_free(&s);
+    ember__strtab_free(&lk.cache);
+    ember__sha256_deinit(&lk.sha);
     *ids = r;
     if (labels)
         *labels = y;
@@ -473,6 +645,8 @@ nomem:
                     (long long)n);
 fail:
     ember__text_scratch_free(&s);
+    ember__strtab_free(&lk.cache);
+    ember__sha256_deinit(&lk.sha);
     ember_ragged_destroy(r);
     ember_tensor_destroy(y);
     return st;
@@ -555,14 +729,18 @@ ember_status ember_pipeline_to_json(const ember_pipeline *p, char **json, ember_
     cJSON *root = cJSON_CreateObject(), *o = NULL, *v = NULL, *l = NULL;
     int ok = root && cJSON_AddNumberToObject(root, "version", PIPELINE_JSON_VERSION) &&
              (o = cJSON_AddObjectToObject(root, "options"));
-    for (size_t i = 0; ok && i < NFIELDS; i++)
-        ok = cJSON_AddNumberToObject(o, FIELDS[i].name, (double)field_get(&p->opt, &FIELDS[i])) !=
-             NULL;
+    for (size_t i = 0; ok && i < NFIELDS; i++) {
+        int64_t x = field_get(&p->opt, &FIELDS[i]);
+        if (x != 0 || !FIELDS[i].optional)
+            ok = cJSON_AddNumberToObject(o, FIELDS[i].name, (double)x) != NULL;
+    }
     ok = ok && (v = cJSON_AddArrayToObject(root, "vocab"));
-    for (int64_t k = 0; ok && k < p->V; k++) {
+    for (int64_t k = 0; ok && k < p->V; k++) { /* the words, or with hash_vocab their hashes */
         cJSON *s = cJSON_CreateString(p->vocab.pool + p->id_off[k]);
         ok = s && cJSON_AddItemToArray(v, s);
     }
+    if (p->opt.hash_vocab)
+        ok = ok && cJSON_AddStringToObject(root, "vocab_salt", p->salt);
     ok = ok && (l = cJSON_AddArrayToObject(root, "labels"));
     for (int64_t k = 0; ok && k < p->labels.K; k++) {
         cJSON *s = cJSON_CreateString(p->labels.pool + p->labels.off[k]);
@@ -622,15 +800,24 @@ static ember_status read_options(ember_text_options *o, const cJSON *obj, ember_
                               (long long)v);
         field_set(o, &FIELDS[i], v);
     }
-    for (size_t i = 0; i < NFIELDS; i++)
-        if (!(seen & (1u << i)))
+    for (size_t i = 0; i < NFIELDS; i++) /* an optional one stays 0 */
+        if (!(seen & (1u << i)) && !FIELDS[i].optional)
             return EMBER_FAIL(err, EMBER_ERR_FORMAT, "pipeline JSON: options.%s: missing",
                               FIELDS[i].name);
     return check_options(o, "pipeline JSON: options.", EMBER_ERR_FORMAT, err);
 }
 
-enum { K_VERSION, K_OPTIONS, K_VOCAB, K_LABELS, K_BUCKETS, K_COUNT };
-static const char *const KEYS[K_COUNT] = {"version", "options", "vocab", "labels", "buckets"};
+/* vocab_salt is there exactly when options.hash_vocab is 1. */
+enum { K_VERSION, K_OPTIONS, K_VOCAB, K_LABELS, K_BUCKETS, K_VOCAB_SALT, K_COUNT };
+static const char *const KEYS[K_COUNT] = {"version", "options", "vocab", "labels", "buckets",
+                                          "vocab_salt"};
+
+/* A hash or salt of hash_vocab: VOCAB_HASH_HEX lowercase hex digits. */
+static int is_hash_hex(const char *s)
+{
+    size_t n = strspn(s, "0123456789abcdef");
+    return n == VOCAB_HASH_HEX && s[n] == '\0';
+}
 
 static ember_status read_vocab(ember_pipeline *p, const cJSON *arr, ember_error *err)
 {
@@ -655,6 +842,10 @@ static ember_status read_vocab(ember_pipeline *p, const cJSON *arr, ember_error 
         if (len == 0 || len >= UINT32_MAX)
             return EMBER_FAIL(err, EMBER_ERR_FORMAT, "pipeline JSON: vocab[%lld]: %s word",
                               (long long)k, len ? "too long a" : "empty");
+        if (p->opt.hash_vocab && !is_hash_hex(j->valuestring))
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "pipeline JSON: vocab[%lld]: expected %d "
+                              "lowercase hex digits (options.hash_vocab is 1), got '%.40s'",
+                              (long long)k, VOCAB_HASH_HEX, j->valuestring);
         int added;
         ember__strtab_slot *sl = ember__strtab_upsert(
             &p->vocab, j->valuestring, (uint32_t)len, ember__fnv1a64(j->valuestring, len), &added);
@@ -671,6 +862,23 @@ static ember_status read_vocab(ember_pipeline *p, const cJSON *arr, ember_error 
     return EMBER_OK;
 nomem:
     return EMBER_FAIL(err, EMBER_ERR_NOMEM, "pipeline JSON: vocab: out of memory");
+}
+
+/* "vocab_salt" (j, NULL when absent) against options.hash_vocab. */
+static ember_status read_salt(ember_pipeline *p, const cJSON *j, ember_error *err)
+{
+    if (!p->opt.hash_vocab)
+        return j ? EMBER_FAIL(err, EMBER_ERR_FORMAT, "pipeline JSON: vocab_salt: present, but "
+                              "options.hash_vocab is 0")
+                 : EMBER_OK;
+    if (!j)
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "pipeline JSON: vocab_salt: missing (options."
+                          "hash_vocab is 1)");
+    if (!cJSON_IsString(j) || !is_hash_hex(j->valuestring))
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "pipeline JSON: vocab_salt: expected a string "
+                          "of %d lowercase hex digits", VOCAB_HASH_HEX);
+    memcpy(p->salt, j->valuestring, VOCAB_HASH_HEX + 1);
+    return EMBER_OK;
 }
 
 static ember_status read_labels(ember_pipeline *p, const cJSON *arr, ember_error *err)
@@ -730,7 +938,7 @@ ember_status ember_pipeline_from_json(ember_pipeline **out, const char *json, em
             item[i] = j;
     }
     for (int i = 0; i < K_COUNT && st == EMBER_OK; i++)
-        if (!item[i])
+        if (!item[i] && i != K_VOCAB_SALT)
             st = EMBER_FAIL(err, EMBER_ERR_FORMAT, "pipeline JSON: %s: missing", KEYS[i]);
     int64_t version = 0, buckets = 0;
     if (st == EMBER_OK && (st = ember__json_int(item[K_VERSION], JSON_DOC, "version", &version, err)) == EMBER_OK &&
@@ -747,6 +955,8 @@ ember_status ember_pipeline_from_json(ember_pipeline **out, const char *json, em
         st = EMBER_FAIL(err, EMBER_ERR_FORMAT,
                         "pipeline JSON: buckets: %lld differs from options.buckets %lld",
                         (long long)buckets, (long long)p->opt.buckets);
+    if (st == EMBER_OK)
+        st = read_salt(p, item[K_VOCAB_SALT], err);
     if (st == EMBER_OK)
         st = read_vocab(p, item[K_VOCAB], err);
     if (st == EMBER_OK)

@@ -57,6 +57,23 @@ ember_status ember__sha256_final(ember_sha256 *h, char out[EMBER_SHA256_HEX_LEN 
     return EMBER_OK;
 }
 
+ember_status ember__sha256_final_reset(ember_sha256 *h, char out[EMBER_SHA256_HEX_LEN + 1],
+                                       ember_error *err)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    out[0] = '\0';
+    EVP_MD_CTX *ctx = h->ctx;
+    /* type NULL: the digest set by ember__sha256_init (SHA-256) again */
+    if (!ctx || EVP_DigestFinal_ex(ctx, md, &md_len) != 1 || md_len != 32 ||
+        EVP_DigestInit_ex2(ctx, NULL, NULL) != 1) {
+        ember__sha256_deinit(h);
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "SHA-256: libcrypto failed to finish a digest");
+    }
+    to_hex(md, out);
+    return EMBER_OK;
+}
+
 void ember__sha256_deinit(ember_sha256 *h)
 {
     EVP_MD_CTX_free((EVP_MD_CTX *)h->ctx); /* NULL is a no-op */

@@ -46,6 +46,11 @@ static const char train_usage[] =
     "  --max-vocab N          keep the N most frequent words (default: all)\n"
     "  --numbers              replace digit runs with <num>\n"
     "  --email-headers        strip an RFC 822 header block from each text\n"
+    "  --hash-vocab           store a salted SHA-256 of each vocabulary word instead of the\n"
+    "                         word, for sensitive data: the model file no longer lists the\n"
+    "                         words, but anyone holding it can still test a guessed word, and\n"
+    "                         labels stay readable (docs/privacy.md). Ids and weights are\n"
+    "                         the same as without it\n"
     "model:\n"
     "  --arch A               text (the reference model; default for text), mlp (default for\n"
     "                         images), cnn (the Fashion-MNIST CNN: conv 32 3x3, pool 2,\n"
@@ -184,6 +189,8 @@ static int parse_args(int argc, char **argv, train_args *a)
             a->topt.replace_numbers = 1;
         } else if (!strcmp(argv[i], "--email-headers")) {
             a->topt.strip_email_headers = 1;
+        } else if (!strcmp(argv[i], "--hash-vocab")) {
+            a->topt.hash_vocab = 1;
         } else if (OPT("--train-labels")) {
             a->train_labels = v;
         } else if (OPT("--train")) {
