@@ -12,9 +12,7 @@ set -u
 EMBER=$1
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-fails=0 passes=0
-ok()   { passes=$((passes + 1)); }
-fail() { fails=$((fails + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/../lib.sh"
 command -v python3 >/dev/null || { echo "python3 needed"; exit 1; }
 
 # 90 examples, 3 classes; names, card and account numbers among the words.
@@ -97,5 +95,4 @@ cmp -s <(tail -n +2 "$T/test.plain") <(tail -n +2 "$T/test.hashed") && ok ||
 "$EMBER" train --help >"$T/help" && grep -q -- "--hash-vocab" "$T/help" && grep -q "docs/privacy.md" "$T/help" &&
     ok || fail "ember train --help does not document --hash-vocab"
 
-echo "hash_vocab_cli: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish hash_vocab_cli

@@ -569,6 +569,7 @@ static int record_lineage(cli_lineage *L, const train_args *a, int argc, char **
     cli_lineage_opt_num(L, "max-vocab", (double)a->topt.max_vocab);
     cli_lineage_opt(L, "numbers", NULL, a->topt.replace_numbers);
     cli_lineage_opt(L, "email-headers", NULL, a->topt.strip_email_headers);
+    cli_lineage_opt(L, "hash-vocab", NULL, a->topt.hash_vocab);
     /* model */
     cli_lineage_opt(L, "arch", a->arch ? a->arch : text ? "text" : "mlp", 1);
     cli_lineage_opt_num(L, "embedding-dim", (double)a->emb_dim);
