@@ -156,7 +156,7 @@ int cmd_calibrate(int argc, char **argv)
 {
     const char *C = "calibrate";
     const char *pos[2] = {NULL, NULL}, *out_path = NULL, *target_s = NULL;
-    cli_data_opts dopt = {NULL, NULL, NULL, 256, 0};
+    cli_data_opts dopt = {NULL, NULL, NULL, 256, 0, 0};
     long long threads = 0;
     double target = 0;
     int npos = 0;

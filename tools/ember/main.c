@@ -35,6 +35,8 @@ static const char usage[] =
     "            split for duplicates, leakage and label conflicts (ember data --help)\n"
     "  inspect   print a model's lineage: data fingerprints, settings, code, history\n"
     "  reproduce re-run a model's training from its lineage and compare the weights\n"
+    "  report    one HTML page: learning curves, per-class scores, confusion matrix,\n"
+    "            misclassified images, lineage\n"
     "\n"
     "  ember <command> --help   options of one command\n"
     "  ember --version          version and the git commit it was built from\n"
@@ -306,6 +308,8 @@ int main(int argc, char **argv)
         return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "reproduce"))
         return cmd_reproduce(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report"))
+        return cmd_report(argc - 1, argv + 1);
     fprintf(stderr, "ember: unknown command '%s'\n\n%s", cmd, usage);
     return EXIT_USAGE;
 }

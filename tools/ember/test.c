@@ -99,6 +99,15 @@ static void print_report(const ember_class_report *r, const cli_classes *cls, co
     }
 }
 
+/* Note the images' own shape (before cli_fit_input_shape); returns 0. */
+static int keep_shape(cli_labelled *out, const ember_tensor *x)
+{
+    out->image_ndim = x->ndim;
+    for (int i = 0; i < EMBER_MAX_DIMS; i++)
+        out->image_shape[i] = x->shape[i];
+    return 0;
+}
+
 int cli_labelled_predict(ember_model *m, const char *model_path, const char *data_path,
                          const cli_data_opts *opt, cli_labelled *out, ember_error *err)
 {
@@ -138,11 +147,13 @@ int cli_labelled_predict(ember_model *m, const char *model_path, const char *dat
             cli_model_classes(m, NULL, &out->cls, err) ||
             cli_load_image_folder(data_path, &io, out->cls.n ? &out->cls : NULL, &img, &x, &y,
                                   err) ||
+            keep_shape(out, x) ||
             cli_fit_input_shape(m, x, data_path, err) ||
             ember_model_predict(m, x, opt->batch, &out->p, err))
             goto done;
     } else {
         if (cli_load_idx_pair(data_path, opt->labels, (float)scale, &x, &y, err) ||
+            keep_shape(out, x) ||
             cli_fit_input_shape(m, x, data_path, err) ||
             ember_model_predict(m, x, opt->batch, &out->p, err))
             goto done;
@@ -167,6 +178,12 @@ int cli_labelled_predict(ember_model *m, const char *model_path, const char *dat
             goto done;
         }
     }
+    if (opt->keep_images && x) {
+        out->x = x;
+        out->img = img;
+        x = NULL;
+        img = NULL;
+    }
     rc = 0;
 done:
     ember_tensor_destroy(x);
@@ -185,6 +202,8 @@ void cli_labelled_free(cli_labelled *l)
     free(l->truth);
     cli_classes_free(&l->cls);
     ember_pipeline_destroy(l->pipe);
+    ember_tensor_destroy(l->x);
+    ember_image_dataset_destroy(l->img); /* after x: x may be a view of its images */
     memset(l, 0, sizeof *l);
 }
 
@@ -241,7 +260,7 @@ int cmd_test(int argc, char **argv)
     char *json = NULL;
     int rc = EXIT_OK;
     cli_labelled l = {0};
-    const cli_data_opts dopt = {labels, tcol, lcol, batch, skip_bad};
+    const cli_data_opts dopt = {labels, tcol, lcol, batch, skip_bad, 0};
     if (ember_model_load(&m, pos[0], &err))
         goto fail;
     ember_model_set_threads(m, (int)threads);
