@@ -12,6 +12,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "core.h"
+#include "strbuf.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -30,61 +31,11 @@ int stbi_write_png_to_func(stbi_write_func *func, void *context, int w, int h, i
 
 /* ------------------------------------------------------------ buffer */
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sb_grow(sbuf *b, size_t more)
-{
-    if (b->oom || b->n + more + 1 <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 1 << 16;
-    while (cap < b->n + more + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-        b->oom = 1;
-        return;
-    }
-    b->p = p;
-    b->cap = cap;
-}
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    sb_grow(b, n);
-    if (b->oom)
-        return;
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    sb_grow(b, (size_t)n);
-    if (b->oom)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)n;
-}
-
 /* A string literal, its length known at compile time. */
-#define sb_lit(b, lit) sb_put((b), lit, sizeof(lit) - 1)
+#define sb_lit(b, lit) ember__sb_put((b), lit, sizeof(lit) - 1)
 
 /* Text escaped for HTML (element content and quoted attributes). */
-static void sb_esc(sbuf *b, const char *s)
+static void sb_esc(ember_sbuf *b, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
@@ -93,7 +44,7 @@ static void sb_esc(sbuf *b, const char *s)
         case '&': sb_lit(b, "&amp;"); break;
         case '"': sb_lit(b, "&quot;"); break;
         case '\'': sb_lit(b, "&#39;"); break;
-        default: sb_put(b, s, 1);
+        default: ember__sb_put(b, s, 1);
         }
     }
 }
@@ -126,7 +77,7 @@ static double nice_step(double lo, double hi, int n)
 }
 
 /* One chart: the series of `names` (those the history has) against epochs. */
-static void chart(sbuf *b, const cJSON *hist, const char *title, const char *const *names, int nn)
+static void chart(ember_sbuf *b, const cJSON *hist, const char *title, const char *const *names, int nn)
 {
     int epochs = (int)(cJSON_IsNumber(jget(hist, "epochs")) ? jget(hist, "epochs")->valuedouble : 0);
     double lo = INFINITY, hi = -INFINITY;
@@ -154,49 +105,49 @@ static void chart(sbuf *b, const cJSON *hist, const char *title, const char *con
     double pw = W - L - R, ph = H - T - B;
 #define XP(e) (L + (epochs > 1 ? (double)(e) / (epochs - 1) : 0.5) * pw)
 #define YP(v) (T + (1 - ((v) - lo) / (hi - lo)) * ph)
-    sb_printf(b, "<svg class=\"chart\" width=\"%g\" height=\"%g\" viewBox=\"0 0 %g %g\" role=\"img\">"
+    ember__sb_printf(b, "<svg class=\"chart\" width=\"%g\" height=\"%g\" viewBox=\"0 0 %g %g\" role=\"img\">"
                  "<title>", W, H, W, H);
     sb_esc(b, title);
-    sb_printf(b, " per epoch</title><text x=\"%g\" y=\"16\" class=\"ct\">", L);
+    ember__sb_printf(b, " per epoch</title><text x=\"%g\" y=\"16\" class=\"ct\">", L);
     sb_esc(b, title);
     sb_lit(b, "</text>");
     double step = nice_step(lo, hi, 5);
     for (double t = ceil(lo / step) * step; t <= hi + 1e-12; t += step)
-        sb_printf(b, "<line x1=\"%g\" x2=\"%g\" y1=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>"
+        ember__sb_printf(b, "<line x1=\"%g\" x2=\"%g\" y1=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>"
                      "<text x=\"%g\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">%.4g</text>",
                   L, L + pw, YP(t), YP(t), L - 5, YP(t) + 4, fabs(t) < step * 1e-6 ? 0 : t);
     int estep = epochs <= 12 ? 1 : (int)ceil(epochs / 10.0);
     for (int e = 0; e < epochs; e += estep)
-        sb_printf(b, "<text x=\"%.1f\" y=\"%g\" class=\"tick\" text-anchor=\"middle\">%d</text>", XP(e),
+        ember__sb_printf(b, "<text x=\"%.1f\" y=\"%g\" class=\"tick\" text-anchor=\"middle\">%d</text>", XP(e),
                   T + ph + 16, e + 1);
-    sb_printf(b, "<text x=\"%g\" y=\"%g\" class=\"tick\" text-anchor=\"middle\">epoch</text>",
+    ember__sb_printf(b, "<text x=\"%g\" y=\"%g\" class=\"tick\" text-anchor=\"middle\">epoch</text>",
               L + pw / 2, H - 4);
-    sb_printf(b, "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" class=\"frame\"/>", L, T, pw, ph);
+    ember__sb_printf(b, "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" class=\"frame\"/>", L, T, pw, ph);
     int k = 0;
     for (int s = 0; s < nn; s++) {
         const cJSON *a = jget(hist, names[s]);
         if (!cJSON_IsArray(a))
             continue;
         const char *col = SERIES_COLOURS[k % 4];
-        sb_printf(b, "<polyline class=\"curve\" data-metric=\"%s\" fill=\"none\" stroke=\"%s\" "
+        ember__sb_printf(b, "<polyline class=\"curve\" data-metric=\"%s\" fill=\"none\" stroke=\"%s\" "
                      "stroke-width=\"2\" points=\"", names[s], col);
         int e = 0;
         const cJSON *v;
         cJSON_ArrayForEach(v, a) {
             if (cJSON_IsNumber(v) && isfinite(v->valuedouble))
-                sb_printf(b, "%.1f,%.1f ", XP(e), YP(v->valuedouble));
+                ember__sb_printf(b, "%.1f,%.1f ", XP(e), YP(v->valuedouble));
             e++;
         }
         sb_lit(b, "\"/>");
         e = 0;
         cJSON_ArrayForEach(v, a) {
             if (cJSON_IsNumber(v) && isfinite(v->valuedouble))
-                sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"><title>%s, epoch "
+                ember__sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"><title>%s, epoch "
                              "%d: %.6g</title></circle>", XP(e), YP(v->valuedouble), col, names[s],
                           e + 1, v->valuedouble);
             e++;
         }
-        sb_printf(b, "<line x1=\"%g\" x2=\"%g\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\"/>"
+        ember__sb_printf(b, "<line x1=\"%g\" x2=\"%g\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\"/>"
                      "<text x=\"%g\" y=\"%d\" class=\"tick\">%s</text>", L + pw - 130 + 0.0,
                   L + pw - 112, 12 + 12 * k, 12 + 12 * k, col, L + pw - 108, 16 + 12 * k, names[s]);
         k++;
@@ -206,7 +157,7 @@ static void chart(sbuf *b, const cJSON *hist, const char *title, const char *con
     sb_lit(b, "</svg>\n");
 }
 
-static void curves(sbuf *b, const cJSON *hist)
+static void curves(ember_sbuf *b, const cJSON *hist)
 {
     sb_lit(b, "<h2>Learning curves</h2>\n");
     if (!cJSON_IsObject(hist)) {
@@ -232,7 +183,7 @@ static void curves(sbuf *b, const cJSON *hist)
 
 /* ------------------------------------------------------------ lineage */
 
-static void lineage(sbuf *b, const ember_model *m)
+static void lineage(ember_sbuf *b, const ember_model *m)
 {
     cJSON *run = meta_json(m, EMBER_META_LINEAGE_RUN), *data = meta_json(m, EMBER_META_LINEAGE_DATA);
     cJSON *cfg = meta_json(m, EMBER_META_LINEAGE_CONFIG), *fin = meta_json(m, EMBER_META_LINEAGE_METRICS);
@@ -243,21 +194,21 @@ static void lineage(sbuf *b, const ember_model *m)
         sb_lit(b, "<table class=\"kv\">");
         static const char *const keys[] = {"started", "finished", "host", "ember_version", "git_commit"};
         for (int i = 0; i < 5; i++) {
-            sb_printf(b, "<tr><th>%s</th><td>", keys[i]);
+            ember__sb_printf(b, "<tr><th>%s</th><td>", keys[i]);
             sb_esc(b, jstr(run, keys[i], "-"));
             sb_lit(b, "</td></tr>");
         }
         static const char *const nums[] = {"seconds", "seed", "threads"};
         for (int i = 0; i < 3; i++) {
             const cJSON *v = jget(run, nums[i]);
-            sb_printf(b, "<tr><th>%s</th><td>%.10g</td></tr>", nums[i],
+            ember__sb_printf(b, "<tr><th>%s</th><td>%.10g</td></tr>", nums[i],
                       cJSON_IsNumber(v) ? v->valuedouble : NAN);
         }
         const cJSON *v;
         if (cJSON_IsObject(fin)) {
             sb_lit(b, "<tr><th>final metrics</th><td>");
             cJSON_ArrayForEach(v, fin) if (cJSON_IsNumber(v))
-                sb_printf(b, "%s %.4g &nbsp; ", v->string, v->valuedouble);
+                ember__sb_printf(b, "%s %.4g &nbsp; ", v->string, v->valuedouble);
             sb_lit(b, "</td></tr>");
         }
         sb_lit(b, "</table>\n<h3>Data</h3>\n<table class=\"grid\"><tr><th>role</th><th>file</th>"
@@ -269,23 +220,23 @@ static void lineage(sbuf *b, const ember_model *m)
                 if (shown++ == 20)
                     break;
                 const cJSON *r = jget(f, "records");
-                sb_printf(b, "<tr><td>%s</td><td>", role->string);
+                ember__sb_printf(b, "<tr><td>%s</td><td>", role->string);
                 sb_esc(b, jstr(f, "path", "?"));
-                sb_printf(b, "</td><td>%s</td><td>", jstr(f, "format", "?"));
+                ember__sb_printf(b, "</td><td>%s</td><td>", jstr(f, "format", "?"));
                 if (cJSON_IsNumber(r))
-                    sb_printf(b, "%.0f", r->valuedouble);
-                sb_printf(b, "</td><td><code>%.16s…</code></td></tr>", jstr(f, "sha256", "?"));
+                    ember__sb_printf(b, "%.0f", r->valuedouble);
+                ember__sb_printf(b, "</td><td><code>%.16s…</code></td></tr>", jstr(f, "sha256", "?"));
             }
         }
         sb_lit(b, "</table>\n<h3>Settings</h3>\n<p class=\"settings\">");
         cJSON_ArrayForEach(v, jget(cfg, "options")) {
-            sb_printf(b, "<span><b>%s</b>=", v->string);
+            ember__sb_printf(b, "<span><b>%s</b>=", v->string);
             if (cJSON_IsString(v))
                 sb_esc(b, v->valuestring);
             else if (cJSON_IsNumber(v))
-                sb_printf(b, "%.10g", v->valuedouble);
+                ember__sb_printf(b, "%.10g", v->valuedouble);
             else if (cJSON_IsBool(v))
-                sb_printf(b, "%s", cJSON_IsTrue(v) ? "yes" : "no");
+                ember__sb_printf(b, "%s", cJSON_IsTrue(v) ? "yes" : "no");
             else
                 sb_lit(b, "-");
             sb_lit(b, "</span> ");
@@ -322,10 +273,10 @@ static double label_px(const ember_class_report *r, const ember_report_options *
     return w < lo ? lo : w > hi ? hi : w;
 }
 
-static void per_class(sbuf *b, const ember_class_report *r, const ember_report_options *o)
+static void per_class(ember_sbuf *b, const ember_class_report *r, const ember_report_options *o)
 {
     char nb[24];
-    sb_printf(b, "<h2>Per-class scores</h2>\n<p>%lld test examples: accuracy <b>%.4f</b>, macro "
+    ember__sb_printf(b, "<h2>Per-class scores</h2>\n<p>%lld test examples: accuracy <b>%.4f</b>, macro "
                  "precision %.4f, recall %.4f, F1 <b>%.4f</b>; weighted F1 %.4f.</p>\n",
               (long long)r->n, r->accuracy, r->macro_precision, r->macro_recall, r->macro_f1,
               r->weighted_f1);
@@ -335,7 +286,7 @@ static void per_class(sbuf *b, const ember_class_report *r, const ember_report_o
     for (int64_t k = 0; k < r->classes; k++) {
         sb_lit(b, "<tr><td>");
         sb_esc(b, cls_name(o, k, nb));
-        sb_printf(b, "</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%lld</td></tr>", r->precision[k],
+        ember__sb_printf(b, "</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%lld</td></tr>", r->precision[k],
                   r->recall[k], r->f1[k], (long long)r->support[k]);
     }
     sb_lit(b, "</tbody></table></div>\n");
@@ -355,25 +306,25 @@ static void per_class(sbuf *b, const ember_class_report *r, const ember_report_o
         }
     const double BH = 14, LW = label_px(r, o, 30, 330), BW = 260;
     double h = (double)r->classes * BH + 24;
-    sb_printf(b, "<div class=\"scroll\"><svg class=\"bars\" width=\"%g\" height=\"%g\" role=\"img\">"
+    ember__sb_printf(b, "<div class=\"scroll\"><svg class=\"bars\" width=\"%g\" height=\"%g\" role=\"img\">"
                  "<title>F1 per class, worst first</title><text x=\"0\" y=\"12\" class=\"ct\">F1 per "
                  "class, worst first</text>", LW + BW + 50, h);
     for (int64_t i = 0; i < r->classes; i++) {
         int64_t k = ord[i];
         double y = 20 + (double)i * BH;
-        sb_printf(b, "<text x=\"%g\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">", LW - 4, y + 10);
+        ember__sb_printf(b, "<text x=\"%g\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">", LW - 4, y + 10);
         sb_esc(b, cls_name(o, k, nb));
-        sb_printf(b, "</text><rect class=\"bar\" x=\"%g\" y=\"%.1f\" width=\"%.1f\" height=\"%g\">"
+        ember__sb_printf(b, "</text><rect class=\"bar\" x=\"%g\" y=\"%.1f\" width=\"%.1f\" height=\"%g\">"
                      "<title>", LW, y + 1, BW * r->f1[k], BH - 3);
         sb_esc(b, cls_name(o, k, nb));
-        sb_printf(b, ": F1 %.4f</title></rect><text x=\"%.1f\" y=\"%.1f\" class=\"tick\">%.3f</text>",
+        ember__sb_printf(b, ": F1 %.4f</title></rect><text x=\"%.1f\" y=\"%.1f\" class=\"tick\">%.3f</text>",
                   r->f1[k], LW + BW * r->f1[k] + 4, y + 10, r->f1[k]);
     }
     sb_lit(b, "</svg></div></div>\n");
     free(ord);
 }
 
-static void confusion(sbuf *b, const ember_class_report *r, const ember_report_options *o)
+static void confusion(ember_sbuf *b, const ember_class_report *r, const ember_report_options *o)
 {
     char nb[24], nb2[24];
     int64_t K = r->classes;
@@ -388,7 +339,7 @@ static void confusion(sbuf *b, const ember_class_report *r, const ember_report_o
             sb_esc(b, cls_name(o, ti[j], nb));
             sb_lit(b, "</td><td>");
             sb_esc(b, cls_name(o, pi[j], nb2));
-            sb_printf(b, "</td><td>%lld</td><td>%.1f %%</td></tr>", (long long)cn[j],
+            ember__sb_printf(b, "</td><td>%lld</td><td>%.1f %%</td></tr>", (long long)cn[j],
                       r->support[ti[j]] ? 100.0 * (double)cn[j] / (double)r->support[ti[j]] : 0);
         }
         sb_lit(b, "</table>\n");
@@ -398,17 +349,17 @@ static void confusion(sbuf *b, const ember_class_report *r, const ember_report_o
     double cs = K <= 12 ? 34 : K <= 30 ? 18 : 9, lw = label_px(r, o, 20, 330);
     double lab = labels ? lw : 10, top = labels ? 0.87 * lw + 6 : 10; /* names at 60 degrees */
     double W = lab + (double)K * cs + 10, H = top + (double)K * cs + 10;
-    sb_printf(b, "<p>Rows: true class; columns: predicted class; shade: share of the true "
+    ember__sb_printf(b, "<p>Rows: true class; columns: predicted class; shade: share of the true "
                  "class's examples.%s</p><div class=\"scroll big\"><svg class=\"cm\" width=\"%g\" "
                  "height=\"%g\" role=\"img\"><title>confusion matrix</title>",
               labels ? "" : " Hover a cell for its classes and count; classes are in the table's "
                             "order.", W, H);
     if (labels)
         for (int64_t k = 0; k < K; k++) {
-            sb_printf(b, "<text x=\"%g\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">", lab - 4,
+            ember__sb_printf(b, "<text x=\"%g\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">", lab - 4,
                       top + ((double)k + 0.5) * cs + 4);
             sb_esc(b, cls_name(o, k, nb));
-            sb_printf(b, "</text><text class=\"tick\" transform=\"translate(%.1f,%g) rotate(-60)\">",
+            ember__sb_printf(b, "</text><text class=\"tick\" transform=\"translate(%.1f,%g) rotate(-60)\">",
                       lab + ((double)k + 0.5) * cs + 3, top - 4);
             sb_esc(b, cls_name(o, k, nb));
             sb_lit(b, "</text>");
@@ -427,15 +378,15 @@ static void confusion(sbuf *b, const ember_class_report *r, const ember_report_o
                     snprintf(col, sizeof col, "#%02x%02x%02x", 214 + shade * 41 / 255, shade, shade);
                 fill = col;
             }
-            sb_printf(b, "<rect class=\"cell\" data-true=\"%lld\" data-pred=\"%lld\" x=\"%.1f\" "
+            ember__sb_printf(b, "<rect class=\"cell\" data-true=\"%lld\" data-pred=\"%lld\" x=\"%.1f\" "
                          "y=\"%.1f\" width=\"%g\" height=\"%g\" fill=\"%s\"><title>",
                       (long long)t, (long long)p, lab + (double)p * cs, top + (double)t * cs, cs, cs, fill);
             sb_esc(b, cls_name(o, t, nb));
             sb_lit(b, " → ");
             sb_esc(b, cls_name(o, p, nb2));
-            sb_printf(b, ": %lld (%.1f %%)</title></rect>", (long long)c, 100 * share);
+            ember__sb_printf(b, ": %lld (%.1f %%)</title></rect>", (long long)c, 100 * share);
             if (counts && c)
-                sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"cnum\" text-anchor=\"middle\">%lld"
+                ember__sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"cnum\" text-anchor=\"middle\">%lld"
                              "</text>", lab + ((double)p + 0.5) * cs, top + ((double)t + 0.5) * cs + 4,
                           (long long)c);
         }
@@ -444,12 +395,12 @@ static void confusion(sbuf *b, const ember_class_report *r, const ember_report_o
 
 static void png_sink(void *ctx, void *data, int size)
 {
-    sbuf *raw = ctx;
-    sb_put(raw, data, (size_t)size);
+    ember_sbuf *raw = ctx;
+    ember__sb_put(raw, data, (size_t)size);
 }
 
 /* Misclassified images as inline PNGs, each stretched to its own range. */
-static void images(sbuf *b, const ember_report_options *o)
+static void images(ember_sbuf *b, const ember_report_options *o)
 {
     const ember_tensor *x = o->images;
     if (!x || x->ndim < 3 || !o->truth || !o->pred)
@@ -461,12 +412,12 @@ static void images(sbuf *b, const ember_report_options *o)
     int64_t wrong = 0;
     for (int64_t i = 0; i < n; i++)
         wrong += o->truth[i] != o->pred[i];
-    sb_printf(b, "<h2>Misclassified test images</h2>\n<p>%lld of %lld test images are "
+    ember__sb_printf(b, "<h2>Misclassified test images</h2>\n<p>%lld of %lld test images are "
                  "misclassified; the first %d are shown (each stretched to its own darkest and "
                  "brightest value).</p><div class=\"imgs\">", (long long)wrong, (long long)n,
               (int)(wrong < max ? wrong : max));
     unsigned char *px = malloc((size_t)(H * W * C));
-    sbuf raw = {0};
+    ember_sbuf raw = {0};
     char nb[24], nb2[24];
     for (int64_t i = 0; px && i < n && shown < max; i++) {
         if (o->truth[i] == o->pred[i])
@@ -484,19 +435,19 @@ static void images(sbuf *b, const ember_report_options *o)
         if (!stbi_write_png_to_func(png_sink, &raw, (int)W, (int)H, (int)C, px, (int)(W * C)) || raw.oom)
             break;
         size_t enc = 4 * ((raw.n + 2) / 3);
-        sb_grow(b, enc + 512);
+        ember__sb_grow(b, enc + 512);
         if (b->oom)
             break;
-        sb_printf(b, "<figure><img width=\"%lld\" height=\"%lld\" alt=\"test image %lld\" "
+        ember__sb_printf(b, "<figure><img width=\"%lld\" height=\"%lld\" alt=\"test image %lld\" "
                      "src=\"data:image/png;base64,", (long long)(W < 56 ? W * 2 : W),
                   (long long)(W < 56 ? H * 2 : H), (long long)i);
-        sb_grow(b, enc);
+        ember__sb_grow(b, enc);
         if (b->oom)
             break;
         b->n += (size_t)EVP_EncodeBlock((unsigned char *)b->p + b->n, (const unsigned char *)raw.p,
                                         (int)raw.n);
         b->p[b->n] = '\0';
-        sb_printf(b, "\"><figcaption>#%lld<br>true <b>", (long long)i);
+        ember__sb_printf(b, "\"><figcaption>#%lld<br>true <b>", (long long)i);
         sb_esc(b, cls_name(o, o->truth[i], nb));
         sb_lit(b, "</b><br>predicted <b class=\"bad\">");
         sb_esc(b, cls_name(o, o->pred[i], nb2));
@@ -546,15 +497,15 @@ ember_status ember_report_write_html(const ember_model *m, const ember_report_op
         o = *opt;
     if (o.test && o.test->classes < 1)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "ember_report_write_html: the test report has no classes");
-    sbuf b = {0};
+    ember_sbuf b = {0};
     const char *title = o.title ? o.title : o.model_path ? o.model_path : "model";
     sb_lit(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Ember report: ");
     sb_esc(&b, title);
     sb_lit(&b, "</title>\n");
-    sb_put(&b, STYLE, sizeof STYLE - 1);
+    ember__sb_put(&b, STYLE, sizeof STYLE - 1);
     sb_lit(&b, "</head><body>\n<h1>Ember report: ");
     sb_esc(&b, title);
-    sb_printf(&b, "</h1>\n<p class=\"note\">%d layers, %lld parameters. Written by Ember %s (commit ",
+    ember__sb_printf(&b, "</h1>\n<p class=\"note\">%d layers, %lld parameters. Written by Ember %s (commit ",
               ember_model_layer_count(m), (long long)ember_model_param_count(m), ember_version());
     sb_esc(&b, ember_git_commit());
     sb_lit(&b, ").</p>\n");
@@ -575,7 +526,7 @@ ember_status ember_report_write_html(const ember_model *m, const ember_report_op
                    "need one (<code>ember report MODEL --test FILE</code>).</p>\n");
     }
     lineage(&b, m);
-    sb_put(&b, SORT_JS, sizeof SORT_JS - 1);
+    ember__sb_put(&b, SORT_JS, sizeof SORT_JS - 1);
     sb_lit(&b, "</body></html>\n");
     if (b.oom) {
         free(b.p);

@@ -189,6 +189,13 @@ typedef struct cli_data_opts {
     int keep_images;          /* images: keep them in cli_labelled.x (ember report) */
 } cli_data_opts;
 
+/* The options shared by the verbs that read labelled data (test,
+ * calibrate, report, data check): --json and --quiet into o, and when d is
+ * not NULL --skip-bad-lines, --labels, --text-column, --label-column into d.
+ * Returns 1 when argv[*i] was one of them (*i advanced past its value), 0
+ * when not, -1 when its value is missing. */
+int cli_common_opt(int argc, char **argv, int *i, cli_out *o, cli_data_opts *d);
+
 /* Bad records skipped in one text data file (--skip-bad-lines): the count and
  * the first messages, copied out of the data set. */
 typedef struct cli_skipped {

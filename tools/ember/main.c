@@ -314,6 +314,27 @@ int main(int argc, char **argv)
     return EXIT_USAGE;
 }
 
+int cli_common_opt(int argc, char **argv, int *i, cli_out *o, cli_data_opts *d)
+{
+    const char *a = argv[*i], *v = NULL;
+    int r;
+    if (!strcmp(a, "--json"))
+        return o->json = true, 1;
+    if (!strcmp(a, "--quiet"))
+        return o->quiet = true, 1;
+    if (!d)
+        return 0;
+    if (!strcmp(a, "--skip-bad-lines"))
+        return d->skip_bad_lines = 1, 1;
+    if ((r = cli_opt(argc, argv, i, "--labels", &v)) != 0)
+        d->labels = v;
+    else if ((r = cli_opt(argc, argv, i, "--text-column", &v)) != 0)
+        d->text_column = v;
+    else if ((r = cli_opt(argc, argv, i, "--label-column", &v)) != 0)
+        d->label_column = v;
+    return r;
+}
+
 int cli_fit_input_shape(const ember_model *m, ember_tensor *x, const char *path, ember_error *err)
 {
     int64_t shape[EMBER_MAX_DIMS], per = 1, have = 1;

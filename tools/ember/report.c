@@ -51,22 +51,12 @@ int cmd_report(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(report_usage, stdout);
             return EXIT_OK;
-        } else if (!strcmp(argv[i], "--json")) {
-            o.json = true;
-        } else if (!strcmp(argv[i], "--quiet")) {
-            o.quiet = true;
-        } else if (!strcmp(argv[i], "--skip-bad-lines")) {
-            dopt.skip_bad_lines = 1;
+        } else if ((r = cli_common_opt(argc, argv, &i, &o, &dopt))) {
+            /* --json, --quiet, --skip-bad-lines, --labels, --text-column, --label-column */
         } else if ((r = cli_opt(argc, argv, &i, "--out", &v)) || (r = cli_opt(argc, argv, &i, "-o", &v))) {
             out = v;
         } else if ((r = cli_opt(argc, argv, &i, "--test", &v))) {
             test = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--labels", &v))) {
-            dopt.labels = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--text-column", &v))) {
-            dopt.text_column = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--label-column", &v))) {
-            dopt.label_column = v;
         } else if ((r = cli_opt(argc, argv, &i, "--title", &v))) {
             title = v;
         } else if ((r = cli_opt(argc, argv, &i, "--max-images", &v))) {

@@ -210,9 +210,10 @@ void cli_labelled_free(cli_labelled *l)
 int cmd_test(int argc, char **argv)
 {
     const char *C = "test";
-    const char *pos[2] = {NULL, NULL}, *labels = NULL, *tcol = NULL, *lcol = NULL;
-    long long batch = 256, topk = 5, threads = 0;
-    int npos = 0, skip_bad = 0;
+    const char *pos[2] = {NULL, NULL};
+    long long topk = 5, threads = 0;
+    int npos = 0;
+    cli_data_opts dopt = {NULL, NULL, NULL, 256, 0, 0};
     cli_out o = {false, false};
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -220,23 +221,13 @@ int cmd_test(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(test_usage, stdout);
             return EXIT_OK;
-        } else if (!strcmp(argv[i], "--json")) {
-            o.json = true;
-        } else if (!strcmp(argv[i], "--quiet")) {
-            o.quiet = true;
-        } else if (!strcmp(argv[i], "--skip-bad-lines")) {
-            skip_bad = 1;
-        } else if ((r = cli_opt(argc, argv, &i, "--labels", &v)) != 0) {
-            labels = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--text-column", &v)) != 0) {
-            tcol = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--label-column", &v)) != 0) {
-            lcol = v;
+        } else if ((r = cli_common_opt(argc, argv, &i, &o, &dopt)) != 0) {
+            /* --json, --quiet, --skip-bad-lines, --labels, --text-column, --label-column */
         } else if ((r = cli_opt(argc, argv, &i, "-k", &v)) != 0) {
             if (v && cli_parse_int(v, 1, 1000000, &topk))
                 return cli_fail(&o, C, EXIT_USAGE, "-k: '%s' is not an integer >= 1", v);
         } else if ((r = cli_opt(argc, argv, &i, "--batch-size", &v)) != 0) {
-            if (v && cli_parse_int(v, 1, 1 << 24, &batch))
+            if (v && cli_parse_int(v, 1, 1 << 24, &dopt.batch))
                 return cli_fail(&o, C, EXIT_USAGE, "--batch-size: '%s' is not an integer >= 1", v);
         } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
             if (v && cli_parse_int(v, 1, 4096, &threads))
@@ -260,7 +251,6 @@ int cmd_test(int argc, char **argv)
     char *json = NULL;
     int rc = EXIT_OK;
     cli_labelled l = {0};
-    const cli_data_opts dopt = {labels, tcol, lcol, batch, skip_bad, 0};
     if (ember_model_load(&m, pos[0], &err))
         goto fail;
     ember_model_set_threads(m, (int)threads);
@@ -294,7 +284,7 @@ int cmd_test(int argc, char **argv)
                                        &err))
             goto fail;
         size_t jn = strlen(json);
-        if (skip_bad && jn > 0 && json[jn - 1] == '}') { /* one more field in the object */
+        if (dopt.skip_bad_lines && jn > 0 && json[jn - 1] == '}') { /* one more field in the object */
             printf("%.*s", (int)(jn - 1), json);
             cli_skipped_json(&l.skipped, 1);
             printf("}\n");
