@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char train_usage[] =
@@ -662,6 +663,36 @@ static int record_lineage(cli_lineage *L, const train_args *a, int argc, char **
     return r ? -1 : 0;
 }
 
+/* Refuse an --out that cannot be written before hours of training, not
+ * after: a folder, or a file in a folder that is missing or not writable.
+ * (A full disk can still fail the save itself; that keeps the old file.) */
+static int check_out(const cli_out *o, const char *out)
+{
+    struct stat st;
+    if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+        return cli_fail(o, "train", EXIT_DATA, "--out %s is a folder; give a file name", out);
+    char *dir = strdup(out);
+    if (!dir)
+        return cli_fail(o, "train", EXIT_DATA, "out of memory");
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    int rc = EXIT_OK;
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+        errno = ENOTDIR;
+    else if (access(dir, W_OK | X_OK) == 0)
+        errno = 0;
+    if (errno)
+        rc = cli_fail(o, "train", EXIT_DATA, "--out %s: cannot write in its folder %s: %s", out, dir,
+                      strerror(errno));
+    free(dir);
+    return rc;
+}
+
 int cmd_train(int argc, char **argv)
 {
     train_args a;
@@ -698,6 +729,9 @@ int cmd_train(int argc, char **argv)
     opt.weight_decay = (float)a.wd;
     opt.clip_norm = (float)a.clip;
 
+    int out_rc = check_out(o, a.out);
+    if (out_rc)
+        return out_rc;
     double t_start = cli_now();
     ember_error err;
     cli_lineage lin;
