@@ -7,7 +7,7 @@
 # data, settings, seed and threads, and `ember reproduce` (passes, then fails
 # loudly when a data file has changed).
 set -u
-EMBER=$1
+EMBER=$(cd "$(dirname "$1")" && pwd)/$(basename "$1") # absolute: the test changes folder
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 . "$(dirname "$0")/../lib.sh"
