@@ -1257,6 +1257,15 @@ int ember_dist_size(const ember_dist *d);
  * program, after an error on one rank (the library never calls it).
  * Returns only when d is NULL or the abort failed. */
 void ember_dist_abort(ember_dist *d, int code);
+/* After a fit with this dist (several ranks) failed: 1 when every rank met
+ * the same error at the same point, after agreeing on it (a checkpoint
+ * folder refused or unreadable on a rank, NaN/Inf in the summed loss or
+ * gradients, too many skipped batches), so each rank can return, destroy the
+ * dist and exit normally; 0 otherwise (an I/O or MPI error, no memory,
+ * anything before fit's first collective): the error may be this rank's
+ * alone while the others wait in a collective, so end the job with
+ * ember_dist_abort. 0 for NULL and before any failed fit. */
+int ember_dist_error_is_shared(const ember_dist *d);
 /* Time and volume of this process's collectives since creation or the
  * last reset (for benchmarks). */
 typedef struct ember_dist_stats {

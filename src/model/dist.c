@@ -84,6 +84,7 @@ void ember_dist_destroy(ember_dist *d)
 }
 
 int ember_dist_rank(const ember_dist *d) { return d ? d->rank : 0; }
+int ember_dist_error_is_shared(const ember_dist *d) { return d ? d->error_shared : 0; }
 int ember_dist_size(const ember_dist *d) { return d ? d->size : 1; }
 
 void ember_dist_abort(ember_dist *d, int code)

@@ -47,6 +47,7 @@ struct ember_dist {
     double comm_s;
     int64_t comm_bytes, comm_calls;
     int64_t sparse_steps, dense_steps; /* embedding exchanges by kind */
+    int error_shared;      /* ember_dist_error_is_shared: set by fit */
 };
 
 /* Make a dist over ops/impl (rank in 0..size-1); impl is the caller's until

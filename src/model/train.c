@@ -630,6 +630,8 @@ static ember_status fit_any(ember_model *m, model_input *in, const ember_tensor 
 {
     if (!m || !cfg)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "fit: NULL argument");
+    if (cfg->dist)
+        cfg->dist->error_shared = 0;
     if (!m->compiled)
         return EMBER_FAIL(err, EMBER_ERR_STATE, "fit: the model is not compiled; call "
                           "ember_model_compile first%s",
@@ -813,6 +815,7 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
         return s;
     ember_dist_step dst;
     memset(&dst, 0, sizeof dst);
+    int agreed = 0; /* an error every rank meets alike (ember_dist_error_is_shared) */
     if (dist && (s = ember__dist_step_init(&dst, m, dist, err)))
         return s;
     int64_t steps = (N + batch - 1) / batch;
@@ -841,8 +844,10 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
     }
     if (cfg->checkpoint_dir && dist && !root) {
         /* Rank 0 opens (and, resuming, sets aside corrupt files) first. */
-        if ((s = dist_agree(dist, EMBER_OK, err)))
+        if ((s = dist_agree(dist, EMBER_OK, err))) {
+            agreed = 1;
             goto out;
+        }
     }
     if (cfg->checkpoint_dir) {
         char used[EMBER_CKPT_PATH_MAX];
@@ -889,8 +894,10 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
         }
         if (dist)
             s = dist_agree(dist, s, err);
+        agreed = 1; /* an error here is every rank's (they agreed) */
         if (s)
             goto out;
+        agreed = 0;
     }
     set_threads(m);
     /* Gradients start at zero (a failed earlier fit may have left some). */
@@ -941,6 +948,7 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
             if (s && !(skip_nan && s == EMBER_ERR_NUMERIC)) {
                 if (skip_nan && err)
                     *err = step_err;
+                agreed = s == EMBER_ERR_NUMERIC; /* from summed values: every rank */
                 goto out;
             }
             if (s) {
@@ -957,6 +965,7 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
                     pr.message = NULL;
                 }
                 if (skipped > max_skips) {
+                    agreed = 1;
                     s = EMBER_FAIL(err, EMBER_ERR_NUMERIC,
                                    "epoch %d: %lld of its %lld batches were skipped for NaN/Inf, "
                                    "more than %d %% (at most %lld allowed); the last: %s", e + 1,
@@ -1021,6 +1030,8 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
     }
     s = EMBER_OK;
 out:
+    if (s && dist)
+        dist->error_shared = agreed;
     ember__dist_step_deinit(&dst);
     free(order);
     free(bn_saved);

@@ -152,4 +152,10 @@ else
         fi
     done
 fi
+# an error every rank meets (a changed option on resume): each rank returns,
+# the job ends with exit status 2 and rank 0's reason, no MPI_Abort needed
+expect 2 "resume with another --epochs" -- "${MPI[@]}" -np 2 "$EMBER" train "${TEXT[@]}" \
+    --epochs 31 --batch-size 32 --checkpoint-every 40 --distributed --checkpoint-dir "$T/ck" \
+    --resume --out "$T/changed.st" --quiet
+contains "$T/err" "fingerprint field 'epochs' differs" "changed option: the reason"
 finish mpi

@@ -909,8 +909,9 @@ int cmd_train(int argc, char **argv)
     goto done;
 fail:
     rc = cli_fail_err(o, C, &err);
-    /* the other ranks may be waiting in a collective: end the job */
-    if (ember_dist_size(dist) > 1)
+    /* unless every rank failed alike, the others may be waiting in a
+     * collective: end the job */
+    if (ember_dist_size(dist) > 1 && !ember_dist_error_is_shared(dist))
         ember_dist_abort(dist, rc);
 done:
     ember_dist_destroy(dist);
