@@ -1161,8 +1161,8 @@ typedef struct ember_fit_config {
      * of its shard, the gradients are summed across ranks (the loss is
      * divided by the whole batch's B, so the sum is the single-process mean
      * gradient), and every rank applies the same optimizer step. Metrics are
-     * summed across ranks; validation runs on every rank over all of the
-     * validation data. With a lazy embedding the rows updated are the union
+     * summed across ranks; so is validation (each rank evaluates a
+     * contiguous share of the validation rows). With a lazy embedding the rows updated are the union
      * of the rows any rank touched, as in one process. Checkpoints are
      * written by rank 0 only; the folder must be one every rank can read
      * (all resume from the same file, so resuming with another rank count

@@ -340,16 +340,16 @@ static double acc_denominator(const ember_model *m, int64_t rows, int64_t K)
     return m->loss == EMBER_LOSS_BINARY_CROSSENTROPY ? (double)rows * (double)K : (double)rows;
 }
 
-static ember_status evaluate_inner(ember_model *m, const model_input *x, const ember_tensor *y,
-                                   const targets_info *ti, int64_t batch, double *loss,
-                                   double *accuracy)
+/* Sum of the row losses and the correct count over rows [r0, r1). */
+static void evaluate_rows(ember_model *m, const model_input *x, const ember_tensor *y,
+                          const targets_info *ti, int64_t batch, int64_t r0, int64_t r1,
+                          double *loss_total, int64_t *n_correct)
 {
-    int64_t N = input_rows(x);
     ember_step_ctx ctx = {0, {0, 0}, m->threads, NULL, NULL, NULL, 0};
     double total = 0.0;
     int64_t correct = 0;
-    for (int64_t b0 = 0; b0 < N; b0 += batch) {
-        int64_t B = N - b0 < batch ? N - b0 : batch;
+    for (int64_t b0 = r0; b0 < r1; b0 += batch) {
+        int64_t B = r1 - b0 < batch ? r1 - b0 : batch;
         gather(m, x, y, NULL, ti, NULL, b0, B, &ctx);
         const float *p = ember__model_forward(m, B, &ctx);
         ember_loss_batch lb = loss_batch(m, ti, p, B);
@@ -359,8 +359,38 @@ static ember_status evaluate_inner(ember_model *m, const model_input *x, const e
             total += m->row_loss[r];
         correct += c;
     }
+    *loss_total = total;
+    *n_correct = correct;
+}
+
+static ember_status evaluate_inner(ember_model *m, const model_input *x, const ember_tensor *y,
+                                   const targets_info *ti, int64_t batch, double *loss,
+                                   double *accuracy)
+{
+    int64_t N = input_rows(x), correct = 0;
+    double total = 0.0;
+    evaluate_rows(m, x, y, ti, batch, 0, N, &total, &correct);
     *loss = total / (double)N;
     *accuracy = m->loss == EMBER_LOSS_MSE ? NAN : (double)correct / acc_denominator(m, N, ti->K);
+    return EMBER_OK;
+}
+
+/* Validation of a distributed fit: rank r evaluates rows [N r / P, N (r + 1)
+ * / P), and the sums are added over the ranks (one small allreduce). */
+static ember_status evaluate_dist(ember_model *m, ember_dist *d, const model_input *x,
+                                  const ember_tensor *y, const targets_info *ti, int64_t batch,
+                                  double *loss, double *accuracy, ember_error *err)
+{
+    int64_t N = input_rows(x), correct = 0;
+    double sums[2] = {0.0, 0.0};
+    evaluate_rows(m, x, y, ti, batch, N * d->rank / d->size, N * (d->rank + 1) / d->size,
+                  &sums[0], &correct);
+    sums[1] = (double)correct;
+    ember_status s = ember__dist_allreduce(d, sums, 2, EMBER_DIST_F64, EMBER_DIST_SUM, err);
+    if (s)
+        return s;
+    *loss = sums[0] / (double)N;
+    *accuracy = m->loss == EMBER_LOSS_MSE ? NAN : sums[1] / acc_denominator(m, N, ti->K);
     return EMBER_OK;
 }
 
@@ -1004,9 +1034,14 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
                                     m->loss == EMBER_LOSS_MSE
                                         ? NAN : (double)correct / acc_denominator(m, seen, ti.K),
                                     NAN, NAN, (double)skipped};
-        if (has_val)
+        if (has_val && dist) {
+            if ((s = evaluate_dist(m, dist, &vin, cfg->y_val, &vti, batch, &hv[EMBER_H_VAL_LOSS],
+                                   &hv[EMBER_H_VAL_ACC], err)))
+                goto out;
+        } else if (has_val) {
             evaluate_inner(m, &vin, cfg->y_val, &vti, batch, &hv[EMBER_H_VAL_LOSS],
                            &hv[EMBER_H_VAL_ACC]);
+        }
         if ((s = ember__history_add(history, hv, err)) ||
             (ck && (s = ember__history_add(&run_hist, hv, err))))
             goto out;

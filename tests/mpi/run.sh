@@ -44,6 +44,9 @@ MPI=(mpirun --allow-run-as-root --oversubscribe)
 export OMP_WAIT_POLICY=passive
 
 head -n 1001 "$DATA/banking77/train.csv" > "$T/text.csv"
+# validation: 300 of the training rows (labels the model knows; only the
+# metrics' arithmetic is tested)
+head -n 301 "$T/text.csv" > "$T/valid.csv"
 python3 - "$T" <<'PY' || { echo "python3 needed to write fixtures"; exit 1; }
 import random, struct, sys
 d = sys.argv[1]
@@ -68,7 +71,7 @@ printf 'conv2d 4 3 relu\nbatch_normalization\nflatten\ndense classes softmax\n' 
 # close NAME NP ARGS...: single process vs mpirun -np NP --distributed
 close() {
     local name=$1 np=$2; shift 2
-    if ! "$EMBER" train "$@" --out "$T/$name-1.st" --quiet 2>"$T/err"; then
+    if ! "$EMBER" train "$@" --out "$T/$name-1.st" --json >"$T/$name-1.json" 2>"$T/err"; then
         fail "$name: single-process run: $(head -c 300 "$T/err")"; return
     fi
     if ! "${MPI[@]}" -np "$np" "$EMBER" train "$@" --distributed --out "$T/$name-$np.st" --json \
@@ -85,7 +88,16 @@ close() {
 }
 
 TEXT=(--train "$T/text.csv" --arch text --embedding-dim 32 --hidden 64 --threads 1 --seed 5)
-close text-sparse 2 "${TEXT[@]}" --epochs 3 --batch-size 32
+close text-sparse 2 "${TEXT[@]}" --epochs 3 --batch-size 32 --valid "$T/valid.csv"
+# validation is sharded over the ranks and summed: the same metrics
+if python3 - "$T/text-sparse-1.json" "$T/text-sparse.json" <<'PY'; then ok; else fail "validation metrics differ"; fi
+import json, sys
+a, b = (json.loads(open(p).read().strip().splitlines()[-1]) for p in sys.argv[1:])
+print(f"val_loss {a['val_loss']:.9g} vs {b['val_loss']:.9g}, "
+      f"val_accuracy {a['val_accuracy']} vs {b['val_accuracy']}")
+sys.exit(0 if abs(a["val_loss"] - b["val_loss"]) <= 1e-4 * abs(a["val_loss"])
+         and abs(a["val_accuracy"] - b["val_accuracy"]) <= 0.01 else 1)
+PY
 contains "$T/text-sparse.json" '"sparse_exchanges":96,"dense_exchanges":0' "rows sent sparsely"
 close text-dense 2 "${TEXT[@]}" --epochs 2 --batch-size 256 --max-vocab 50
 contains "$T/text-dense.json" '"sparse_exchanges":0,"dense_exchanges":8' "table sent whole"
