@@ -165,6 +165,10 @@ static void *run_job(void *p)
         fc.epochs = j->epochs;
         fc.batch_size = j->batch;
         fc.dist = j->dist;
+        if (j->d->ids) { /* validation on the training rows: the sharded path runs */
+            fc.x_val_ids = &j->d->r;
+            fc.y_val = j->d->y;
+        }
         s = j->d->ids ? ember_model_fit_ids(m, &j->d->r, j->d->y, &fc, NULL, err)
                       : ember_model_fit(m, j->d->x, j->d->y, &fc, NULL, err);
     }
