@@ -998,6 +998,18 @@ const char *ember_model_metadata_key(const ember_model *m, int i);
 #define EMBER_META_SERVE_THRESHOLD "serve.threshold"
 #define EMBER_META_SERVE_CALIBRATION "serve.calibration"
 
+/* Metadata keys of the lineage `ember train` records (JSON values; the
+ * contents are described in docs/data.md): the data's manifests
+ * (ember_data_fingerprint), the resolved settings and the arguments that re-run
+ * the training, the run (times, host, version, commit, seed, threads), the
+ * per-epoch history ({"epochs": N, "<metric>": [N values], ...}) and the final
+ * metrics. ember_report_write_html reads the history and the rest. */
+#define EMBER_META_LINEAGE_DATA "lineage.data"
+#define EMBER_META_LINEAGE_CONFIG "lineage.config"
+#define EMBER_META_LINEAGE_RUN "lineage.run"
+#define EMBER_META_LINEAGE_HISTORY "lineage.history"
+#define EMBER_META_LINEAGE_METRICS "lineage.metrics"
+
 /* ------------------------------------------------------------- compile */
 
 typedef enum ember_optimizer_kind { EMBER_OPT_SGD = 0, EMBER_OPT_ADAM } ember_optimizer_kind;
@@ -1317,6 +1329,40 @@ ember_status ember_model_describe_json(const ember_model *m, char **json, ember_
  * shape, length and the checksum are validated before any tensor is used.
  * Errors: EMBER_ERR_IO, EMBER_ERR_FORMAT (names the field or tensor). */
 ember_status ember_model_load(ember_model **out, const char *path, ember_error *err);
+
+/* ------------------------------------------------------------- report */
+
+/* What the report shows besides what the model file holds. */
+typedef struct ember_report_options {
+    const char *title;                 /* NULL: model_path, else "model" */
+    const char *model_path;            /* shown in the title */
+    const ember_class_report *test;    /* test results, or NULL (no per-class scores,
+                                          no confusion matrix) */
+    const char *test_path;             /* shown with them */
+    const char *const *class_names;    /* [test->classes], or NULL: class ids */
+    /* Image models: the test images [N, H, W, C] (C 1 or 3) with their true
+     * and predicted classes [N]; the first max_images misclassified ones are
+     * shown (0: 36). NULL: none. */
+    const ember_tensor *images;
+    const int64_t *truth, *pred;
+    int max_images;
+} ember_report_options;
+
+/* Write one self-contained HTML page (inline SVG and CSS, a few lines of
+ * inline JavaScript to sort the table; nothing loaded from a network) about
+ * m: loss and accuracy curves per epoch for training and validation (from
+ * the EMBER_META_LINEAGE_HISTORY the model holds), with test results the
+ * per-class precision/recall/F1 as a sortable table and a bar chart, the
+ * confusion matrix as a heat map (row-normalised shade, counts in the cells
+ * for up to 12 classes, labels for up to 30, a tooltip on every cell) with the
+ * most confused pairs, misclassified images for image models, and the
+ * lineage (run, data files with their SHA-256, settings). Each curve is an
+ * SVG polyline of class "curve" with data-metric, each matrix cell a rect of
+ * class "cell" with data-true and data-pred. Written to a temporary file and
+ * renamed. opt may be NULL. Errors: EMBER_ERR_ARG, EMBER_ERR_IO (path named),
+ * EMBER_ERR_NOMEM. */
+ember_status ember_report_write_html(const ember_model *m, const ember_report_options *opt,
+                                     const char *path, ember_error *err);
 
 /* ------------------------------------------------------------- serving */
 

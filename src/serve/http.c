@@ -11,6 +11,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "serve.h"
+#include "strbuf.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -59,76 +60,19 @@ static double now_s(void)
 
 /* ------------------------------------------------------ growing string */
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sb_grow(sbuf *b, size_t more)
-{
-    if (b->oom || b->n + more + 1 <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + more + 1)
-        cap *= 2;
-    char *np = realloc(b->p, cap);
-    if (!np) {
-        b->oom = 1;
-        return;
-    }
-    b->p = np;
-    b->cap = cap;
-}
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    sb_grow(b, n);
-    if (b->oom)
-        return;
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    /* format once into the free space (64 bytes or more), a second time
-     * only when it did not fit */
-    sb_grow(b, 64);
-    if (b->oom)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n >= b->cap - b->n) {
-        sb_grow(b, (size_t)n);
-        if (b->oom)
-            return;
-        va_start(ap, fmt);
-        vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-    }
-    b->n += (size_t)n;
-}
+static void sb_str(ember_sbuf *b, const char *s) { ember__sb_put(b, s, strlen(s)); }
 
 /* A JSON string literal: quotes, backslash and control characters escaped;
  * UTF-8 passes through (the input was validated). */
-static void sb_json(sbuf *b, const char *s)
+static void sb_json(ember_sbuf *b, const char *s)
 {
-    sb_put(b, "\"", 1);
+    ember__sb_put(b, "\"", 1);
     const char *run = s;
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
         if (ch >= 0x20 && ch != '"' && ch != '\\')
             continue;
-        sb_put(b, run, (size_t)(s - run));
+        ember__sb_put(b, run, (size_t)(s - run));
         char esc[8];
         if (ch == '"' || ch == '\\')
             snprintf(esc, sizeof esc, "\\%c", ch);
@@ -143,13 +87,13 @@ static void sb_json(sbuf *b, const char *s)
         sb_str(b, esc);
         run = s + 1;
     }
-    sb_put(b, run, (size_t)(s - run));
-    sb_put(b, "\"", 1);
+    ember__sb_put(b, run, (size_t)(s - run));
+    ember__sb_put(b, "\"", 1);
 }
 
 char *ember__serve_json_quote(const char *s)
 {
-    sbuf b = {0};
+    ember_sbuf b = {0};
     sb_json(&b, s);
     if (b.oom) {
         free(b.p);
@@ -215,7 +159,7 @@ static enum MHD_Result send_buf(ember_server *s, struct MHD_Connection *c, reque
 }
 
 static enum MHD_Result send_json(ember_server *s, struct MHD_Connection *c, request *rq,
-                                 int status, sbuf *b)
+                                 int status, ember_sbuf *b)
 {
     if (b->oom) {
         free(b->p);
@@ -239,8 +183,8 @@ static enum MHD_Result send_error(ember_server *s, struct MHD_Connection *c, req
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     cut_to_utf8(msg);
-    sbuf b = {0};
-    sb_printf(&b, "{\"error\":{\"status\":%d,\"message\":", status);
+    ember_sbuf b = {0};
+    ember__sb_printf(&b, "{\"error\":{\"status\":%d,\"message\":", status);
     sb_json(&b, msg);
     sb_str(&b, "}}");
     if (b.oom)
@@ -324,15 +268,15 @@ static int client_is_loopback(struct MHD_Connection *c)
 
 static enum MHD_Result metrics(ember_server *s, struct MHD_Connection *c, request *rq)
 {
-    sbuf b = {0};
+    ember_sbuf b = {0};
     sb_str(&b, "# HELP ember_http_requests_total HTTP requests answered, by status code.\n"
                "# TYPE ember_http_requests_total counter\n");
     for (int i = 0; i <= SERVE_N_STATUS; i++) {
         unsigned long long v = atomic_load(&s->requests[i]);
         if (i < SERVE_N_STATUS)
-            sb_printf(&b, "ember_http_requests_total{code=\"%d\"} %llu\n", ember__serve_statuses[i], v);
+            ember__sb_printf(&b, "ember_http_requests_total{code=\"%d\"} %llu\n", ember__serve_statuses[i], v);
         else
-            sb_printf(&b, "ember_http_requests_total{code=\"other\"} %llu\n", v);
+            ember__sb_printf(&b, "ember_http_requests_total{code=\"other\"} %llu\n", v);
     }
     sb_str(&b, "# HELP ember_http_request_duration_seconds Time from the request's headers to "
                "the end of its response.\n"
@@ -341,43 +285,43 @@ static enum MHD_Result metrics(ember_server *s, struct MHD_Connection *c, reques
     for (int i = 0; i <= SERVE_N_BUCKETS; i++) {
         cum += atomic_load(&s->latency[i]);
         if (i < SERVE_N_BUCKETS)
-            sb_printf(&b, "ember_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+            ember__sb_printf(&b, "ember_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
                       ember__serve_buckets[i], cum);
         else
-            sb_printf(&b, "ember_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
+            ember__sb_printf(&b, "ember_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
     }
-    sb_printf(&b, "ember_http_request_duration_seconds_sum %.6f\n"
+    ember__sb_printf(&b, "ember_http_request_duration_seconds_sum %.6f\n"
                   "ember_http_request_duration_seconds_count %llu\n",
               1e-6 * (double)atomic_load(&s->latency_us_sum), cum);
     /* this scrape is itself in flight */
-    sb_printf(&b, "# HELP ember_http_requests_in_flight Requests being handled now.\n"
+    ember__sb_printf(&b, "# HELP ember_http_requests_in_flight Requests being handled now.\n"
                   "# TYPE ember_http_requests_in_flight gauge\n"
                   "ember_http_requests_in_flight %lld\n",
               (long long)atomic_load(&s->in_flight));
-    sb_printf(&b, "# HELP ember_predictions_total Texts classified.\n"
+    ember__sb_printf(&b, "# HELP ember_predictions_total Texts classified.\n"
                   "# TYPE ember_predictions_total counter\nember_predictions_total %llu\n"
                   "# HELP ember_handoffs_total Texts handed off to a human.\n"
                   "# TYPE ember_handoffs_total counter\nember_handoffs_total %llu\n"
                   "# HELP ember_answers_total Texts answered automatically.\n"
                   "# TYPE ember_answers_total counter\nember_answers_total %llu\n",
               atomic_load(&s->texts), atomic_load(&s->handoffs), atomic_load(&s->answered));
-    sb_printf(&b, "# HELP ember_model_loads_total Model loads and reloads, by result.\n"
+    ember__sb_printf(&b, "# HELP ember_model_loads_total Model loads and reloads, by result.\n"
                   "# TYPE ember_model_loads_total counter\n"
                   "ember_model_loads_total{result=\"ok\"} %llu\n"
                   "ember_model_loads_total{result=\"error\"} %llu\n",
               atomic_load(&s->reloads_ok), atomic_load(&s->reloads_failed));
     generation *g = ember__serve_acquire(s);
-    sb_printf(&b, "# HELP ember_model_version The loaded model's version (1 = first load, +1 "
+    ember__sb_printf(&b, "# HELP ember_model_version The loaded model's version (1 = first load, +1 "
                   "per reload; 0 = none).\n# TYPE ember_model_version gauge\n"
                   "ember_model_version %lld\n", g ? (long long)g->version : 0LL);
     if (g) {
         sb_str(&b, "# HELP ember_model_info The loaded model file.\n"
                    "# TYPE ember_model_info gauge\nember_model_info{sha256=\"");
         sb_str(&b, g->sha256);
-        sb_printf(&b, "\",intents=\"%lld\",threshold=\"%g\"} 1\n", (long long)g->K, g->threshold);
+        ember__sb_printf(&b, "\",intents=\"%lld\",threshold=\"%g\"} 1\n", (long long)g->K, g->threshold);
     }
     ember__serve_release(s, g);
-    sb_printf(&b, "# HELP ember_uptime_seconds Seconds since the server started.\n"
+    ember__sb_printf(&b, "# HELP ember_uptime_seconds Seconds since the server started.\n"
                   "# TYPE ember_uptime_seconds gauge\nember_uptime_seconds %.3f\n",
               now_s() - s->started);
     if (b.oom)
@@ -417,7 +361,7 @@ static void top_k(const float *row, int64_t K, int64_t k, int64_t *order)
     }
 }
 
-static void result_json(ember_server *s, sbuf *b, const generation *g, const float *row,
+static void result_json(ember_server *s, ember_sbuf *b, const generation *g, const float *row,
                         int64_t k, int64_t *order)
 {
     top_k(row, g->K, k, order);
@@ -430,7 +374,7 @@ static void result_json(ember_server *s, sbuf *b, const generation *g, const flo
     int handoff = !confident || (g->reply_json && !reply);
     sb_str(b, "{\"intent\":");
     sb_str(b, g->label_json[best]);
-    sb_printf(b, ",\"probability\":%.6g,\"handoff\":%s", (double)p, handoff ? "true" : "false");
+    ember__sb_printf(b, ",\"probability\":%.6g,\"handoff\":%s", (double)p, handoff ? "true" : "false");
     if (handoff)
         sb_str(b, !confident ? ",\"reason\":\"low_confidence\"" : ",\"reason\":\"no_answer\"");
     sb_str(b, ",\"reply\":");
@@ -442,7 +386,7 @@ static void result_json(ember_server *s, sbuf *b, const generation *g, const flo
     for (int64_t i = 0; i < k; i++) {
         sb_str(b, i ? ",{\"intent\":" : "{\"intent\":");
         sb_str(b, g->label_json[order[i]]);
-        sb_printf(b, ",\"probability\":%.6g}", (double)row[order[i]]);
+        ember__sb_printf(b, ",\"probability\":%.6g}", (double)row[order[i]]);
     }
     sb_str(b, "]}");
     atomic_fetch_add(&s->texts, 1);
@@ -608,15 +552,15 @@ static enum MHD_Result predict(ember_server *s, struct MHD_Connection *c, reques
         res = send_error(s, c, rq, 500, NULL, "prediction failed: %s",
                          !order ? "out of memory" : err.message);
     } else {
-        sbuf b = {0};
-        sb_printf(&b, "{\"model_version\":%lld,", (long long)g->version);
+        ember_sbuf b = {0};
+        ember__sb_printf(&b, "{\"model_version\":%lld,", (long long)g->version);
         if (batch)
             sb_str(&b, "\"results\":[");
         else
             sb_str(&b, "\"result\":");
         for (int64_t i = 0; i < n; i++) {
             if (i)
-                sb_put(&b, ",", 1);
+                ember__sb_put(&b, ",", 1);
             result_json(s, &b, g, out->data + i * g->K, k, order);
         }
         sb_str(&b, batch ? "]}" : "}");
@@ -649,9 +593,9 @@ static enum MHD_Result simple_get(ember_server *s, struct MHD_Connection *c, req
     }
     case R_READY: {
         long long v = (long long)atomic_load(&s->version);
-        sbuf b = {0};
+        ember_sbuf b = {0};
         if (v > 0)
-            sb_printf(&b, "{\"status\":\"ready\",\"model_version\":%lld}", v);
+            ember__sb_printf(&b, "{\"status\":\"ready\",\"model_version\":%lld}", v);
         else
             sb_str(&b, "{\"status\":\"loading\",\"model_version\":0}");
         return send_json(s, c, rq, v > 0 ? 200 : 503, &b);
@@ -660,7 +604,7 @@ static enum MHD_Result simple_get(ember_server *s, struct MHD_Connection *c, req
         generation *g = ember__serve_acquire(s);
         if (!g)
             return send_error(s, c, rq, 503, NULL, "no model is loaded yet");
-        sbuf b = {0};
+        ember_sbuf b = {0};
         sb_str(&b, g->info);
         ember__serve_release(s, g);
         return send_json(s, c, rq, 200, &b);
@@ -755,8 +699,8 @@ enum MHD_Result ember__serve_handle(void *cls, struct MHD_Connection *c, const c
         if (ember_server_load(s, &err))
             return send_error(s, c, rq, 500, NULL, "reload failed, the previous model keeps "
                               "serving: %s", err.message);
-        sbuf b = {0};
-        sb_printf(&b, "{\"status\":\"reloaded\",\"model_version\":%lld}",
+        ember_sbuf b = {0};
+        ember__sb_printf(&b, "{\"status\":\"reloaded\",\"model_version\":%lld}",
                   (long long)ember_server_model_version(s));
         return send_json(s, c, rq, 200, &b);
     }

@@ -244,61 +244,10 @@ if browse "$T/shot.log" "http://127.0.0.1:$PORT_main/?q=$(urlq 'I want a refund 
     # the bot bubble (#f2f4f7) shows the answer was painted, the blue
     # (#2459d6: my bubble, the Send button, the best intent's bar) that the
     # style sheet applied. The bubble is about 600 x 38 px at this size.
-    out=$(python3 - "$SHOT" <<'PY'
-import struct, sys, zlib
-from collections import Counter
-from itertools import accumulate
-data = open(sys.argv[1], "rb").read()
-if data[:8] != b"\x89PNG\r\n\x1a\n":
-    sys.exit("not a PNG")
-pos, idat, hdr = 8, b"", None
-while pos < len(data):
-    n, kind = struct.unpack(">I4s", data[pos:pos + 8])
-    body = data[pos + 8:pos + 8 + n]
-    if kind == b"IHDR":
-        hdr = struct.unpack(">IIBBBBB", body)
-    elif kind == b"IDAT":
-        idat += body
-    pos += 12 + n
-w, h, depth, ctype, _, _, interlace = hdr
-if depth != 8 or ctype not in (2, 6) or interlace:
-    sys.exit(f"unexpected PNG format: depth {depth}, colour type {ctype}, interlace {interlace}")
-bpp = 3 if ctype == 2 else 4
-raw = zlib.decompress(idat)
-stride = w * bpp
-# Undo the row filters. Up (most rows) and Sub run as bytes-wide map and
-# accumulate; Paeth and Average byte by byte.
-prev = bytes(stride)
-counts = Counter()
-for y in range(h):
-    f = raw[y * (stride + 1)]
-    line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-    if f == 1:
-        for c in range(bpp):
-            line[c::bpp] = bytes(accumulate(line[c::bpp], lambda a, b: (a + b) & 255))
-    elif f == 2:
-        line = bytearray(map(lambda a, b: (a + b) & 255, line, prev))
-    elif f in (3, 4):
-        for i in range(stride):
-            a = line[i - bpp] if i >= bpp else 0
-            b = prev[i]
-            if f == 3:
-                line[i] = (line[i] + (a + b) // 2) & 255
-                continue
-            c = prev[i - bpp] if i >= bpp else 0
-            p = a + b - c
-            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-            line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-    elif f != 0:
-        sys.exit(f"row {y}: unknown PNG filter {f}")
-    counts.update(zip(line[0::bpp], line[1::bpp], line[2::bpp]))
-    prev = bytes(line)
-near = lambda want: sum(n for px, n in counts.items() if all(abs(u - v) <= 2 for u, v in zip(px, want)))
-colours, bubble, blue = len(counts), near((0xf2, 0xf4, 0xf7)), near((0x24, 0x59, 0xd6))
-print(f"{w}x{h}, {colours} colours, {bubble} bubble px, {blue} blue px")
-sys.exit(0 if (w, h) == (900, 700) and colours >= 16 and bubble >= 10000 and blue >= 2000 else 1)
-PY
-) && ok || fail "screenshot $SHOT: $out"
+    out=$(python3 "$(dirname "$0")/../png_colours.py" "$SHOT" f2f4f7 2459d6) &&
+    read -r dims ncol _ bubble blue <<<"$out" &&
+    [ "$dims" = "900x700," ] && [ "$ncol" -ge 16 ] && [ "$bubble" -ge 10000 ] && [ "$blue" -ge 2000 ] \
+        && ok || fail "screenshot $SHOT: $out"
     echo "screenshot: $SHOT ($out)"
 fi
 

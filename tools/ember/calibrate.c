@@ -156,7 +156,7 @@ int cmd_calibrate(int argc, char **argv)
 {
     const char *C = "calibrate";
     const char *pos[2] = {NULL, NULL}, *out_path = NULL, *target_s = NULL;
-    cli_data_opts dopt = {NULL, NULL, NULL, 256, 0};
+    cli_data_opts dopt = {NULL, NULL, NULL, 256, 0, 0};
     long long threads = 0;
     double target = 0;
     int npos = 0;
@@ -167,12 +167,8 @@ int cmd_calibrate(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(calibrate_usage, stdout);
             return EXIT_OK;
-        } else if (!strcmp(argv[i], "--json")) {
-            o.json = true;
-        } else if (!strcmp(argv[i], "--quiet")) {
-            o.quiet = true;
-        } else if (!strcmp(argv[i], "--skip-bad-lines")) {
-            dopt.skip_bad_lines = 1;
+        } else if ((r = cli_common_opt(argc, argv, &i, &o, &dopt)) != 0) {
+            /* --json, --quiet, --skip-bad-lines, --labels, --text-column, --label-column */
         } else if ((r = cli_opt(argc, argv, &i, "--target-precision", &v)) != 0) {
             /* (0, 1]: a target of 0 would answer everything by definition */
             if (v && (cli_parse_float(v, 0, 1, &target) || !(target > 0)))
@@ -181,12 +177,6 @@ int cmd_calibrate(int argc, char **argv)
             target_s = v;
         } else if ((r = cli_opt(argc, argv, &i, "--out", &v)) != 0) {
             out_path = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--labels", &v)) != 0) {
-            dopt.labels = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--text-column", &v)) != 0) {
-            dopt.text_column = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--label-column", &v)) != 0) {
-            dopt.label_column = v;
         } else if ((r = cli_opt(argc, argv, &i, "--batch-size", &v)) != 0) {
             if (v && cli_parse_int(v, 1, 1 << 24, &dopt.batch))
                 return cli_fail(&o, C, EXIT_USAGE, "--batch-size: '%s' is not an integer >= 1", v);

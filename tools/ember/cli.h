@@ -30,6 +30,7 @@ int cmd_data_verify(int argc, char **argv);      /* data_manifest.c */
 int cmd_data_check(int argc, char **argv);       /* data_check.c */
 int cmd_inspect(int argc, char **argv);          /* inspect.c */
 int cmd_reproduce(int argc, char **argv);        /* reproduce.c */
+int cmd_report(int argc, char **argv);           /* report.c */
 
 /* Print "ember <cmd>: <message>" to stderr (or a JSON error object on stdout
  * when json) and return `code`. */
@@ -74,13 +75,14 @@ char *cli_idx_labels_path(const char *images);
  *                    "host", "ember_version", "git_commit", "seed", "threads",
  *                    "command" (the arguments as given)}
  *   lineage.history  {"epochs": N, "loss": [N values], "accuracy": [...], ...
- *                    every metric the run had}
+ *                    every metric the run had, "seconds": [per epoch, null
+ *                    when not timed by this run]}
  *   lineage.metrics  the last epoch's metrics {"loss", "accuracy", ...} */
-#define CLI_META_LINEAGE_DATA "lineage.data"
-#define CLI_META_LINEAGE_CONFIG "lineage.config"
-#define CLI_META_LINEAGE_RUN "lineage.run"
-#define CLI_META_LINEAGE_HISTORY "lineage.history"
-#define CLI_META_LINEAGE_METRICS "lineage.metrics"
+#define CLI_META_LINEAGE_DATA EMBER_META_LINEAGE_DATA
+#define CLI_META_LINEAGE_CONFIG EMBER_META_LINEAGE_CONFIG
+#define CLI_META_LINEAGE_RUN EMBER_META_LINEAGE_RUN
+#define CLI_META_LINEAGE_HISTORY EMBER_META_LINEAGE_HISTORY
+#define CLI_META_LINEAGE_METRICS EMBER_META_LINEAGE_METRICS
 
 typedef struct cli_lineage {
     double t0;        /* cli_now() at the start */
@@ -103,7 +105,9 @@ void cli_lineage_opt_num(cli_lineage *L, const char *flag, double value);
 /* Append one argument to the arguments that re-run the training. */
 void cli_lineage_arg(cli_lineage *L, const char *arg);
 /* Store everything in the model's metadata (before it is saved). */
-int cli_lineage_finish(cli_lineage *L, ember_model *m, const ember_history *h, ember_error *err);
+/* epoch_seconds: [epochs] seconds per epoch (NaN: not timed), or NULL. */
+int cli_lineage_finish(cli_lineage *L, ember_model *m, const ember_history *h,
+                       const double *epoch_seconds, ember_error *err);
 void cli_lineage_free(cli_lineage *L);
 
 /* Reshape x [N, ...] to [N, model input shape] when the example sizes
@@ -182,7 +186,15 @@ typedef struct cli_data_opts {
     const char *label_column;
     long long batch;          /* predict batch size */
     int skip_bad_lines;       /* text: skip and count bad lines and unknown labels */
+    int keep_images;          /* images: keep them in cli_labelled.x (ember report) */
 } cli_data_opts;
+
+/* The options shared by the verbs that read labelled data (test,
+ * calibrate, report, data check): --json and --quiet into o, and when d is
+ * not NULL --skip-bad-lines, --labels, --text-column, --label-column into d.
+ * Returns 1 when argv[*i] was one of them (*i advanced past its value), 0
+ * when not, -1 when its value is missing. */
+int cli_common_opt(int argc, char **argv, int *i, cli_out *o, cli_data_opts *d);
 
 /* Bad records skipped in one text data file (--skip-bad-lines): the count and
  * the first messages, copied out of the data set. */
@@ -210,6 +222,10 @@ typedef struct cli_labelled {
     cli_classes cls;      /* class names (n = 0: numbers) */
     ember_pipeline *pipe; /* a text model's pipeline, else NULL */
     cli_skipped skipped;  /* text with skip_bad_lines: what was skipped */
+    ember_tensor *x;      /* images with keep_images: the model's inputs [N, ...] */
+    int image_ndim;       /* the images' own shape before it was fitted to the model's */
+    int64_t image_shape[EMBER_MAX_DIMS]; /* input (an MLP takes them flattened) */
+    ember_image_dataset *img; /* the folder data set x is a view of, or NULL */
 } cli_labelled;
 /* Load `data_path` prepared as the model's training data was (text pipeline,
  * image folder options, IDX scale), with the same readers as train, and

@@ -107,7 +107,8 @@ static int set_json(ember_model *m, const char *key, cJSON *j, ember_error *err)
     return r;
 }
 
-int cli_lineage_finish(cli_lineage *L, ember_model *m, const ember_history *h, ember_error *err)
+int cli_lineage_finish(cli_lineage *L, ember_model *m, const ember_history *h,
+                       const double *epoch_seconds, ember_error *err)
 {
     /* history and final metrics: every metric the run had (not all NaN) */
     cJSON *hist = cJSON_CreateObject(), *fin = cJSON_CreateObject();
@@ -134,6 +135,12 @@ int cli_lineage_finish(cli_lineage *L, ember_model *m, const ember_history *h, e
         if (isfinite(last))
             cJSON_AddNumberToObject(fin, name, last);
     }
+    /* seconds per epoch, when timed here (a resumed run's earlier epochs are not) */
+    cJSON *secs = epoch_seconds ? cJSON_AddArrayToObject(hist, "seconds") : NULL;
+    for (int e = 0; secs && e < epochs; e++)
+        cJSON_AddItemToArray(secs, isfinite(epoch_seconds[e])
+                                       ? cJSON_CreateNumber(round(epoch_seconds[e] * 1000) / 1000)
+                                       : cJSON_CreateNull());
     /* when, where, which code */
     cJSON *run = cJSON_CreateObject(), *cmd = cJSON_CreateArray();
     char host[256] = "", t0[32], t1[32];

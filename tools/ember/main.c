@@ -35,6 +35,8 @@ static const char usage[] =
     "            split for duplicates, leakage and label conflicts (ember data --help)\n"
     "  inspect   print a model's lineage: data fingerprints, settings, code, history\n"
     "  reproduce re-run a model's training from its lineage and compare the weights\n"
+    "  report    one HTML page: learning curves, per-class scores, confusion matrix,\n"
+    "            misclassified images, lineage\n"
     "\n"
     "  ember <command> --help   options of one command\n"
     "  ember --version          version and the git commit it was built from\n"
@@ -306,8 +308,31 @@ int main(int argc, char **argv)
         return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "reproduce"))
         return cmd_reproduce(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report"))
+        return cmd_report(argc - 1, argv + 1);
     fprintf(stderr, "ember: unknown command '%s'\n\n%s", cmd, usage);
     return EXIT_USAGE;
+}
+
+int cli_common_opt(int argc, char **argv, int *i, cli_out *o, cli_data_opts *d)
+{
+    const char *a = argv[*i], *v = NULL;
+    int r;
+    if (!strcmp(a, "--json"))
+        return o->json = true, 1;
+    if (!strcmp(a, "--quiet"))
+        return o->quiet = true, 1;
+    if (!d)
+        return 0;
+    if (!strcmp(a, "--skip-bad-lines"))
+        return d->skip_bad_lines = 1, 1;
+    if ((r = cli_opt(argc, argv, i, "--labels", &v)) != 0)
+        d->labels = v;
+    else if ((r = cli_opt(argc, argv, i, "--text-column", &v)) != 0)
+        d->text_column = v;
+    else if ((r = cli_opt(argc, argv, i, "--label-column", &v)) != 0)
+        d->label_column = v;
+    return r;
 }
 
 int cli_fit_input_shape(const ember_model *m, ember_tensor *x, const char *path, ember_error *err)

@@ -99,6 +99,15 @@ static void print_report(const ember_class_report *r, const cli_classes *cls, co
     }
 }
 
+/* Note the images' own shape (before cli_fit_input_shape); returns 0. */
+static int keep_shape(cli_labelled *out, const ember_tensor *x)
+{
+    out->image_ndim = x->ndim;
+    for (int i = 0; i < EMBER_MAX_DIMS; i++)
+        out->image_shape[i] = x->shape[i];
+    return 0;
+}
+
 int cli_labelled_predict(ember_model *m, const char *model_path, const char *data_path,
                          const cli_data_opts *opt, cli_labelled *out, ember_error *err)
 {
@@ -138,11 +147,13 @@ int cli_labelled_predict(ember_model *m, const char *model_path, const char *dat
             cli_model_classes(m, NULL, &out->cls, err) ||
             cli_load_image_folder(data_path, &io, out->cls.n ? &out->cls : NULL, &img, &x, &y,
                                   err) ||
+            keep_shape(out, x) ||
             cli_fit_input_shape(m, x, data_path, err) ||
             ember_model_predict(m, x, opt->batch, &out->p, err))
             goto done;
     } else {
         if (cli_load_idx_pair(data_path, opt->labels, (float)scale, &x, &y, err) ||
+            keep_shape(out, x) ||
             cli_fit_input_shape(m, x, data_path, err) ||
             ember_model_predict(m, x, opt->batch, &out->p, err))
             goto done;
@@ -167,6 +178,12 @@ int cli_labelled_predict(ember_model *m, const char *model_path, const char *dat
             goto done;
         }
     }
+    if (opt->keep_images && x) {
+        out->x = x;
+        out->img = img;
+        x = NULL;
+        img = NULL;
+    }
     rc = 0;
 done:
     ember_tensor_destroy(x);
@@ -185,15 +202,18 @@ void cli_labelled_free(cli_labelled *l)
     free(l->truth);
     cli_classes_free(&l->cls);
     ember_pipeline_destroy(l->pipe);
+    ember_tensor_destroy(l->x);
+    ember_image_dataset_destroy(l->img); /* after x: x may be a view of its images */
     memset(l, 0, sizeof *l);
 }
 
 int cmd_test(int argc, char **argv)
 {
     const char *C = "test";
-    const char *pos[2] = {NULL, NULL}, *labels = NULL, *tcol = NULL, *lcol = NULL;
-    long long batch = 256, topk = 5, threads = 0;
-    int npos = 0, skip_bad = 0;
+    const char *pos[2] = {NULL, NULL};
+    long long topk = 5, threads = 0;
+    int npos = 0;
+    cli_data_opts dopt = {NULL, NULL, NULL, 256, 0, 0};
     cli_out o = {false, false};
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -201,23 +221,13 @@ int cmd_test(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(test_usage, stdout);
             return EXIT_OK;
-        } else if (!strcmp(argv[i], "--json")) {
-            o.json = true;
-        } else if (!strcmp(argv[i], "--quiet")) {
-            o.quiet = true;
-        } else if (!strcmp(argv[i], "--skip-bad-lines")) {
-            skip_bad = 1;
-        } else if ((r = cli_opt(argc, argv, &i, "--labels", &v)) != 0) {
-            labels = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--text-column", &v)) != 0) {
-            tcol = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--label-column", &v)) != 0) {
-            lcol = v;
+        } else if ((r = cli_common_opt(argc, argv, &i, &o, &dopt)) != 0) {
+            /* --json, --quiet, --skip-bad-lines, --labels, --text-column, --label-column */
         } else if ((r = cli_opt(argc, argv, &i, "-k", &v)) != 0) {
             if (v && cli_parse_int(v, 1, 1000000, &topk))
                 return cli_fail(&o, C, EXIT_USAGE, "-k: '%s' is not an integer >= 1", v);
         } else if ((r = cli_opt(argc, argv, &i, "--batch-size", &v)) != 0) {
-            if (v && cli_parse_int(v, 1, 1 << 24, &batch))
+            if (v && cli_parse_int(v, 1, 1 << 24, &dopt.batch))
                 return cli_fail(&o, C, EXIT_USAGE, "--batch-size: '%s' is not an integer >= 1", v);
         } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
             if (v && cli_parse_int(v, 1, 4096, &threads))
@@ -241,7 +251,6 @@ int cmd_test(int argc, char **argv)
     char *json = NULL;
     int rc = EXIT_OK;
     cli_labelled l = {0};
-    const cli_data_opts dopt = {labels, tcol, lcol, batch, skip_bad};
     if (ember_model_load(&m, pos[0], &err))
         goto fail;
     ember_model_set_threads(m, (int)threads);
@@ -275,7 +284,7 @@ int cmd_test(int argc, char **argv)
                                        &err))
             goto fail;
         size_t jn = strlen(json);
-        if (skip_bad && jn > 0 && json[jn - 1] == '}') { /* one more field in the object */
+        if (dopt.skip_bad_lines && jn > 0 && json[jn - 1] == '}') { /* one more field in the object */
             printf("%.*s", (int)(jn - 1), json);
             cli_skipped_json(&l.skipped, 1);
             printf("}\n");

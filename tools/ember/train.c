@@ -8,6 +8,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +93,9 @@ static const char train_usage[] =
     "                         uninterrupted run's\n"
     "output:\n"
     "  --out MODEL            where to save the model (required)\n"
+    "  --history FILE         write a CSV row per epoch as it ends (Keras CSVLogger's\n"
+    "                         columns: epoch from 0, accuracy, loss, val_accuracy,\n"
+    "                         val_loss; then seconds). The model holds it too: ember report\n"
     "  --json                 one JSON object per epoch, then a summary with train_seconds\n"
     "  --quiet                print nothing but errors\n"
     "distributed (docs/distributed.md):\n"
@@ -101,7 +106,7 @@ static const char train_usage[] =
 typedef struct train_args {
     const char *train, *train_labels, *valid, *valid_labels, *out, *arch, *opt_s;
     const char *text_col, *label_col, *class_weight;
-    const char *ckpt_dir, *resume_dir;
+    const char *ckpt_dir, *resume_dir, *history;
     double lr, momentum, wd, clip, scale;
     long long epochs, batch, seed, threads, emb_dim, hidden, aug_crop, channels;
     long long resize_h, resize_w, crop_h, crop_w;
@@ -208,6 +213,8 @@ static int parse_args(int argc, char **argv, train_args *a)
             a->valid = v;
         } else if (OPT("--out")) {
             a->out = v;
+        } else if (OPT("--history")) {
+            a->history = v;
         } else if (OPT("--arch")) {
             a->arch = v;
         } else if (OPT("--optimizer")) {
@@ -299,13 +306,52 @@ typedef struct cli_progress {
     const cli_out *o;
     int print_epochs;           /* the printer handles epochs and resumes */
     char resumed[4096];         /* checkpoint resumed from, "" if none */
+    double *epoch_s;            /* [epochs] seconds per epoch run here, NaN for the others */
+    FILE *hist;                 /* --history CSV, or NULL */
+    const ember_history *h;     /* the run's history (earlier epochs of a resumed run) */
+    int hist_rows, hist_valid, hist_skip;
 } cli_progress;
+
+/* One --history row: Keras CSVLogger's layout (epoch from 0, the metrics in
+ * name order), plus the epoch's seconds and, with --on-nan skip-batch, the
+ * batches skipped. */
+static void history_row(cli_progress *cp, int epoch, double loss, double acc, double vloss,
+                        double vacc, double secs, double skipped)
+{
+    fprintf(cp->hist, "%d,%.9g,%.9g", epoch, acc, loss);
+    if (cp->hist_valid)
+        fprintf(cp->hist, ",%.9g,%.9g", vacc, vloss);
+    if (isnan(secs))
+        fputc(',', cp->hist);
+    else
+        fprintf(cp->hist, ",%.3f", secs);
+    if (cp->hist_skip)
+        fprintf(cp->hist, ",%.0f", skipped);
+    fputc('\n', cp->hist);
+    cp->hist_rows++;
+}
 
 static void on_progress(const ember_progress *p, void *user)
 {
     cli_progress *cp = user;
     if (p->event == EMBER_PROGRESS_RESUMED)
         snprintf(cp->resumed, sizeof cp->resumed, "%s", p->message);
+    if (p->event == EMBER_PROGRESS_EPOCH_END && p->epoch >= 0 && p->epoch < p->epochs) {
+        if (cp->epoch_s)
+            cp->epoch_s[p->epoch] = p->elapsed_s;
+        if (cp->hist) {
+            /* a resumed run: the checkpoint's epochs first (their time is unknown) */
+            for (int e = cp->hist_rows; e < p->epoch && e < ember_history_epochs(cp->h); e++)
+                history_row(cp, e, ember_history_get(cp->h, "loss", e),
+                            ember_history_get(cp->h, "accuracy", e),
+                            ember_history_get(cp->h, "val_loss", e),
+                            ember_history_get(cp->h, "val_accuracy", e), NAN,
+                            ember_history_get(cp->h, "skipped_batches", e));
+            history_row(cp, p->epoch, p->loss, p->accuracy, p->val_loss, p->val_accuracy,
+                        p->elapsed_s, (double)p->skipped);
+            fflush(cp->hist);
+        }
+    }
     if (cp->o->quiet)
         return;
     if (p->event == EMBER_PROGRESS_WARNING || p->event == EMBER_PROGRESS_BATCH_SKIPPED) {
@@ -520,7 +566,7 @@ static int record_lineage(cli_lineage *L, const train_args *a, int argc, char **
      * with the seed and the thread count made explicit */
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
-        static const char *const with_value[] = {"--out", "--checkpoint-dir", "--checkpoint-every",
+        static const char *const with_value[] = {"--out", "--history", "--checkpoint-dir", "--checkpoint-every",
                                                  "--keep-checkpoints", "--seed", "--threads", NULL};
         int drop = 0;
         for (const char *const *w = with_value; *w && !drop; w++) {
@@ -670,6 +716,8 @@ int cmd_train(int argc, char **argv)
     }
     int root = ember_dist_rank(dist) == 0;
     cli_lineage lin;
+    cli_progress cp;
+    memset(&cp, 0, sizeof cp);
     if (cli_lineage_start(&lin, argc, argv, &err)) {
         ember_dist_destroy(dist);
         return cli_fail_err(o, C, &err);
@@ -838,24 +886,44 @@ int cmd_train(int argc, char **argv)
     fc.dist = dist;
     if (dist && !o->quiet && !o->json)
         printf("distributed: %d ranks, global batch %lld\n", ember_dist_size(dist), a.batch);
-    cli_progress cp;
-    memset(&cp, 0, sizeof cp);
     cp.pp.out = stdout;
     cp.pp.style = isatty(STDOUT_FILENO) ? EMBER_PROGRESS_BAR : EMBER_PROGRESS_LINES;
     if (o->json)
         cp.pp.style = EMBER_PROGRESS_JSON;
     cp.o = o;
     cp.print_epochs = !o->quiet;
-    /* Quiet runs without checkpoints or skipping need no callback at all. */
-    if (!o->quiet || a.ckpt_dir || a.skip_nan) {
-        fc.progress = on_progress;
-        fc.progress_user = &cp;
+    cp.h = h;
+    cp.hist_valid = a.valid != NULL;
+    cp.hist_skip = a.skip_nan;
+    if (!(cp.epoch_s = malloc((size_t)a.epochs * sizeof *cp.epoch_s))) {
+        rc = cli_fail(o, C, EXIT_DATA, "out of memory");
+        goto done;
     }
+    for (long long e = 0; e < a.epochs; e++)
+        cp.epoch_s[e] = NAN;
+    if (a.history && root) { /* rank 0's alone, like --out */
+        if (!(cp.hist = fopen(a.history, "w"))) {
+            rc = cli_fail(o, C, EXIT_DATA, "--history %s: cannot write: %s", a.history, strerror(errno));
+            goto done;
+        }
+        fprintf(cp.hist, "epoch,accuracy,loss%s,seconds%s\n",
+                cp.hist_valid ? ",val_accuracy,val_loss" : "", cp.hist_skip ? ",skipped_batches" : "");
+        fflush(cp.hist);
+    }
+    fc.progress = on_progress; /* also times the epochs for the lineage */
+    fc.progress_user = &cp;
     double t_fit = cli_now();
     if (text ? ember_model_fit_ids(m, itr, y, &fc, h, &err) : ember_model_fit(m, x, y, &fc, h, &err))
         goto fail;
     double fit_s = cli_now() - t_fit;
-    if (root && (cli_lineage_finish(&lin, m, h, &err) || ember_model_save(m, a.out, &err)))
+    if (cp.hist && fclose(cp.hist) != 0) {
+        cp.hist = NULL;
+        rc = cli_fail(o, C, EXIT_DATA, "--history %s: write error: %s", a.history, strerror(errno));
+        goto done;
+    }
+    cp.hist = NULL;
+    if (root && (cli_lineage_finish(&lin, m, h, cp.epoch_s, &err) ||
+                 ember_model_save(m, a.out, &err)))
         goto fail;
     int last = ember_history_epochs(h) - 1;
     /* over the whole run, resumed epochs included (the history has them) */
@@ -909,12 +977,15 @@ int cmd_train(int argc, char **argv)
     goto done;
 fail:
     rc = cli_fail_err(o, C, &err);
+done:
     /* unless every rank failed alike, the others may be waiting in a
      * collective: end the job */
-    if (ember_dist_size(dist) > 1 && !ember_dist_error_is_shared(dist))
+    if (rc != EXIT_OK && ember_dist_size(dist) > 1 && !ember_dist_error_is_shared(dist))
         ember_dist_abort(dist, rc);
-done:
     ember_dist_destroy(dist);
+    if (cp.hist)
+        fclose(cp.hist);
+    free(cp.epoch_s);
     cli_lineage_free(&lin);
     free(arch);
     free(pjson);

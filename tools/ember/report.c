@@ -1,0 +1,157 @@
+/*
+ * report.c - `ember report MODEL [--test FILE] -o report.html`: one
+ * self-contained HTML page about a model (ember_report_write_html), from the
+ * model file alone (its lineage holds the history, the metrics and the data)
+ * plus, optionally, test data read as `ember test` reads it.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char report_usage[] =
+    "usage: ember report MODEL [--test FILE] -o REPORT.html [options]\n"
+    "\n"
+    "Write one self-contained HTML page (inline SVG; nothing is loaded from a network)\n"
+    "about a trained model: loss and accuracy per epoch for training and validation,\n"
+    "the lineage (when and where it was trained, the data files with their SHA-256,\n"
+    "every setting), and with --test the per-class precision/recall/F1 (a sortable\n"
+    "table and a bar chart), the confusion matrix as a heat map with the most\n"
+    "confused pairs, and for image models a grid of misclassified test images.\n"
+    "Everything but the test results comes from the model file.\n"
+    "\n"
+    "  -o, --out FILE       the HTML file to write (required)\n"
+    "  --test FILE          labelled test data, any format `ember test` reads\n"
+    "  --labels FILE        IDX: the test labels (default: by the MNIST naming)\n"
+    "  --text-column C      CSV/TSV columns, as for train\n"
+    "  --label-column C\n"
+    "  --skip-bad-lines     text: skip (and count) malformed lines and unknown labels\n"
+    "  --max-images N       misclassified images shown (default 36)\n"
+    "  --title T            the page's title (default: MODEL)\n"
+    "  --threads N          threads for predicting the test data\n"
+    "  --json               print {\"report\", \"test_examples\", \"accuracy\"} when done\n"
+    "  --quiet              print nothing but errors\n"
+    "\n"
+    "Exit status: 0 ok, 1 usage error, 2 data or model error (named).\n";
+
+int cmd_report(int argc, char **argv)
+{
+    static const char *C = "report";
+    cli_out o = {0};
+    const char *model = NULL, *out = NULL, *test = NULL, *title = NULL;
+    long long max_images = 36, threads = 0;
+    cli_data_opts dopt = {0};
+    dopt.batch = 256;
+    dopt.keep_images = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int r = 0;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(report_usage, stdout);
+            return EXIT_OK;
+        } else if ((r = cli_common_opt(argc, argv, &i, &o, &dopt))) {
+            /* --json, --quiet, --skip-bad-lines, --labels, --text-column, --label-column */
+        } else if ((r = cli_opt(argc, argv, &i, "--out", &v)) || (r = cli_opt(argc, argv, &i, "-o", &v))) {
+            out = v;
+        } else if ((r = cli_opt(argc, argv, &i, "--test", &v))) {
+            test = v;
+        } else if ((r = cli_opt(argc, argv, &i, "--title", &v))) {
+            title = v;
+        } else if ((r = cli_opt(argc, argv, &i, "--max-images", &v))) {
+            if (v && cli_parse_int(v, 0, 100000, &max_images))
+                return cli_fail(&o, C, EXIT_USAGE, "--max-images: '%s' is not an integer in 0..100000", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--threads", &v))) {
+            if (v && cli_parse_int(v, 1, 4096, &threads))
+                return cli_fail(&o, C, EXIT_USAGE, "--threads: '%s' is not an integer >= 1", v);
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_fail(&o, C, EXIT_USAGE, "unknown option '%s' (see --help)", argv[i]);
+        } else if (!model) {
+            model = argv[i];
+        } else {
+            return cli_fail(&o, C, EXIT_USAGE, "one MODEL only (got '%s' too; test data goes "
+                            "with --test)", argv[i]);
+        }
+        if (r < 0)
+            return cli_fail(&o, C, EXIT_USAGE, "%s needs a value", argv[i]);
+    }
+    if (!model || !out)
+        return cli_fail(&o, C, EXIT_USAGE, "need MODEL and -o REPORT.html (see --help)");
+    ember_error err = {0};
+    ember_model *m = NULL;
+    ember_class_report *rep = NULL;
+    int64_t *pred = NULL;
+    ember_tensor *view = NULL;
+    cli_labelled l = {0};
+    int rc = EXIT_OK;
+    ember_report_options ro = {0};
+    ro.title = title;
+    ro.model_path = model;
+    if (ember_model_load(&m, model, &err))
+        goto fail;
+    ember_model_set_threads(m, (int)threads);
+    if (test) {
+        if (cli_labelled_predict(m, model, test, &dopt, &l, &err))
+            goto fail;
+        cli_skipped_print(&o, C, &l.skipped);
+        int64_t N = l.p->shape[0], K = l.p->shape[1];
+        if (!(pred = malloc((size_t)(N ? N : 1) * sizeof *pred))) {
+            rc = cli_fail(&o, C, EXIT_DATA, "out of memory");
+            goto done;
+        }
+        for (int64_t i = 0; i < N; i++) {
+            const float *row = l.p->data + i * K;
+            int64_t best = 0;
+            for (int64_t k = 1; k < K; k++)
+                best = row[k] > row[best] ? k : best;
+            pred[i] = best;
+        }
+        if (ember_class_report_create(&rep, l.truth, pred, l.p->data, N, K, K < 5 ? (int)K : 5, &err))
+            goto fail;
+        if (l.cls.n && l.cls.n != K) {
+            rc = cli_fail(&o, C, EXIT_DATA, "%s: the model lists %lld class names for %lld outputs",
+                          model, (long long)l.cls.n, (long long)K);
+            goto done;
+        }
+        ro.test = rep;
+        ro.test_path = test;
+        ro.class_names = l.cls.n ? (const char *const *)l.cls.names : NULL;
+        if (l.x && l.image_ndim >= 3) {
+            /* the images as images, also for a model that takes them flattened */
+            if (ember_tensor_create_view(&view, l.x->data, l.image_ndim, l.image_shape, &err))
+                goto fail;
+            ro.images = view;
+            ro.truth = l.truth;
+            ro.pred = pred;
+            ro.max_images = max_images > 0 ? (int)max_images : -1;
+        }
+        if (max_images == 0)
+            ro.images = NULL;
+    }
+    if (ember_report_write_html(m, &ro, out, &err))
+        goto fail;
+    if (o.json) {
+        printf("{\"report\":");
+        cli_json_str(out);
+        if (rep)
+            printf(",\"test_examples\":%lld,\"accuracy\":%.9g}\n", (long long)rep->n, rep->accuracy);
+        else
+            printf(",\"test_examples\":0,\"accuracy\":null}\n");
+    } else if (!o.quiet) {
+        if (rep)
+            printf("test: %s: %lld examples, accuracy %.4f, macro F1 %.4f\n", test, (long long)rep->n,
+                   rep->accuracy, rep->macro_f1);
+        printf("wrote %s\n", out);
+    }
+    goto done;
+fail:
+    rc = cli_fail_err(&o, C, &err);
+done:
+    ember_tensor_destroy(view);
+    free(pred);
+    ember_class_report_destroy(rep);
+    cli_labelled_free(&l);
+    ember_model_destroy(m);
+    return rc;
+}
