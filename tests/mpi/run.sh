@@ -47,23 +47,8 @@ head -n 1001 "$DATA/banking77/train.csv" > "$T/text.csv"
 # validation: 300 of the training rows (labels the model knows; only the
 # metrics' arithmetic is tested)
 head -n 301 "$T/text.csv" > "$T/valid.csv"
-python3 - "$T" <<'PY' || { echo "python3 needed to write fixtures"; exit 1; }
-import random, struct, sys
-d = sys.argv[1]
-random.seed(4)
-n, h, w = 600, 12, 12
-labels = [random.randrange(4) for _ in range(n)]
-img = bytearray()
-for c in labels:
-    px = [random.randrange(60) for _ in range(h * w)]
-    for k in range(w):  # a bright bar whose row depends on the class
-        px[(2 * c + 1) * w + k] = 200 + random.randrange(56)
-    img += bytes(px)
-with open(f"{d}/img-images-idx3-ubyte", "wb") as f:
-    f.write(struct.pack(">IIII", 0x0803, n, h, w) + bytes(img))
-with open(f"{d}/img-labels-idx1-ubyte", "wb") as f:
-    f.write(struct.pack(">II", 0x0801, n) + bytes(labels))
-PY
+python3 "$(dirname "$0")/../idx_bars.py" "$T" 600 4 \
+    || { echo "python3 needed to write fixtures"; exit 1; }
 printf 'dense 32 relu\ndropout 0.2\ndense classes softmax\n' > "$T/mlp.arch"
 printf 'conv2d 4 3 relu\nmax_pool2d 2\nflatten\ndense classes softmax\n' > "$T/cnn.arch"
 printf 'conv2d 4 3 relu\nbatch_normalization\nflatten\ndense classes softmax\n' > "$T/bn.arch"
