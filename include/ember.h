@@ -1182,8 +1182,9 @@ typedef struct ember_fit_config {
      * floating-point sums (docs/distributed.md gives the measured
      * difference). Not supported with several ranks: BatchNormalization
      * (per-shard statistics would differ; EMBER_ERR_UNSUPPORTED). When fit
-     * fails on one rank the others may wait in a collective: the caller
-     * ends the job (ember_dist_abort). Borrowed for the call. */
+     * fails, unless ember_dist_error_is_shared says every rank failed alike,
+     * the others may wait in a collective: the caller ends the job
+     * (ember_dist_abort). Borrowed for the call. */
     struct ember_dist *dist;
 } ember_fit_config;
 
