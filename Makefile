@@ -9,7 +9,7 @@
 # recommends.
 PACKAGES := build-essential cmake pkg-config libopenblas-dev libcjson-dev libssl-dev \
             zlib1g-dev libutf8proc-dev libstb-dev libmicrohttpd-dev dataset-fashion-mnist python3 \
-            chromium
+            chromium libopenmpi-dev openmpi-bin
 
 BUILD_DIR := build
 ASAN_DIR  := build-asan

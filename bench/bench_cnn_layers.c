@@ -76,7 +76,7 @@ int main(int argc, char **argv)
     ember_rng r = ember__rng_stream(1, 9, 0, 0);
     for (int64_t i = 0; i < B * m->input_size; i++)
         m->acts[0][i] = ember__rng_uniform(&r);
-    ember_step_ctx ctx = {1, ember__rng_stream(1, 3, 0, 0), threads, NULL, NULL, NULL};
+    ember_step_ctx ctx = {1, ember__rng_stream(1, 3, 0, 0), threads, NULL, NULL, NULL, 0};
     int L = m->n_layers;
     double *fw = calloc((size_t)(L * reps), sizeof *fw), *bw = calloc((size_t)(L * reps), sizeof *bw);
     float *dy = ember__alloc((size_t)(B * 64 * 26 * 26) * sizeof(float));

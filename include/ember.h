@@ -1164,6 +1164,28 @@ typedef struct ember_fit_config {
      * uninterrupted run. Without resume, a folder already holding
      * checkpoints is refused (EMBER_ERR_STATE), so runs are never mixed. */
     int resume;
+    /* Data-parallel training (docs/distributed.md): NULL or a dist of one
+     * rank trains as usual. With several ranks (ember_dist_mpi_create under
+     * mpirun), every rank calls fit with the same model, data and settings;
+     * each global mini-batch of batch_size rows (in the order the seed gives,
+     * independent of the rank count) is split into contiguous shards, rank r
+     * taking rows [B r / P, B (r + 1) / P); each rank computes the gradient
+     * of its shard, the gradients are summed across ranks (the loss is
+     * divided by the whole batch's B, so the sum is the single-process mean
+     * gradient), and every rank applies the same optimizer step. Metrics are
+     * summed across ranks; so is validation (each rank evaluates a
+     * contiguous share of the validation rows). With a lazy embedding the rows updated are the union
+     * of the rows any rank touched, as in one process. Checkpoints are
+     * written by rank 0 only; the folder must be one every rank can read
+     * (all resume from the same file, so resuming with another rank count
+     * works). The weights match a single-process run up to the order of the
+     * floating-point sums (docs/distributed.md gives the measured
+     * difference). Not supported with several ranks: BatchNormalization
+     * (per-shard statistics would differ; EMBER_ERR_UNSUPPORTED). When fit
+     * fails, unless ember_dist_error_is_shared says every rank failed alike,
+     * the others may wait in a collective: the caller ends the job
+     * (ember_dist_abort). Borrowed for the call. */
+    struct ember_dist *dist;
 } ember_fit_config;
 
 /* epochs 1, batch 32, shuffle on, no validation, silent, stop on NaN, no
@@ -1219,6 +1241,55 @@ ember_status ember_model_evaluate(ember_model *m, const ember_tensor *x, const e
 /* Outputs for x ([N, ...]) as a new [N, K] tensor owned by the caller. */
 ember_status ember_model_predict(ember_model *m, const ember_tensor *x, int64_t batch_size,
                                  ember_tensor **out, ember_error *err);
+
+/* --------------------------------------------------- distributed training */
+
+/* A communicator for data-parallel fit (ember_fit_config.dist): this
+ * process's rank, the rank count and the collectives fit needs. Ember
+ * keeps no global state, but MPI does: create at most one MPI dist per
+ * process, and use it from one thread. */
+typedef struct ember_dist ember_dist;
+
+/* 1 when this build has MPI (the EMBER_MPI build option, on when CMake
+ * finds Open MPI's development files), else 0. */
+int ember_dist_mpi_available(void);
+/* A dist over MPI_COMM_WORLD: initialises MPI (MPI_Init_thread, funneled)
+ * unless the program already did, and sets MPI_ERRORS_RETURN so a failed
+ * collective comes back as EMBER_ERR_IO with MPI's message instead of
+ * killing the process. Run the program under mpirun; alone it is one rank.
+ * Errors: EMBER_ERR_UNSUPPORTED (built without MPI), EMBER_ERR_IO (MPI
+ * failed to start), EMBER_ERR_NOMEM. */
+ember_status ember_dist_mpi_create(ember_dist **out, ember_error *err);
+/* Free; finalises MPI when ember_dist_mpi_create initialised it (so call it
+ * once every rank is done; every rank must call it). NULL is a no-op. */
+void ember_dist_destroy(ember_dist *d);
+/* This process's rank (0 for NULL) and the rank count (1 for NULL). */
+int ember_dist_rank(const ember_dist *d);
+int ember_dist_size(const ember_dist *d);
+/* End every rank of the job with exit status `code` (MPI_Abort). For the
+ * program, after an error on one rank (the library never calls it).
+ * Returns only when d is NULL or the abort failed. */
+void ember_dist_abort(ember_dist *d, int code);
+/* After a fit with this dist (several ranks) failed: 1 when every rank met
+ * the same error at the same point, after agreeing on it (a checkpoint
+ * folder refused or unreadable on a rank, NaN/Inf in the summed loss or
+ * gradients, too many skipped batches), so each rank can return, destroy the
+ * dist and exit normally; 0 otherwise (an I/O or MPI error, no memory,
+ * anything before fit's first collective): the error may be this rank's
+ * alone while the others wait in a collective, so end the job with
+ * ember_dist_abort. 0 for NULL and before any failed fit. */
+int ember_dist_error_is_shared(const ember_dist *d);
+/* Time and volume of this process's collectives since creation or the
+ * last reset (for benchmarks). */
+typedef struct ember_dist_stats {
+    double comm_seconds;       /* wall time inside collectives, waiting included */
+    int64_t bytes;             /* payload bytes this rank contributed */
+    int64_t calls;             /* collectives */
+    int64_t sparse_exchanges;  /* steps whose embedding rows went sparsely */
+    int64_t dense_exchanges;   /* steps whose embedding table went whole */
+} ember_dist_stats;
+void ember_dist_get_stats(const ember_dist *d, ember_dist_stats *s);
+void ember_dist_reset_stats(ember_dist *d);
 
 /* --------------------------------------------------------------- files */
 

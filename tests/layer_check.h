@@ -45,7 +45,7 @@ static void check_layer(const char *name, ember_model *m, int64_t B, int trainin
     CHECK_OK(ember_model_compile(m, &opt, EMBER_LOSS_MSE, &err), &err);
     CHECK_OK(ember__model_arena(m, B, 0, &err), &err);
     ember_layer *l = m->layers[0];
-    layer_case c = {l, NULL, NULL, NULL, NULL, NULL, B, {training, ember__rng_stream(7, 3, 0, 0), 1, NULL, NULL, NULL}};
+    layer_case c = {l, NULL, NULL, NULL, NULL, NULL, B, {training, ember__rng_stream(7, 3, 0, 0), 1, NULL, NULL, NULL, 0}};
     int64_t nin = B * l->in_size, nout = B * l->out_size;
     c.x = malloc(nin * sizeof(float));
     c.dx = malloc(nin * sizeof(float));

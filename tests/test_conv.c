@@ -238,7 +238,7 @@ static void test_fast_equals_reference(void)
             fill(x, nin, &r);
             fill(l->params, l->param_count, &r);
             fill(dy, nout, &r);
-            ember_step_ctx ctx = {1, ember__rng_stream(1, 3, 0, 0), threads, NULL, NULL, NULL};
+            ember_step_ctx ctx = {1, ember__rng_stream(1, 3, 0, 0), threads, NULL, NULL, NULL, 0};
             l->ops->forward(l, y, x, B, &ctx);
             ember__conv2d_ref_fwd(&cc->g, q[3], x, l->params, l->params + nk, B, yr);
             memset(l->grads, 0, l->param_count * 4);
@@ -334,7 +334,7 @@ static double net_f(void *v)
     memcpy(m->acts[0], c->x, c->B * m->input_size * sizeof(float));
     const float *p = ember__model_forward(m, c->B, &c->ctx);
     ember_loss_batch lb = {m->loss, m->fused, p, ember__model_logits(m), m->targets, 1, c->B,
-                           ember__model_out_size(m), NULL};
+                           ember__model_out_size(m), NULL, 0};
     int64_t correct;
     ember__loss_compute(&lb, m->row_loss, NULL, &correct);
     double s = 0;
@@ -365,10 +365,10 @@ static void test_network_gradient(void)
     fill(x, B * m->input_size, &r);
     for (int64_t b = 0; b < B; b++)
         m->targets[b] = (float)(b % K);
-    net_case c = {m, B, {1, ember__rng_stream(1, 3, 0, 0), 1, NULL, NULL, NULL}, x};
+    net_case c = {m, B, {1, ember__rng_stream(1, 3, 0, 0), 1, NULL, NULL, NULL, 0}, x};
     net_f(&c);
     ember_loss_batch lb = {m->loss, m->fused, m->acts[m->n_layers], ember__model_logits(m),
-                           m->targets, 1, B, K, NULL};
+                           m->targets, 1, B, K, NULL, 0};
     int64_t correct;
     float dout[9];
     ember__loss_compute(&lb, m->row_loss, dout, &correct);

@@ -74,7 +74,7 @@ static void test_odd_shapes_vs_reference(void)
                 fill(x, nin, &r);
                 fill(l->params, l->param_count, &r);
                 fill(dy, nout, &r);
-                ember_step_ctx ctx = {1, ember__rng_stream(1, 3, 0, 0), threads, NULL, NULL, NULL};
+                ember_step_ctx ctx = {1, ember__rng_stream(1, 3, 0, 0), threads, NULL, NULL, NULL, 0};
                 l->ops->forward(l, y, x, B, &ctx);
                 ember__conv2d_ref_fwd(&cc->g, q[3], x, l->params, l->params + nk, B, yr);
                 /* the reference's pre-activation -> activation, and dz */
@@ -134,7 +134,7 @@ static void test_pool_larger_than_input(void)
             x[i] = (float)((i * 7) % 48) - 20.0f;
         for (int i = 0; i < 8; i++)
             dy[i] = 1.0f + i;
-        ember_step_ctx ctx = {1, ember__rng_stream(1, 3, 0, 0), 1, NULL, NULL, NULL};
+        ember_step_ctx ctx = {1, ember__rng_stream(1, 3, 0, 0), 1, NULL, NULL, NULL, 0};
         l->ops->forward(l, y, x, 1, &ctx);
         l->ops->backward(l, dx, dy, x, y, 1, &ctx);
         for (int ch = 0; ch < 8; ch++) {

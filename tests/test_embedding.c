@@ -45,7 +45,7 @@ static double net_f(void *v)
     net_case *c = v;
     ember_model *m = c->m;
     const float *p = ember__model_forward(m, N, &c->ctx);
-    ember_loss_batch lb = {m->loss, m->fused, p, ember__model_logits(m), m->targets, 1, N, K, NULL};
+    ember_loss_batch lb = {m->loss, m->fused, p, ember__model_logits(m), m->targets, 1, N, K, NULL, 0};
     int64_t correct;
     ember__loss_compute(&lb, m->row_loss, NULL, &correct);
     double s = 0;
@@ -63,10 +63,10 @@ static void loss_grad(ember_model *m, net_case *c)
         m->targets[b] = (float)(b % K);
     memset(m->grads, 0, m->n_params * sizeof(float));
     c->m = m;
-    c->ctx = (ember_step_ctx){1, {0, 0}, 1, ids, offsets, NULL};
+    c->ctx = (ember_step_ctx){1, {0, 0}, 1, ids, offsets, NULL, 0};
     net_f(c);
     const float *p = m->acts[m->n_layers];
-    ember_loss_batch lb = {m->loss, m->fused, p, ember__model_logits(m), m->targets, 1, N, K, NULL};
+    ember_loss_batch lb = {m->loss, m->fused, p, ember__model_logits(m), m->targets, 1, N, K, NULL, 0};
     int64_t correct;
     ember__loss_compute(&lb, m->row_loss, m->grad_a, &correct);
     ember__model_backward(m, m->grad_a, N, &c->ctx);
@@ -201,7 +201,7 @@ static void test_counts_equal_repeats(void)
     ember_tensor *p = NULL;
     CHECK_OK(ember_model_predict_ids(m, &bags, 0, &p, &err), &err);
     CHECK_OK(ember__model_arena(m, N, 13, &err), &err);
-    ember_step_ctx ctx = {0, {0, 0}, 1, ids, offsets, NULL};
+    ember_step_ctx ctx = {0, {0, 0}, 1, ids, offsets, NULL, 0};
     const float *q = ember__model_forward(m, N, &ctx);
     double worst = 0;
     for (int i = 0; p && i < N * K; i++)

@@ -62,7 +62,7 @@ static void test_dropout(void)
     float *x = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float));
     for (int64_t i = 0; i < n; i++)
         x[i] = 1.0f;
-    ember_step_ctx tr = {1, ember__rng_stream(3, 3, 0, 0), 1, NULL, NULL, NULL}, ev = {0, {0, 0}, 1, NULL, NULL, NULL};
+    ember_step_ctx tr = {1, ember__rng_stream(3, 3, 0, 0), 1, NULL, NULL, NULL, 0}, ev = {0, {0, 0}, 1, NULL, NULL, NULL, 0};
     l->ops->forward(l, y, x, 8, &tr);
     int64_t zeros = 0, scaled = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -176,7 +176,7 @@ static void check_loss(const char *name, ember_loss_kind kind, int fused, int sp
                                                       : ember__rng_uniform(&r);
         }
     }
-    loss_case c = {{kind, fused, fused ? p : in, fused ? in : NULL, t, sparse, B, K, NULL}, in, p, row, act};
+    loss_case c = {{kind, fused, fused ? p : in, fused ? in : NULL, t, sparse, B, K, NULL, 0}, in, p, row, act};
     loss_f(&c);
     int64_t correct;
     ember__loss_compute(&c.lb, row, d, &correct);
@@ -196,7 +196,7 @@ static void test_losses(void)
     /* exact values: CCE of softmax([1,2,3]) for class 2 = log(sum e^(z-3)) */
     float z[3] = {1, 2, 3}, p[3], row[1], t1[1] = {2}, d[3];
     ember__act_forward(EMBER_ACT_SOFTMAX, p, z, 1, 3);
-    ember_loss_batch lb = {EMBER_LOSS_CATEGORICAL_CROSSENTROPY, 1, p, z, t1, 1, 1, 3, NULL};
+    ember_loss_batch lb = {EMBER_LOSS_CATEGORICAL_CROSSENTROPY, 1, p, z, t1, 1, 1, 3, NULL, 0};
     int64_t c;
     ember__loss_compute(&lb, row, d, &c);
     CHECK_CLOSE(row[0], 0.4076059644, 1e-6, 0);
@@ -205,16 +205,16 @@ static void test_losses(void)
     /* fused CCE stays finite where p underflows to 0 */
     float zb[2] = {0.0f, 200.0f}, pb[2], t0[1] = {0};
     ember__act_forward(EMBER_ACT_SOFTMAX, pb, zb, 1, 2);
-    ember_loss_batch lb2 = {EMBER_LOSS_CATEGORICAL_CROSSENTROPY, 1, pb, zb, t0, 1, 1, 2, NULL};
+    ember_loss_batch lb2 = {EMBER_LOSS_CATEGORICAL_CROSSENTROPY, 1, pb, zb, t0, 1, 1, 2, NULL, 0};
     ember__loss_compute(&lb2, row, d, &c);
     CHECK_CLOSE(row[0], 200.0, 1e-4, 0);
     /* BCE of p = 0.8 against 1: -log(0.8); MSE of [1,3] vs [0,0]: 5 */
     float pp[1] = {0.8f}, tt[1] = {1.0f};
-    ember_loss_batch lb3 = {EMBER_LOSS_BINARY_CROSSENTROPY, 0, pp, NULL, tt, 0, 1, 1, NULL};
+    ember_loss_batch lb3 = {EMBER_LOSS_BINARY_CROSSENTROPY, 0, pp, NULL, tt, 0, 1, 1, NULL, 0};
     ember__loss_compute(&lb3, row, NULL, &c);
     CHECK_CLOSE(row[0], 0.2231435513, 1e-6, 0);
     float pm[2] = {1, 3}, tm[2] = {0, 0};
-    ember_loss_batch lb4 = {EMBER_LOSS_MSE, 0, pm, NULL, tm, 0, 1, 2, NULL};
+    ember_loss_batch lb4 = {EMBER_LOSS_MSE, 0, pm, NULL, tm, 0, 1, 2, NULL, 0};
     ember__loss_compute(&lb4, row, d, &c);
     CHECK_CLOSE(row[0], 5.0, 1e-6, 0);
     CHECK_CLOSE(d[1], 3.0, 1e-6, 0); /* 2 * 3 / (B*K = 2) */
@@ -237,7 +237,7 @@ static double net_f(void *v)
     memcpy(m->acts[0], c->x, c->B * m->input_size * sizeof(float));
     const float *p = ember__model_forward(m, c->B, &c->ctx);
     ember_loss_batch lb = {m->loss, m->fused, p, m->fused ? ember__model_logits(m) : NULL,
-                           m->targets, c->sparse, c->B, ember__model_out_size(m), NULL};
+                           m->targets, c->sparse, c->B, ember__model_out_size(m), NULL, 0};
     int64_t correct;
     ember__loss_compute(&lb, m->row_loss, NULL, &correct);
     double s = 0;
@@ -277,11 +277,11 @@ static void check_network(const char *name, ember_loss_kind loss, ember_activati
         else
             for (int64_t k = 0; k < K; k++)
                 m->targets[b * K + k] = ember__rng_uniform(&r);
-    net_case c = {m, B, sparse, {with_dropout, ember__rng_stream(1, 3, 0, 0), 1, NULL, NULL, NULL}, x};
+    net_case c = {m, B, sparse, {with_dropout, ember__rng_stream(1, 3, 0, 0), 1, NULL, NULL, NULL, 0}, x};
     net_f(&c);
     const float *p = m->acts[m->n_layers];
     ember_loss_batch lb = {m->loss, m->fused, p, m->fused ? ember__model_logits(m) : NULL,
-                           m->targets, sparse, B, K, NULL};
+                           m->targets, sparse, B, K, NULL, 0};
     int64_t correct;
     float *dout = malloc(B * K * sizeof(float));
     ember__loss_compute(&lb, m->row_loss, dout, &correct);

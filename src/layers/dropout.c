@@ -39,7 +39,7 @@ static void apply_mask(const ember_layer *l, float *out, const float *in, int64_
 {
     const dropout_config *c = l->config;
     float rate = c->rate, scale = 1.0f / (1.0f - rate);
-    uint64_t base = (uint64_t)l->index * LAYER_COUNTER_STRIDE;
+    uint64_t base = (uint64_t)l->index * LAYER_COUNTER_STRIDE + (uint64_t)(ctx->row0 * l->in_size);
 #pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
     for (int64_t i = 0; i < n; i++) {
         float u = ember__rng_uniform_at(&ctx->dropout_rng, base + (uint64_t)i);

@@ -47,6 +47,11 @@ typedef struct ember_step_ctx {
     /* Optional weight of each id (the model passes each example's distinct
      * ids with their counts); NULL means 1 each. */
     const float *id_weights;
+    /* Position of this batch's first row in the whole mini-batch: 0, except
+     * on a rank of a distributed fit, which holds rows [row0, row0 + B) of
+     * it. Dropout draws element (row0 + b, j) from the same counter as a
+     * single process, so the masks are the same. */
+    int64_t row0;
 } ember_step_ctx;
 
 typedef struct ember_layer_ops {

@@ -41,7 +41,7 @@ static double logsumexp(const float *z, int64_t K)
 static void cce(const ember_loss_batch *lb, float *row_loss, float *dout, int64_t *correct)
 {
     int64_t B = lb->B, K = lb->K, right = 0;
-    float invB = 1.0f / (float)B;
+    float invB = 1.0f / (float)(lb->norm_rows > 0 ? lb->norm_rows : B);
 #pragma omp parallel for schedule(static) reduction(+ : right) if (B > PAR_MIN_ROWS)
     for (int64_t b = 0; b < B; b++) {
         const float *p = lb->p + b * K;
@@ -112,7 +112,7 @@ static void cce(const ember_loss_batch *lb, float *row_loss, float *dout, int64_
 static void bce(const ember_loss_batch *lb, float *row_loss, float *dout, int64_t *correct)
 {
     int64_t B = lb->B, K = lb->K, right = 0;
-    float scale = 1.0f / ((float)B * (float)K);
+    float scale = 1.0f / ((float)(lb->norm_rows > 0 ? lb->norm_rows : B) * (float)K);
 #pragma omp parallel for schedule(static) reduction(+ : right) if (B > PAR_MIN_ROWS)
     for (int64_t b = 0; b < B; b++) {
         const float *p = lb->p + b * K;
@@ -146,7 +146,7 @@ static void bce(const ember_loss_batch *lb, float *row_loss, float *dout, int64_
 static void mse(const ember_loss_batch *lb, float *row_loss, float *dout, int64_t *correct)
 {
     int64_t B = lb->B, K = lb->K;
-    float scale = 2.0f / ((float)B * (float)K);
+    float scale = 2.0f / ((float)(lb->norm_rows > 0 ? lb->norm_rows : B) * (float)K);
 #pragma omp parallel for schedule(static) if (B > PAR_MIN_ROWS)
     for (int64_t b = 0; b < B; b++) {
         double loss = 0.0;

@@ -22,6 +22,9 @@ typedef struct ember_loss_batch {
     int sparse;
     int64_t B, K;
     const float *weights; /* [B] per-example weights, or NULL (all 1) */
+    int64_t norm_rows;    /* rows of the batch mean: 0 means B. A rank of a
+                             distributed fit holds part of a mini-batch and
+                             divides by the whole mini-batch's rows */
 } ember_loss_batch;
 
 /* row_loss[B]: each row's loss (its share before the batch mean), times its

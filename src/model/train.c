@@ -18,6 +18,7 @@
  * checkpoint folder nothing is hashed or written.
  */
 #include "checkpoint.h"
+#include "dist.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -330,7 +331,7 @@ static ember_loss_batch loss_batch(const ember_model *m, const targets_info *ti,
                                    int64_t B)
 {
     ember_loss_batch lb = {m->loss, m->fused, p, m->fused ? ember__model_logits(m) : NULL,
-                           m->targets, ti->sparse, B, ti->K, NULL};
+                           m->targets, ti->sparse, B, ti->K, NULL, 0};
     return lb;
 }
 
@@ -339,16 +340,16 @@ static double acc_denominator(const ember_model *m, int64_t rows, int64_t K)
     return m->loss == EMBER_LOSS_BINARY_CROSSENTROPY ? (double)rows * (double)K : (double)rows;
 }
 
-static ember_status evaluate_inner(ember_model *m, const model_input *x, const ember_tensor *y,
-                                   const targets_info *ti, int64_t batch, double *loss,
-                                   double *accuracy)
+/* Sum of the row losses and the correct count over rows [r0, r1). */
+static void evaluate_rows(ember_model *m, const model_input *x, const ember_tensor *y,
+                          const targets_info *ti, int64_t batch, int64_t r0, int64_t r1,
+                          double *loss_total, int64_t *n_correct)
 {
-    int64_t N = input_rows(x);
-    ember_step_ctx ctx = {0, {0, 0}, m->threads, NULL, NULL, NULL};
+    ember_step_ctx ctx = {0, {0, 0}, m->threads, NULL, NULL, NULL, 0};
     double total = 0.0;
     int64_t correct = 0;
-    for (int64_t b0 = 0; b0 < N; b0 += batch) {
-        int64_t B = N - b0 < batch ? N - b0 : batch;
+    for (int64_t b0 = r0; b0 < r1; b0 += batch) {
+        int64_t B = r1 - b0 < batch ? r1 - b0 : batch;
         gather(m, x, y, NULL, ti, NULL, b0, B, &ctx);
         const float *p = ember__model_forward(m, B, &ctx);
         ember_loss_batch lb = loss_batch(m, ti, p, B);
@@ -358,8 +359,38 @@ static ember_status evaluate_inner(ember_model *m, const model_input *x, const e
             total += m->row_loss[r];
         correct += c;
     }
+    *loss_total = total;
+    *n_correct = correct;
+}
+
+static ember_status evaluate_inner(ember_model *m, const model_input *x, const ember_tensor *y,
+                                   const targets_info *ti, int64_t batch, double *loss,
+                                   double *accuracy)
+{
+    int64_t N = input_rows(x), correct = 0;
+    double total = 0.0;
+    evaluate_rows(m, x, y, ti, batch, 0, N, &total, &correct);
     *loss = total / (double)N;
     *accuracy = m->loss == EMBER_LOSS_MSE ? NAN : (double)correct / acc_denominator(m, N, ti->K);
+    return EMBER_OK;
+}
+
+/* Validation of a distributed fit: rank r evaluates rows [N r / P, N (r + 1)
+ * / P), and the sums are added over the ranks (one small allreduce). */
+static ember_status evaluate_dist(ember_model *m, ember_dist *d, const model_input *x,
+                                  const ember_tensor *y, const targets_info *ti, int64_t batch,
+                                  double *loss, double *accuracy, ember_error *err)
+{
+    int64_t N = input_rows(x), correct = 0;
+    double sums[2] = {0.0, 0.0};
+    evaluate_rows(m, x, y, ti, batch, N * d->rank / d->size, N * (d->rank + 1) / d->size,
+                  &sums[0], &correct);
+    sums[1] = (double)correct;
+    ember_status s = ember__dist_allreduce(d, sums, 2, EMBER_DIST_F64, EMBER_DIST_SUM, err);
+    if (s)
+        return s;
+    *loss = sums[0] / (double)N;
+    *accuracy = m->loss == EMBER_LOSS_MSE ? NAN : sums[1] / acc_denominator(m, N, ti->K);
     return EMBER_OK;
 }
 
@@ -430,7 +461,7 @@ static ember_status predict_any(ember_model *m, model_input *in, int64_t batch_s
         return s;
     }
     set_threads(m);
-    ember_step_ctx ctx = {0, {0, 0}, m->threads, NULL, NULL, NULL};
+    ember_step_ctx ctx = {0, {0, 0}, m->threads, NULL, NULL, NULL, 0};
     for (int64_t b0 = 0; b0 < N; b0 += batch) {
         int64_t B = N - b0 < batch ? N - b0 : batch;
         gather(m, in, NULL, NULL, &ti, NULL, b0, B, &ctx);
@@ -487,7 +518,12 @@ ember_fit_config ember_fit_config_default(void)
 /* One optimizer step on the batch already in the arena. Gradients are zero
  * on entry (dense layers are cleared here; sparse layers clear their touched
  * rows after the update). */
+/* A distributed step (dist non-NULL) holds B rows of a mini-batch of
+ * norm_rows rows (B may be 0); the loss is divided by norm_rows, and the
+ * exchange sums loss, counts and gradients over the ranks before anything
+ * is checked or applied, so every rank takes the same decisions. */
 static ember_status train_step(ember_model *m, const targets_info *ti, int64_t B,
+                               int64_t norm_rows, ember_dist *dist, ember_dist_step *dst,
                                const ember_step_ctx *ctx, double *loss_sum, int64_t *correct,
                                int epoch, int64_t step, ember_error *err)
 {
@@ -497,21 +533,33 @@ static ember_status train_step(ember_model *m, const targets_info *ti, int64_t B
             memset(l->grads, 0, (size_t)l->param_count * sizeof *l->grads);
         l->n_touched = 0;
     }
-    const float *p = ember__model_forward(m, B, ctx);
-    ember_loss_batch lb = loss_batch(m, ti, p, B);
-    lb.weights = m->weights;
-    float *dout = m->grad_a;
-    ember__loss_compute(&lb, m->row_loss, dout, correct);
     double s = 0.0;
-    for (int64_t r = 0; r < B; r++)
-        s += m->row_loss[r];
+    *correct = 0;
+    if (B > 0) {
+        const float *p = ember__model_forward(m, B, ctx);
+        ember_loss_batch lb = loss_batch(m, ti, p, B);
+        lb.weights = m->weights;
+        lb.norm_rows = norm_rows;
+        float *dout = m->grad_a;
+        ember__loss_compute(&lb, m->row_loss, dout, correct);
+        for (int64_t r = 0; r < B; r++)
+            s += m->row_loss[r];
+        /* distributed: backward even on NaN (it only spreads), so all ranks
+         * reach the exchange */
+        if (isfinite(s) || dist)
+            ember__model_backward(m, dout, B, ctx);
+    }
+    if (dist) {
+        ember_status xs = ember__dist_exchange(dst, m, dist, &s, correct, err);
+        if (xs)
+            return xs;
+    }
     if (!isfinite(s))
         return EMBER_FAIL(err, EMBER_ERR_NUMERIC,
                           "epoch %d, step %lld: the loss is %s; HINT: lower the learning rate, "
                           "or check the inputs for NaN/Inf", epoch + 1, (long long)step + 1,
                           isnan(s) ? "NaN" : "infinite");
     *loss_sum = s;
-    ember__model_backward(m, dout, B, ctx);
 
     const ember_optimizer_config *oc = &m->optim.cfg;
     double sq = 0.0;
@@ -612,6 +660,8 @@ static ember_status fit_any(ember_model *m, model_input *in, const ember_tensor 
 {
     if (!m || !cfg)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "fit: NULL argument");
+    if (cfg->dist)
+        cfg->dist->error_shared = 0;
     if (!m->compiled)
         return EMBER_FAIL(err, EMBER_ERR_STATE, "fit: the model is not compiled; call "
                           "ember_model_compile first%s",
@@ -746,6 +796,25 @@ static void discard_step(ember_model *m, float *bn_saved)
         bn_stats_copy(m, bn_saved, 1);
 }
 
+/* Every rank passes its status; all get EMBER_OK only if every rank had it.
+ * A rank that was fine gets EMBER_ERR_STATE saying another failed (whose
+ * own message names the cause). */
+static ember_status dist_agree(ember_dist *d, ember_status mine, ember_error *err)
+{
+    double bad = mine != EMBER_OK;
+    ember_error e2;
+    ember_status s = ember__dist_allreduce(d, &bad, 1, EMBER_DIST_F64, EMBER_DIST_MAX,
+                                           mine ? &e2 : err);
+    if (mine)
+        return mine;
+    if (s)
+        return s;
+    if (bad > 0)
+        return EMBER_FAIL(err, EMBER_ERR_STATE, "distributed fit: another rank failed (rank 0 "
+                          "prints why)");
+    return EMBER_OK;
+}
+
 /* The epochs of fit, on inputs already checked (ti, vti) and compacted. */
 static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp,
                               const ember_tensor *y, targets_info ti, targets_info vti,
@@ -763,8 +832,21 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
                 return EMBER_FAIL(err, EMBER_ERR_ARG, "fit: sample_weight[%lld] = %g is not a "
                                   "finite number >= 0", (long long)i, (double)cfg->sample_weight[i]);
     int64_t batch = cfg->batch_size < N ? cfg->batch_size : N;
+    /* Several ranks: each takes a shard of every mini-batch (dist.c). One
+     * rank is an ordinary fit. */
+    ember_dist *dist = cfg->dist && cfg->dist->size > 1 ? cfg->dist : NULL;
+    int root = !cfg->dist || cfg->dist->rank == 0;
+    if (dist && bn_stats_size(m) > 0)
+        return EMBER_FAIL(err, EMBER_ERR_UNSUPPORTED, "distributed fit: BatchNormalization is not "
+                          "supported with several ranks (each would normalise its own shard and "
+                          "keep its own moving statistics); train it in one process");
     /* Validation reuses the training batch size, as Keras does, so one arena serves both. */
     if ((s = prepare_arena(m, in, has_val ? &vin : NULL, batch, err)))
+        return s;
+    ember_dist_step dst;
+    memset(&dst, 0, sizeof dst);
+    int agreed = 0; /* an error every rank meets alike (ember_dist_error_is_shared) */
+    if (dist && (s = ember__dist_step_init(&dst, m, dist, err)))
         return s;
     int64_t steps = (N + batch - 1) / batch;
     int augment = cfg->augment_flip || cfg->augment_crop_pad > 0;
@@ -790,27 +872,34 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
                        "BatchNormalization statistics");
         goto out;
     }
+    if (cfg->checkpoint_dir && dist && !root) {
+        /* Rank 0 opens (and, resuming, sets aside corrupt files) first. */
+        if ((s = dist_agree(dist, EMBER_OK, err))) {
+            agreed = 1;
+            goto out;
+        }
+    }
     if (cfg->checkpoint_dir) {
         char used[EMBER_CKPT_PATH_MAX];
         int found = 0;
         if ((s = ckpt_begin(m, in, y, cfg, &ck, err)))
-            goto out;
-        if (!cfg->resume) {
+            goto ckpt_done;
+        if (!cfg->resume && root) {
             int n = ember__ckpt_count(ck, err);
             if (n < 0) {
                 s = err ? err->code : EMBER_ERR_IO;
-                goto out;
+                goto ckpt_done;
             }
             if (n > 0) {
                 s = EMBER_FAIL(err, EMBER_ERR_STATE, "%s already holds %d checkpoint%s of a run; "
                                "resume it (ember train --resume) or use an empty folder",
                                cfg->checkpoint_dir, n, n == 1 ? "" : "s");
-                goto out;
+                goto ckpt_done;
             }
-        } else {
+        } else if (cfg->resume) {
             if ((s = ember__ckpt_resume(ck, m, &pos, &run_hist, &found, warn_progress,
                                         (void *)cfg, used, sizeof used, err)))
-                goto out;
+                goto ckpt_done;
             if (found) {
                 emit(cfg, EMBER_PROGRESS_RESUMED, pos.epoch, pos.step, steps, pos.skipped, used);
             } else {
@@ -821,8 +910,24 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
             }
             for (int e = 0; e < run_hist.epochs; e++)
                 if ((s = ember__history_add(history, run_hist.values + e * EMBER_H_COUNT, err)))
-                    goto out;
+                    goto ckpt_done;
         }
+    ckpt_done:
+        /* two rounds: rank 0's result (the others wait for it before they
+         * open the folder), then everyone's */
+        if (dist && root) {
+            ember_status a = dist_agree(dist, s, err);
+            if (!s)
+                s = a;
+            if (s)
+                goto out;
+        }
+        if (dist)
+            s = dist_agree(dist, s, err);
+        agreed = 1; /* an error here is every rank's (they agreed) */
+        if (s)
+            goto out;
+        agreed = 0;
     }
     set_threads(m);
     /* Gradients start at zero (a failed earlier fit may have left some). */
@@ -852,20 +957,28 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
         int64_t skipped = resumed ? pos.skipped : 0;
         for (int64_t st = st0; st < steps; st++) {
             int64_t b0 = st * batch, B = N - b0 < batch ? N - b0 : batch;
+            /* this rank's shard [s0, s0 + Bs) of the mini-batch [b0, b0 + B) */
+            int64_t s0 = b0, Bs = B;
+            if (dist) {
+                s0 = b0 + B * dist->rank / dist->size;
+                Bs = b0 + B * (dist->rank + 1) / dist->size - s0;
+            }
             ember_step_ctx ctx = {1, ember__rng_stream(m->seed, EMBER_STREAM_DROPOUT, epoch_id,
                                                        (uint64_t)st),
-                                  m->threads, NULL, NULL, NULL};
-            gather(m, in, y, cfg->sample_weight, &ti, order, b0, B, &ctx);
+                                  m->threads, NULL, NULL, NULL, s0 - b0};
+            gather(m, in, y, cfg->sample_weight, &ti, order, s0, Bs, &ctx);
             if (augment)
-                augment_batch(m, cfg, epoch_id, b0, B);
+                augment_batch(m, cfg, epoch_id, s0, Bs);
             double ls = 0.0;
             int64_t c = 0;
             if (bn_saved)
                 bn_stats_copy(m, bn_saved, 0);
-            s = train_step(m, &ti, B, &ctx, &ls, &c, e, st, skip_nan ? &step_err : err);
+            s = train_step(m, &ti, Bs, dist ? B : 0, dist, &dst, &ctx, &ls, &c, e, st,
+                           skip_nan ? &step_err : err);
             if (s && !(skip_nan && s == EMBER_ERR_NUMERIC)) {
                 if (skip_nan && err)
                     *err = step_err;
+                agreed = s == EMBER_ERR_NUMERIC; /* from summed values: every rank */
                 goto out;
             }
             if (s) {
@@ -882,6 +995,7 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
                     pr.message = NULL;
                 }
                 if (skipped > max_skips) {
+                    agreed = 1;
                     s = EMBER_FAIL(err, EMBER_ERR_NUMERIC,
                                    "epoch %d: %lld of its %lld batches were skipped for NaN/Inf, "
                                    "more than %d %% (at most %lld allowed); the last: %s", e + 1,
@@ -907,7 +1021,7 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
             }
             /* A checkpoint that falls on the epoch's last step is written
              * after the epoch ends (with its validation and history). */
-            if (ck && every > 0 && st + 1 < steps && ((int64_t)e * steps + st + 1) % every == 0) {
+            if (ck && root && every > 0 && st + 1 < steps && ((int64_t)e * steps + st + 1) % every == 0) {
                 ember_ckpt_pos p = {e, st + 1, loss_sum, correct, seen, skipped};
                 if ((s = ckpt_write(ck, m, &p, &run_hist, cfg, steps, err)))
                     goto out;
@@ -920,9 +1034,14 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
                                     m->loss == EMBER_LOSS_MSE
                                         ? NAN : (double)correct / acc_denominator(m, seen, ti.K),
                                     NAN, NAN, (double)skipped};
-        if (has_val)
+        if (has_val && dist) {
+            if ((s = evaluate_dist(m, dist, &vin, cfg->y_val, &vti, batch, &hv[EMBER_H_VAL_LOSS],
+                                   &hv[EMBER_H_VAL_ACC], err)))
+                goto out;
+        } else if (has_val) {
             evaluate_inner(m, &vin, cfg->y_val, &vti, batch, &hv[EMBER_H_VAL_LOSS],
                            &hv[EMBER_H_VAL_ACC]);
+        }
         if ((s = ember__history_add(history, hv, err)) ||
             (ck && (s = ember__history_add(&run_hist, hv, err))))
             goto out;
@@ -938,7 +1057,7 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
             pr.skipped = skipped;
             cfg->progress(&pr, cfg->progress_user);
         }
-        if (ck && (every == 0 || ((int64_t)(e + 1) * steps) % every == 0)) {
+        if (ck && root && (every == 0 || ((int64_t)(e + 1) * steps) % every == 0)) {
             ember_ckpt_pos p = {e + 1, 0, 0.0, 0, 0, 0};
             if ((s = ckpt_write(ck, m, &p, &run_hist, cfg, steps, err)))
                 goto out;
@@ -946,6 +1065,9 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
     }
     s = EMBER_OK;
 out:
+    if (s && dist)
+        dist->error_shared = agreed;
+    ember__dist_step_deinit(&dst);
     free(order);
     free(bn_saved);
     free(run_hist.values);

@@ -33,23 +33,8 @@ SEED=${CRASH_RESUME_SEED:-20240611}
 
 [ -f "$DATA/banking77/train.csv" ] || { echo "no $DATA/banking77/train.csv"; exit 77; }
 head -n 5001 "$DATA/banking77/train.csv" > "$T/text.csv"
-python3 - "$T" <<'PY' || { echo "python3 needed to write fixtures"; exit 1; }
-import random, struct, sys
-d = sys.argv[1]
-random.seed(3)
-n, h, w = 1200, 12, 12
-labels = [random.randrange(4) for _ in range(n)]
-img = bytearray()
-for c in labels:
-    px = [random.randrange(60) for _ in range(h * w)]
-    for k in range(w):  # a bright bar whose row depends on the class
-        px[(2 * c + 1) * w + k] = 200 + random.randrange(56)
-    img += bytes(px)
-with open(f"{d}/img-images-idx3-ubyte", "wb") as f:
-    f.write(struct.pack(">IIII", 0x0803, n, h, w) + bytes(img))
-with open(f"{d}/img-labels-idx1-ubyte", "wb") as f:
-    f.write(struct.pack(">II", 0x0801, n) + bytes(labels))
-PY
+python3 "$(dirname "$0")/../idx_bars.py" "$T" 1200 3 \
+    || { echo "python3 needed to write fixtures"; exit 1; }
 cat > "$T/cnn.arch" <<'ARCH'
 conv2d 8 3 relu
 batch_normalization momentum 0.9

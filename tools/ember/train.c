@@ -98,7 +98,11 @@ static const char train_usage[] =
     "                         columns: epoch from 0, accuracy, loss, val_accuracy,\n"
     "                         val_loss; then seconds). The model holds it too: ember report\n"
     "  --json                 one JSON object per epoch, then a summary with train_seconds\n"
-    "  --quiet                print nothing but errors\n";
+    "  --quiet                print nothing but errors\n"
+    "distributed (docs/distributed.md):\n"
+    "  --distributed          data-parallel over MPI: run as mpirun -np N ember train ...\n"
+    "                         --distributed; --batch-size is the global batch, split over\n"
+    "                         the ranks; rank 0 prints and writes checkpoints and --out\n";
 
 typedef struct train_args {
     const char *train, *train_labels, *valid, *valid_labels, *out, *arch, *opt_s;
@@ -109,6 +113,7 @@ typedef struct train_args {
     long long resize_h, resize_w, crop_h, crop_w;
     long long ckpt_every, ckpt_keep; /* -1: not given */
     int nesterov, shuffle, dense_emb, aug_flip, normalize, skip_bad, resume, skip_nan;
+    int distributed;
     ember_text_options topt;
     cli_out o;
 } train_args;
@@ -146,6 +151,8 @@ static int parse_args(int argc, char **argv, train_args *a)
             a->o.json = true;
         } else if (!strcmp(argv[i], "--quiet")) {
             a->o.quiet = true;
+        } else if (!strcmp(argv[i], "--distributed")) {
+            a->distributed = 1;
         } else if (!strcmp(argv[i], "--nesterov")) {
             a->nesterov = 1;
         } else if (!strcmp(argv[i], "--no-shuffle")) {
@@ -734,11 +741,21 @@ int cmd_train(int argc, char **argv)
         return out_rc;
     double t_start = cli_now();
     ember_error err;
+    ember_dist *dist = NULL;
+    if (a.distributed) {
+        if (ember_dist_mpi_create(&dist, &err))
+            return cli_fail_err(o, C, &err);
+        if (ember_dist_rank(dist) != 0)
+            o->quiet = 1; /* rank 0 reports; the others print only errors */
+    }
+    int root = ember_dist_rank(dist) == 0;
     cli_lineage lin;
     cli_progress cp;
     memset(&cp, 0, sizeof cp);
-    if (cli_lineage_start(&lin, argc, argv, &err))
+    if (cli_lineage_start(&lin, argc, argv, &err)) {
+        ember_dist_destroy(dist);
         return cli_fail_err(o, C, &err);
+    }
     int folder_images = !cli_is_idx(a.train) && cli_is_image_path(a.train);
     int text = !cli_is_idx(a.train) && !folder_images;
     ember_image_dataset *itr_ds = NULL, *iva_ds = NULL;
@@ -900,6 +917,9 @@ int cmd_train(int argc, char **argv)
     if (a.ckpt_keep > 0)
         fc.checkpoint_keep = (int)a.ckpt_keep;
     fc.resume = a.resume;
+    fc.dist = dist;
+    if (dist && !o->quiet && !o->json)
+        printf("distributed: %d ranks, global batch %lld\n", ember_dist_size(dist), a.batch);
     cp.pp.out = stdout;
     cp.pp.style = isatty(STDOUT_FILENO) ? EMBER_PROGRESS_BAR : EMBER_PROGRESS_LINES;
     if (o->json)
@@ -915,7 +935,7 @@ int cmd_train(int argc, char **argv)
     }
     for (long long e = 0; e < a.epochs; e++)
         cp.epoch_s[e] = NAN;
-    if (a.history) {
+    if (a.history && root) { /* rank 0's alone, like --out */
         if (!(cp.hist = fopen(a.history, "w"))) {
             rc = cli_fail(o, C, EXIT_DATA, "--history %s: cannot write: %s", a.history, strerror(errno));
             goto done;
@@ -936,14 +956,15 @@ int cmd_train(int argc, char **argv)
         goto done;
     }
     cp.hist = NULL;
-    if (cli_lineage_finish(&lin, m, h, cp.epoch_s, &err) || ember_model_save(m, a.out, &err))
+    if (root && (cli_lineage_finish(&lin, m, h, cp.epoch_s, &err) ||
+                 ember_model_save(m, a.out, &err)))
         goto fail;
     int last = ember_history_epochs(h) - 1;
     /* over the whole run, resumed epochs included (the history has them) */
     long long skipped_total = 0;
     for (int e = 0; e <= last; e++)
         skipped_total += (long long)ember_history_get(h, "skipped_batches", e);
-    if (o->json) {
+    if (o->json && root) {
         printf("{\"model\":");
         cli_json_str(a.out);
         printf(",\"epochs\":%d,\"train_seconds\":%.6f,\"total_seconds\":%.6f,\"examples\":%lld,"
@@ -957,6 +978,14 @@ int cmd_train(int argc, char **argv)
             cli_skipped_json(skipped, 2);
         if (a.ckpt_dir || a.skip_nan)
             printf(",\"skipped_batches\":%lld", skipped_total);
+        if (dist) {
+            ember_dist_stats ds;
+            ember_dist_get_stats(dist, &ds);
+            printf(",\"ranks\":%d,\"comm_seconds\":%.6f,\"comm_bytes\":%lld,"
+                   "\"sparse_exchanges\":%lld,\"dense_exchanges\":%lld", ember_dist_size(dist),
+                   ds.comm_seconds, (long long)ds.bytes, (long long)ds.sparse_exchanges,
+                   (long long)ds.dense_exchanges);
+        }
         if (a.resume) {
             printf(",\"resumed_from\":");
             if (cp.resumed[0])
@@ -970,11 +999,24 @@ int cmd_train(int argc, char **argv)
             printf("skipped %lld batch%s for NaN/Inf (--on-nan skip-batch)\n", skipped_total,
                    skipped_total == 1 ? "" : "es");
         printf("trained in %.2f s (%.2f s in all); saved %s\n", fit_s, cli_now() - t_start, a.out);
+        if (dist) {
+            ember_dist_stats ds;
+            ember_dist_get_stats(dist, &ds);
+            printf("communication (rank 0): %.3f s in %lld collectives, %.1f MB; embedding rows "
+                   "sent sparsely in %lld steps, whole in %lld\n", ds.comm_seconds,
+                   (long long)ds.calls, (double)ds.bytes / 1e6, (long long)ds.sparse_exchanges,
+                   (long long)ds.dense_exchanges);
+        }
     }
     goto done;
 fail:
     rc = cli_fail_err(o, C, &err);
 done:
+    /* unless every rank failed alike, the others may be waiting in a
+     * collective: end the job */
+    if (rc != EXIT_OK && ember_dist_size(dist) > 1 && !ember_dist_error_is_shared(dist))
+        ember_dist_abort(dist, rc);
+    ember_dist_destroy(dist);
     if (cp.hist)
         fclose(cp.hist);
     free(cp.epoch_s);
