@@ -1360,6 +1360,138 @@ int ember_server_stop(ember_server *s, double drain_s);
 /* Stop (without waiting) if running, and free. NULL is a no-op. */
 void ember_server_destroy(ember_server *s);
 
+/* ============================================================== recommend
+ * Recommendations learnt from user behaviour (issue 10). Interaction files,
+ * the MovieLens item table, and an explicit-rating model: biased matrix
+ * factorisation
+ *     r_hat(u, i) = mu + b_u + b_i + p_u . q_i
+ * (mu the training ratings' mean, b the biases, p and q D-dimensional
+ * factors), trained on 1/2 (r_hat - r)^2 + 1/2 l2 (b_u^2 + b_i^2 + |p_u|^2 +
+ * |q_i|^2) per rating with Ember's SGD or Adam, one rating per step. The
+ * design and the measured figures are in docs/recommend.md. */
+
+/* Rating/interaction records: user and item ids (arbitrary strings, mapped to
+ * dense indices in order of first appearance), a rating and a timestamp. */
+typedef struct ember_interactions ember_interactions;
+
+/* Read an interaction file: one record per line, fields
+ *     user, item [, rating [, timestamp]]
+ * separated by tabs (when the first line holds a tab), "::" (MovieLens
+ * 1M/10M ratings.dat) or commas; every line has the first line's field
+ * count. No quoting: an id holding the separator needs another separator.
+ * The first line is a header, and skipped, when its first field is a known
+ * column name (user, user_id, userid, userId, uid; any case) or when it has a
+ * rating column that is not a number. MovieLens 100k's u.data, u1.base,
+ * u1.test... (user item rating timestamp, tab-separated, no header) are read
+ * as they are. CR LF line ends and blank lines are accepted. Without a rating
+ * column every rating is 1 (implicit feedback); without a timestamp, 0.
+ * Errors: EMBER_ERR_IO (cannot open or read), EMBER_ERR_FORMAT naming the
+ * file, line and field ("u1.base:12: field 3 (rating): 'x' is not a
+ * number"; wrong field count; empty id; a timestamp that is not an integer;
+ * an empty file), EMBER_ERR_NOMEM. On failure *out is NULL. */
+ember_status ember_interactions_load(ember_interactions **out, const char *path,
+                                     ember_error *err);
+void ember_interactions_destroy(ember_interactions *d); /* NULL ok */
+int64_t ember_interactions_size(const ember_interactions *d);
+int ember_interactions_has_ratings(const ember_interactions *d); /* 1 with a rating column */
+int64_t ember_interactions_user_count(const ember_interactions *d);
+int64_t ember_interactions_item_count(const ember_interactions *d);
+/* Record i (0 <= i < size): ids borrowed from d, rating, timestamp. */
+const char *ember_interactions_user(const ember_interactions *d, int64_t i);
+const char *ember_interactions_item(const ember_interactions *d, int64_t i);
+float ember_interactions_rating(const ember_interactions *d, int64_t i);
+int64_t ember_interactions_timestamp(const ember_interactions *d, int64_t i);
+
+/* The MovieLens item table (u.item): per line
+ *     id|title|release date|video release date|IMDb URL|19 genre flags (0/1)
+ * in Latin-1, converted to UTF-8 (each byte >= 0x80 becomes two bytes).
+ * Errors: EMBER_ERR_IO, EMBER_ERR_FORMAT naming file:line and field (wrong
+ * field count, empty or duplicate id, a flag that is not 0 or 1),
+ * EMBER_ERR_NOMEM. On failure *out is NULL. */
+#define EMBER_MOVIELENS_GENRES 19
+typedef struct ember_items ember_items;
+ember_status ember_items_load_movielens(ember_items **out, const char *path, ember_error *err);
+void ember_items_destroy(ember_items *t); /* NULL ok */
+int64_t ember_items_size(const ember_items *t);
+/* Row k's id, UTF-8 title, and its EMBER_MOVIELENS_GENRES flags (0/1), all
+ * borrowed from t. Row of id: -1 when absent. */
+const char *ember_items_id(const ember_items *t, int64_t k);
+const char *ember_items_title(const ember_items *t, int64_t k);
+const unsigned char *ember_items_genres(const ember_items *t, int64_t k);
+int64_t ember_items_find(const ember_items *t, const char *id);
+
+/* Settings of the matrix factorisation; defaults in parentheses (chosen on a
+ * held-out part of MovieLens 100k u1.base, docs/recommend.md). */
+typedef struct ember_mf_config {
+    int64_t dim;          /* factors per user and item, D (100) */
+    int epochs;           /* passes over the ratings (see the default function) */
+    ember_optimizer_config optimizer; /* SGD or Adam; weight_decay and
+                                         clip_norm must be 0 (l2 below is the
+                                         regulariser) */
+    float l2;             /* >= 0 (see the default function) */
+    float init_std;       /* factors start N(0, init_std^2), biases 0 (0.1) */
+    uint64_t seed;        /* initialisation and shuffling (42) */
+    int threads;          /* >= 1 (1). The result depends on (seed, threads)
+                             only: with T threads users and items are split
+                             into T groups and the T x T blocks of ratings
+                             are trained T at a time, no two sharing a user or
+                             an item (stratified SGD), so bit-identical with
+                             or without OpenMP */
+} ember_mf_config;
+ember_mf_config ember_mf_config_default(void);
+
+/* A trained recommender with its id maps. Opaque. */
+typedef struct ember_recommender ember_recommender;
+
+/* Train biased MF on `train` (which must have ratings). Progress: one
+ * EMBER_PROGRESS_EPOCH_END event per epoch (loss = the mean per-rating
+ * objective over the epoch, measured before each step; elapsed_s), NULL for
+ * none. Errors: EMBER_ERR_ARG (a bad config field, named; data without
+ * ratings or empty), EMBER_ERR_NUMERIC (the loss became NaN/Inf: names the
+ * epoch; lower the learning rate), EMBER_ERR_NOMEM. */
+ember_status ember_recommender_train_mf(ember_recommender **out, const ember_interactions *train,
+                                        const ember_mf_config *cfg, ember_progress_fn progress,
+                                        void *user, ember_error *err);
+void ember_recommender_destroy(ember_recommender *r); /* NULL ok */
+/* Predicted rating of (user, item) by id. A user or item not seen in
+ * training contributes no factors and no bias: the prediction falls back to
+ * mu + the known bias(es) (mu alone when both are unknown). *known gets bit 0
+ * set when the user is known and bit 1 when the item is (NULL: not wanted). */
+float ember_recommender_predict(const ember_recommender *r, const char *user, const char *item,
+                                int *known);
+int64_t ember_recommender_user_count(const ember_recommender *r);
+int64_t ember_recommender_item_count(const ember_recommender *r);
+const ember_mf_config *ember_recommender_config(const ember_recommender *r);
+double ember_recommender_global_mean(const ember_recommender *r);
+
+/* Rating-prediction metrics on a test set. */
+typedef struct ember_rating_metrics {
+    double rmse, mae;
+    int64_t n;               /* ratings scored */
+    int64_t unknown_users;   /* ratings whose user was not in training */
+    int64_t unknown_items;   /* ratings whose item was not in training */
+} ember_rating_metrics;
+/* RMSE and MAE over every rating of `test` (unknown ids fall back as in
+ * predict). Partial sums in double per fixed chunk, added in order, so the
+ * figures do not depend on `threads` (>= 1). Errors: EMBER_ERR_ARG (test
+ * without ratings or empty). */
+ember_status ember_recommender_evaluate(const ember_recommender *r, const ember_interactions *test,
+                                        int threads, ember_rating_metrics *out, ember_error *err);
+
+/* Save in Ember's model-file layout (safetensors, written atomically):
+ * tensors "mf.user_factors" [U, D], "mf.item_factors" [I, D],
+ * "mf.user_bias" [U], "mf.item_bias" [I], "mf.global_mean" (a scalar);
+ * metadata ember.format "ember-recommender", ember.format_version "1",
+ * recommend.model "mf", recommend.config (JSON settings), recommend.users
+ * and recommend.items (JSON arrays of the ids in index order), the versions
+ * and ember.meta_sha256. Load checks all of it (unknown keys, shapes, the
+ * checksums). Errors as ember_model_save / ember_model_load; loading a
+ * classifier file here (or a recommender with ember_model_load) is
+ * EMBER_ERR_FORMAT naming ember.format. */
+ember_status ember_recommender_save(const ember_recommender *r, const char *path, ember_error *err);
+ember_status ember_recommender_load(ember_recommender **out, const char *path, ember_error *err);
+/* ========================================================== end recommend */
+
 #ifdef __cplusplus
 }
 #endif

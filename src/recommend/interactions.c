@@ -1,0 +1,414 @@
+/*
+ * interactions.c - readers for recommender data: interaction files
+ * (user,item[,rating][,timestamp] as CSV, TSV or "::"-separated, with or
+ * without a header; MovieLens u.data/u*.base/u*.test as they are) and the
+ * MovieLens item table u.item (Latin-1, '|'-separated, 19 genre flags).
+ * Lines are read one at a time (getline), so a file need not fit in memory
+ * twice. No quoting, no guessing beyond the header rule in ember.h: a line
+ * that does not fit is an error naming file:line and field.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "recommend.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_FIELDS 4          /* user, item, rating, timestamp */
+#define ITEM_FIELDS (5 + EMBER_MOVIELENS_GENRES)
+#define SHOW_MAX 40           /* bytes of a bad field quoted in a message */
+
+static const char *const field_names[MAX_FIELDS] = {"user", "item", "rating", "timestamp"};
+
+/* Split line (modified in place) at `sep` (sep_len bytes) into at most
+ * `max` fields; returns the count, or max + 1 when there are more. */
+static int split(char *line, const char *sep, size_t sep_len, char **f, int max)
+{
+    int n = 0;
+    char *s = line;
+    for (;;) {
+        char *e = sep_len == 1 ? strchr(s, sep[0]) : strstr(s, sep);
+        if (n == max)
+            return max + 1;
+        f[n++] = s;
+        if (!e)
+            return n;
+        *e = '\0';
+        s = e + sep_len;
+    }
+}
+
+/* Remove the line end (LF, CR LF); returns the new length. */
+static size_t chomp(char *line, size_t len)
+{
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        line[--len] = '\0';
+    return len;
+}
+
+static int parse_float(const char *s, float *out)
+{
+    if (!*s)
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end || errno || !isfinite(v) || fabs(v) > 3.0e38)
+        return -1;
+    *out = (float)v;
+    return 0;
+}
+
+static int parse_i64(const char *s, int64_t *out)
+{
+    if (!*s)
+        return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*end || errno)
+        return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+static int is_user_column(const char *s)
+{
+    static const char *const names[] = {"user", "user_id", "userid", "uid", "users"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcasecmp(s, names[i]))
+            return 1;
+    return 0;
+}
+
+void ember_interactions_destroy(ember_interactions *d)
+{
+    if (!d)
+        return;
+    free(d->user);
+    free(d->item);
+    free(d->rating);
+    free(d->time);
+    ember__idmap_deinit(&d->users);
+    ember__idmap_deinit(&d->items);
+    free(d);
+}
+
+static ember_status push(ember_interactions *d, int64_t u, int64_t i, float r, int64_t t,
+                         ember_error *err)
+{
+    if (d->n == d->cap) {
+        int64_t c = d->cap ? d->cap * 2 : 1024;
+        int64_t *nu = realloc(d->user, (size_t)c * sizeof *nu);
+        if (nu)
+            d->user = nu;
+        int64_t *ni = nu ? realloc(d->item, (size_t)c * sizeof *ni) : NULL;
+        if (ni)
+            d->item = ni;
+        float *nr = ni ? realloc(d->rating, (size_t)c * sizeof *nr) : NULL;
+        if (nr)
+            d->rating = nr;
+        int64_t *nt = nr ? realloc(d->time, (size_t)c * sizeof *nt) : NULL;
+        if (!nt)
+            return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for %lld interactions",
+                              (long long)c);
+        d->time = nt;
+        d->cap = c;
+    }
+    d->user[d->n] = u;
+    d->item[d->n] = i;
+    d->rating[d->n] = r;
+    d->time[d->n] = t;
+    d->n++;
+    return EMBER_OK;
+}
+
+ember_status ember_interactions_load(ember_interactions **out, const char *path,
+                                     ember_error *err)
+{
+    if (!out || !path)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "interactions: NULL argument");
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return EMBER_FAIL(err, EMBER_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    ember_interactions *d = calloc(1, sizeof *d);
+    char *line = NULL;
+    size_t lcap = 0;
+    ember_status s = EMBER_OK;
+    if (!d) {
+        s = EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory reading %s", path);
+        goto done;
+    }
+    ember__idmap_init(&d->users);
+    ember__idmap_init(&d->items);
+    const char *sep = NULL;
+    size_t sep_len = 1;
+    int nfields = 0;
+    long long lineno = 0;
+    ssize_t got;
+    errno = 0;
+    while ((got = getline(&line, &lcap, f)) >= 0) {
+        lineno++;
+        if (memchr(line, '\0', (size_t)got)) {
+            s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s:%lld: a NUL byte (a binary file?)", path,
+                           lineno);
+            goto done;
+        }
+        size_t len = chomp(line, (size_t)got);
+        if (len == 0)
+            continue; /* blank line */
+        int first = sep == NULL;
+        if (first) {
+            if (strchr(line, '\t'))
+                sep = "\t";
+            else if (strstr(line, "::"))
+                sep = "::", sep_len = 2;
+            else
+                sep = ",";
+        }
+        char *fl[MAX_FIELDS + 1] = {NULL};
+        int nf = split(line, sep, sep_len, fl, MAX_FIELDS);
+        const char *sep_name = sep[0] == '\t' ? "tab" : sep_len == 2 ? "'::'" : "comma";
+        if (first) {
+            if (nf < 2 || nf > MAX_FIELDS) {
+                s = EMBER_FAIL(err, EMBER_ERR_FORMAT,
+                               "%s:%lld: %s%d %s-separated field%s; expected 2 to 4: "
+                               "user, item[, rating][, timestamp]",
+                               path, lineno, nf > MAX_FIELDS ? "more than " : "",
+                               nf > MAX_FIELDS ? MAX_FIELDS : nf, sep_name, nf == 1 ? "" : "s");
+                goto done;
+            }
+            nfields = nf;
+            d->has_rating = nf >= 3;
+            d->has_time = nf >= 4;
+            float r;
+            if (is_user_column(fl[0]) || (nf >= 3 && parse_float(fl[2], &r)))
+                continue; /* header */
+        } else if (nf != nfields) {
+            s = EMBER_FAIL(err, EMBER_ERR_FORMAT,
+                           "%s:%lld: %s%d %s-separated fields; the first line has %d", path,
+                           lineno, nf > MAX_FIELDS ? "more than " : "",
+                           nf > MAX_FIELDS ? MAX_FIELDS : nf, sep_name, nfields);
+            goto done;
+        }
+        for (int k = 0; k < 2; k++)
+            if (!fl[k][0]) {
+                s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s:%lld: field %d (%s) is empty", path,
+                               lineno, k + 1, field_names[k]);
+                goto done;
+            }
+        float r = 1.0f;
+        int64_t t = 0;
+        if (nf >= 3 && parse_float(fl[2], &r)) {
+            s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s:%lld: field 3 (rating): '%.*s' is not a "
+                           "finite number", path, lineno, SHOW_MAX, fl[2]);
+            goto done;
+        }
+        if (nf >= 4 && parse_i64(fl[3], &t)) {
+            s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s:%lld: field 4 (timestamp): '%.*s' is not "
+                           "an integer", path, lineno, SHOW_MAX, fl[3]);
+            goto done;
+        }
+        int64_t u, i;
+        if ((s = ember__idmap_add(&d->users, fl[0], strlen(fl[0]), &u, err)) ||
+            (s = ember__idmap_add(&d->items, fl[1], strlen(fl[1]), &i, err)) ||
+            (s = push(d, u, i, r, t, err)))
+            goto done;
+    }
+    if (ferror(f)) {
+        s = EMBER_FAIL(err, EMBER_ERR_IO, "%s: read error after line %lld: %s", path, lineno,
+                       strerror(errno));
+        goto done;
+    }
+    if (d->n == 0)
+        s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: no interactions (an empty file%s)", path,
+                       lineno ? " or a header only" : "");
+done:
+    free(line);
+    fclose(f);
+    if (s) {
+        ember_interactions_destroy(d);
+        return s;
+    }
+    *out = d;
+    return EMBER_OK;
+}
+
+int64_t ember_interactions_size(const ember_interactions *d) { return d ? d->n : 0; }
+int ember_interactions_has_ratings(const ember_interactions *d) { return d && d->has_rating; }
+int64_t ember_interactions_user_count(const ember_interactions *d) { return d ? d->users.n : 0; }
+int64_t ember_interactions_item_count(const ember_interactions *d) { return d ? d->items.n : 0; }
+const char *ember_interactions_user(const ember_interactions *d, int64_t i)
+{
+    return ember__idmap_get(&d->users, d->user[i]);
+}
+const char *ember_interactions_item(const ember_interactions *d, int64_t i)
+{
+    return ember__idmap_get(&d->items, d->item[i]);
+}
+float ember_interactions_rating(const ember_interactions *d, int64_t i) { return d->rating[i]; }
+int64_t ember_interactions_timestamp(const ember_interactions *d, int64_t i) { return d->time[i]; }
+
+/* ------------------------------------------------------------ u.item */
+
+struct ember_items {
+    ember_idmap ids;            /* row k <-> id */
+    int64_t *title_off;         /* [n] */
+    unsigned char *genres;      /* [n][EMBER_MOVIELENS_GENRES] */
+    int64_t n, cap;
+    char *tbytes;
+    int64_t tused, tcap;
+};
+
+void ember_items_destroy(ember_items *t)
+{
+    if (!t)
+        return;
+    ember__idmap_deinit(&t->ids);
+    free(t->title_off);
+    free(t->genres);
+    free(t->tbytes);
+    free(t);
+}
+
+/* Latin-1 bytes -> UTF-8, appended to t->tbytes with a NUL. */
+static ember_status add_title(ember_items *t, const char *s, ember_error *err)
+{
+    size_t len = strlen(s), need = (size_t)t->tused + 2 * len + 1;
+    if (need > (size_t)t->tcap) {
+        size_t c = t->tcap ? (size_t)t->tcap : 4096;
+        while (c < need)
+            c *= 2;
+        char *b = realloc(t->tbytes, c);
+        if (!b)
+            return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for item titles");
+        t->tbytes = b;
+        t->tcap = (int64_t)c;
+    }
+    t->title_off[t->n] = t->tused;
+    char *o = t->tbytes + t->tused;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            *o++ = (char)c;
+        } else {
+            *o++ = (char)(0xC0 | (c >> 6));
+            *o++ = (char)(0x80 | (c & 0x3F));
+        }
+    }
+    *o++ = '\0';
+    t->tused = o - t->tbytes;
+    return EMBER_OK;
+}
+
+ember_status ember_items_load_movielens(ember_items **out, const char *path, ember_error *err)
+{
+    if (!out || !path)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "items: NULL argument");
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return EMBER_FAIL(err, EMBER_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    ember_items *t = calloc(1, sizeof *t);
+    char *line = NULL;
+    size_t lcap = 0;
+    ember_status s = EMBER_OK;
+    long long lineno = 0;
+    if (!t) {
+        s = EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory reading %s", path);
+        goto done;
+    }
+    ember__idmap_init(&t->ids);
+    ssize_t got;
+    while ((got = getline(&line, &lcap, f)) >= 0) {
+        lineno++;
+        if (memchr(line, '\0', (size_t)got)) {
+            s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s:%lld: a NUL byte (a binary file?)", path,
+                           lineno);
+            goto done;
+        }
+        if (chomp(line, (size_t)got) == 0)
+            continue;
+        char *fl[ITEM_FIELDS + 1] = {NULL};
+        int nf = split(line, "|", 1, fl, ITEM_FIELDS);
+        if (nf != ITEM_FIELDS) {
+            s = EMBER_FAIL(err, EMBER_ERR_FORMAT,
+                           "%s:%lld: %s%d '|'-separated fields; expected %d: id|title|release "
+                           "date|video release date|IMDb URL|%d genre flags",
+                           path, lineno, nf > ITEM_FIELDS ? "more than " : "",
+                           nf > ITEM_FIELDS ? ITEM_FIELDS : nf, ITEM_FIELDS,
+                           EMBER_MOVIELENS_GENRES);
+            goto done;
+        }
+        if (!fl[0][0]) {
+            s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s:%lld: field 1 (id) is empty", path, lineno);
+            goto done;
+        }
+        if (t->n == t->cap) {
+            int64_t c = t->cap ? t->cap * 2 : 256;
+            int64_t *o = realloc(t->title_off, (size_t)c * sizeof *o);
+            if (o)
+                t->title_off = o;
+            unsigned char *g = o ? realloc(t->genres, (size_t)c * EMBER_MOVIELENS_GENRES) : NULL;
+            if (!g) {
+                s = EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory reading %s", path);
+                goto done;
+            }
+            t->genres = g;
+            t->cap = c;
+        }
+        for (int k = 0; k < EMBER_MOVIELENS_GENRES; k++) {
+            const char *v = fl[5 + k];
+            if (!((v[0] == '0' || v[0] == '1') && v[1] == '\0')) {
+                s = EMBER_FAIL(err, EMBER_ERR_FORMAT,
+                               "%s:%lld: field %d (genre flag %d): '%.*s' is not 0 or 1", path,
+                               lineno, 6 + k, k, SHOW_MAX, v);
+                goto done;
+            }
+            t->genres[t->n * EMBER_MOVIELENS_GENRES + k] = (unsigned char)(v[0] - '0');
+        }
+        int64_t before = t->ids.n, idx;
+        if ((s = ember__idmap_add(&t->ids, fl[0], strlen(fl[0]), &idx, err)))
+            goto done;
+        if (t->ids.n == before) {
+            s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s:%lld: field 1 (id): '%.*s' appears twice",
+                           path, lineno, SHOW_MAX, fl[0]);
+            goto done;
+        }
+        if ((s = add_title(t, fl[1], err)))
+            goto done;
+        t->n++;
+    }
+    if (ferror(f))
+        s = EMBER_FAIL(err, EMBER_ERR_IO, "%s: read error after line %lld: %s", path, lineno,
+                       strerror(errno));
+    else if (t->n == 0)
+        s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: no items (an empty file)", path);
+done:
+    free(line);
+    fclose(f);
+    if (s) {
+        ember_items_destroy(t);
+        return s;
+    }
+    *out = t;
+    return EMBER_OK;
+}
+
+int64_t ember_items_size(const ember_items *t) { return t ? t->n : 0; }
+const char *ember_items_id(const ember_items *t, int64_t k) { return ember__idmap_get(&t->ids, k); }
+const char *ember_items_title(const ember_items *t, int64_t k)
+{
+    return t->tbytes + t->title_off[k];
+}
+const unsigned char *ember_items_genres(const ember_items *t, int64_t k)
+{
+    return t->genres + k * EMBER_MOVIELENS_GENRES;
+}
+int64_t ember_items_find(const ember_items *t, const char *id)
+{
+    return ember__idmap_find(&t->ids, id, strlen(id));
+}

@@ -1,0 +1,30 @@
+/*
+ * rec_internal.h - the recommender object, shared by mf.c (training,
+ * prediction) and rec_file.c (save/load).
+ */
+#ifndef EMBER_REC_INTERNAL_H
+#define EMBER_REC_INTERNAL_H
+
+#include "recommend.h"
+
+/* Defaults of ember_mf_config_default, chosen on a held-out 10% of
+ * MovieLens 100k u1.base (docs/recommend.md has the grid). */
+#define EMBER__MF_DEFAULT_DIM 100
+#define EMBER__MF_DEFAULT_EPOCHS 30
+#define EMBER__MF_DEFAULT_LR 0.01f
+#define EMBER__MF_DEFAULT_L2 0.05f
+#define EMBER__MF_DEFAULT_INIT_STD 0.1f
+
+struct ember_recommender {
+    ember_mf_config cfg;
+    ember_mf_layout L;
+    float mu;            /* global mean rating */
+    float *w;            /* [L.n] parameters (layout in recommend.h) */
+    int epochs_done;
+    ember_idmap users, items; /* id <-> dense index, as in training */
+};
+
+ember_status ember__recommender_alloc(ember_recommender **out, const ember_mf_config *cfg,
+                                      int64_t U, int64_t I, ember_error *err);
+
+#endif
