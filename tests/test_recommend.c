@@ -1,0 +1,436 @@
+/*
+ * test_recommend.c - the recommender (src/recommend/): the id map, the
+ * interaction and u.item readers on good and bad files (status, file:line
+ * and field in the message), a gradient check of the biased-MF loss and
+ * its dot-product scoring, a hand-computed score, training on made-up
+ * low-rank ratings, determinism for a seed and thread count, the fallback
+ * for unknown ids, RMSE/MAE against a direct computation, and the model
+ * file (round trip, refused files). Fixtures are written to a fresh
+ * directory under /tmp; no MovieLens data is needed.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "check.h"
+#include "gradcheck.h"
+#include "recommend/rec_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static const char *fixture(const char *name, const char *text, size_t len)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return path;
+    fwrite(text, 1, len, f);
+    fclose(f);
+    return path;
+}
+#define FIX(name, text) fixture((name), (text), sizeof(text) - 1)
+
+static void test_idmap(void)
+{
+    ember_error err;
+    ember_idmap m;
+    ember__idmap_init(&m);
+    int64_t k;
+    CHECK(ember__idmap_find(&m, "a", 1) == -1);
+    CHECK_OK(ember__idmap_add(&m, "1", 1, &k, &err), &err);
+    CHECK(k == 0);
+    CHECK_OK(ember__idmap_add(&m, "10", 2, &k, &err), &err);
+    CHECK(k == 1);
+    CHECK_OK(ember__idmap_add(&m, "1", 1, &k, &err), &err);
+    CHECK(k == 0);
+    /* a prefix of a stored id is a different id */
+    CHECK(ember__idmap_find(&m, "10x", 2) == 1);
+    CHECK(ember__idmap_find(&m, "100", 3) == -1);
+    /* enough ids to grow the table several times; order of first appearance */
+    char buf[32];
+    int ok = 1;
+    for (int i = 0; i < 5000; i++) {
+        snprintf(buf, sizeof buf, "user-%d", i);
+        ok &= ember__idmap_add(&m, buf, strlen(buf), &k, &err) == EMBER_OK && k == i + 2;
+    }
+    CHECK(ok);
+    ok = 1;
+    for (int i = 0; i < 5000; i++) {
+        snprintf(buf, sizeof buf, "user-%d", i);
+        ok &= ember__idmap_find(&m, buf, strlen(buf)) == i + 2 &&
+              !strcmp(ember__idmap_get(&m, i + 2), buf);
+    }
+    CHECK(ok);
+    CHECK(m.n == 5002);
+    CHECK(!strcmp(ember__idmap_get(&m, 1), "10"));
+    ember__idmap_deinit(&m);
+}
+
+static void test_interactions_good(void)
+{
+    ember_error err;
+    ember_interactions *d = NULL;
+    /* CSV with a header, CR LF, string ids, a blank line */
+    const char *p = FIX("h.csv", "userId,movieId,rating,timestamp\r\nalice,m1,4.5,100\r\n\r\n"
+                                 "bob,m2,3,200\r\nalice,m2,1,300\r\n");
+    CHECK_OK(ember_interactions_load(&d, p, &err), &err);
+    CHECK(ember_interactions_size(d) == 3);
+    CHECK(ember_interactions_user_count(d) == 2 && ember_interactions_item_count(d) == 2);
+    CHECK(ember_interactions_has_ratings(d));
+    CHECK(!strcmp(ember_interactions_user(d, 2), "alice") &&
+          !strcmp(ember_interactions_item(d, 2), "m2"));
+    CHECK(ember_interactions_rating(d, 0) == 4.5f && ember_interactions_timestamp(d, 2) == 300);
+    ember_interactions_destroy(d);
+    /* MovieLens u.data layout: tabs, no header */
+    p = FIX("u.data", "196\t242\t3\t881250949\n186\t302\t3\t891717742\n22\t377\t1\t878887116\n");
+    CHECK_OK(ember_interactions_load(&d, p, &err), &err);
+    CHECK(ember_interactions_size(d) == 3 && ember_interactions_rating(d, 2) == 1.0f);
+    CHECK(ember_interactions_timestamp(d, 0) == 881250949);
+    ember_interactions_destroy(d);
+    /* a header found by its non-numeric rating column */
+    p = FIX("h2.tsv", "who\twhat\tstars\nx\ty\t5\n");
+    CHECK_OK(ember_interactions_load(&d, p, &err), &err);
+    CHECK(ember_interactions_size(d) == 1 && !strcmp(ember_interactions_user(d, 0), "x"));
+    ember_interactions_destroy(d);
+    /* MovieLens 1M ratings.dat */
+    p = FIX("ratings.dat", "1::1193::5::978300760\n1::661::3::978302109\n");
+    CHECK_OK(ember_interactions_load(&d, p, &err), &err);
+    CHECK(ember_interactions_size(d) == 2 && !strcmp(ember_interactions_item(d, 1), "661"));
+    ember_interactions_destroy(d);
+    /* implicit: user,item only, ratings 1 */
+    p = FIX("clicks.csv", "u1,i1\nu1,i2\n");
+    CHECK_OK(ember_interactions_load(&d, p, &err), &err);
+    CHECK(!ember_interactions_has_ratings(d) && ember_interactions_rating(d, 1) == 1.0f);
+    ember_interactions_destroy(d);
+}
+
+static void test_interactions_bad(void)
+{
+    ember_error err;
+    ember_interactions *d = NULL;
+    const char *p = FIX("f.tsv", "1\t2\t3\t4\n1\t2\t3\n");
+    CHECK_ERR(ember_interactions_load(&d, p, &err), EMBER_ERR_FORMAT, &err, "f.tsv:2: 3 tab");
+    CHECK(d == NULL);
+    p = FIX("r.tsv", "1\t2\t3\n1\t2\tfive\n");
+    CHECK_ERR(ember_interactions_load(&d, p, &err), EMBER_ERR_FORMAT, &err,
+              "r.tsv:2: field 3 (rating): 'five'");
+    p = FIX("n.tsv", "1\t2\t3\n1\t2\tnan\n");
+    CHECK_ERR(ember_interactions_load(&d, p, &err), EMBER_ERR_FORMAT, &err, "n.tsv:2: field 3");
+    p = FIX("t.csv", "1,2,3,4\n1,2,3,4.5\n");
+    CHECK_ERR(ember_interactions_load(&d, p, &err), EMBER_ERR_FORMAT, &err,
+              "t.csv:2: field 4 (timestamp): '4.5' is not an integer");
+    p = FIX("e.csv", "a,b,1\n,b,2\n");
+    CHECK_ERR(ember_interactions_load(&d, p, &err), EMBER_ERR_FORMAT, &err,
+              "e.csv:2: field 1 (user) is empty");
+    p = FIX("e2.csv", "a,b,1\na,,2\n");
+    CHECK_ERR(ember_interactions_load(&d, p, &err), EMBER_ERR_FORMAT, &err,
+              "e2.csv:2: field 2 (item) is empty");
+    p = FIX("five.csv", "a,b,1,2,3\n");
+    CHECK_ERR(ember_interactions_load(&d, p, &err), EMBER_ERR_FORMAT, &err,
+              "five.csv:1: more than 4 comma");
+    p = FIX("one.csv", "abc\n");
+    CHECK_ERR(ember_interactions_load(&d, p, &err), EMBER_ERR_FORMAT, &err, "one.csv:1: 1 comma");
+    p = FIX("empty.csv", "");
+    CHECK_ERR(ember_interactions_load(&d, p, &err), EMBER_ERR_FORMAT, &err, "no interactions");
+    p = FIX("hdr.csv", "user,item,rating\n");
+    CHECK_ERR(ember_interactions_load(&d, p, &err), EMBER_ERR_FORMAT, &err, "header only");
+    p = fixture("nul.tsv", "1\t2\t3\n1\t\0\t3\n", 12);
+    CHECK_ERR(ember_interactions_load(&d, p, &err), EMBER_ERR_FORMAT, &err, "nul.tsv:2: a NUL");
+    CHECK_ERR(ember_interactions_load(&d, "/nonexistent/x.csv", &err), EMBER_ERR_IO, &err,
+              "/nonexistent/x.csv: cannot open");
+    CHECK(d == NULL);
+}
+
+#define FLAGS0 "|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0"
+static void test_items(void)
+{
+    ember_error err;
+    ember_items *t = NULL;
+    /* Latin-1: 0xE9 e-acute, 0xF6 o-umlaut */
+    const char *p = FIX("u.item", "1|Toy Story (1995)|01-Jan-1995||http://x|0|0|0|1|1|1|0|0|0|0|"
+                                  "0|0|0|0|0|0|0|0|0\n"
+                                  "2|Caf\xe9 K\xf6ln (1996)|01-Jan-1996||" FLAGS0 "\n");
+    CHECK_OK(ember_items_load_movielens(&t, p, &err), &err);
+    CHECK(ember_items_size(t) == 2);
+    CHECK(!strcmp(ember_items_title(t, 1), "Caf\xc3\xa9 K\xc3\xb6ln (1996)"));
+    CHECK(!strcmp(ember_items_title(t, 0), "Toy Story (1995)"));
+    const unsigned char *g = ember_items_genres(t, 0);
+    CHECK(g[2] == 0 && g[3] == 1 && g[4] == 1 && g[5] == 1 && g[6] == 0 && g[18] == 0);
+    CHECK(ember_items_find(t, "2") == 1 && ember_items_find(t, "3") == -1);
+    CHECK(!strcmp(ember_items_id(t, 1), "2"));
+    ember_items_destroy(t);
+    t = NULL;
+    p = FIX("bad1.item", "1|A|d||u" FLAGS0 "\n2|B|d||u|0|0\n");
+    CHECK_ERR(ember_items_load_movielens(&t, p, &err), EMBER_ERR_FORMAT, &err,
+              "bad1.item:2: 7 '|'-separated fields; expected 24");
+    p = FIX("bad2.item", "1|A|d||u|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|2|0\n");
+    CHECK_ERR(ember_items_load_movielens(&t, p, &err), EMBER_ERR_FORMAT, &err,
+              "bad2.item:1: field 23 (genre flag 17): '2' is not 0 or 1");
+    p = FIX("bad3.item", "1|A|d||u" FLAGS0 "\n1|B|d||u" FLAGS0 "\n");
+    CHECK_ERR(ember_items_load_movielens(&t, p, &err), EMBER_ERR_FORMAT, &err,
+              "bad3.item:2: field 1 (id): '1' appears twice");
+    p = FIX("bad4.item", "|A|d||u" FLAGS0 "\n");
+    CHECK_ERR(ember_items_load_movielens(&t, p, &err), EMBER_ERR_FORMAT, &err,
+              "bad4.item:1: field 1 (id) is empty");
+    p = FIX("bad5.item", "");
+    CHECK_ERR(ember_items_load_movielens(&t, p, &err), EMBER_ERR_FORMAT, &err, "no items");
+    CHECK(t == NULL);
+}
+
+/* ------------------------------------------------------ gradient check */
+
+typedef struct gc_ctx {
+    ember_mf_layout L;
+    float *w, mu, l2;
+    int n;
+    const int64_t *u, *i;
+    const float *r;
+} gc_ctx;
+
+static double total_loss(void *p)
+{
+    gc_ctx *c = p;
+    float *g = calloc((size_t)c->L.n, sizeof *g), pred;
+    double s = 0.0;
+    for (int e = 0; e < c->n; e++)
+        s += ember__mf_example_grad(&c->L, c->w, g, c->mu, c->u[e], c->i[e], c->r[e], c->l2, &pred);
+    free(g);
+    return s;
+}
+
+static void test_gradcheck(void)
+{
+    ember_error err;
+    gc_ctx c;
+    CHECK_OK(ember__mf_layout(&c.L, 3, 4, 5, &err), &err);
+    CHECK(c.L.n == (3 + 4) * 6 && c.L.bi == 3 * 5 + 4 * 5 + 3);
+    c.w = malloc((size_t)c.L.n * sizeof *c.w);
+    ember_rng rng = ember__rng_stream(7, EMBER_STREAM_INIT, 0, 0);
+    for (int64_t k = 0; k < c.L.n; k++)
+        c.w[k] = 0.5f * ember__rng_normal(&rng);
+    static const int64_t us[6] = {0, 1, 2, 0, 2, 1}, is[6] = {0, 1, 3, 3, 0, 2};
+    static const float rs[6] = {4, 1, 3.5f, 2, 5, 3};
+    c.u = us, c.i = is, c.r = rs, c.n = 6, c.mu = 3.2f;
+    float *analytic = calloc((size_t)c.L.n, sizeof *analytic);
+    float *g = calloc((size_t)c.L.n, sizeof *g), pred;
+    for (float l2 = 0.0f; l2 <= 0.31f; l2 += 0.3f) { /* the data term alone, then with L2 */
+        c.l2 = l2;
+        memset(analytic, 0, (size_t)c.L.n * sizeof *analytic);
+        for (int e = 0; e < c.n; e++) {
+            memset(g, 0, (size_t)c.L.n * sizeof *g);
+            ember__mf_example_grad(&c.L, c.w, g, c.mu, us[e], is[e], rs[e], l2, &pred);
+            for (int64_t k = 0; k < c.L.n; k++)
+                analytic[k] += g[k];
+        }
+        gc_result res = gradcheck(c.w, analytic, c.L.n, 0, total_loss, &c);
+        CHECK(gradcheck_report(l2 > 0 ? "mf loss + l2" : "mf loss (dot-product scoring)", res));
+    }
+    /* the returned loss and prediction, by hand for example 0 */
+    c.l2 = 0.1f;
+    double l = ember__mf_example_grad(&c.L, c.w, g, c.mu, 0, 0, 4.0f, 0.1f, &pred);
+    double dot = 0.0, reg = 0.0;
+    for (int k = 0; k < 5; k++) {
+        double p = c.w[k], q = c.w[c.L.q + k];
+        dot += p * q;
+        reg += p * p + q * q;
+    }
+    double bu = c.w[c.L.bu], bi = c.w[c.L.bi];
+    double rh = 3.2 + bu + bi + dot;
+    CHECK_CLOSE(pred, rh, 1e-5, 1e-6); /* float dot product vs double */
+    CHECK_CLOSE(l, 0.5 * (rh - 4) * (rh - 4) + 0.05 * (reg + bu * bu + bi * bi), 1e-5, 1e-5);
+    free(analytic);
+    free(g);
+    free(c.w);
+}
+
+static void test_score_exact(void)
+{
+    const float p[3] = {1.0f, 2.0f, -0.5f}, q[3] = {0.5f, 0.25f, 2.0f};
+    /* 3.5 + 0.25 - 0.5 + (0.5 + 0.5 - 1) = 3.25, exact in binary */
+    CHECK(ember__mf_score(p, q, 3, 3.5f, 0.25f, -0.5f) == 3.25f);
+}
+
+/* ------------------------------------------------------------ training */
+
+/* Ratings from made-up rank-2 factors plus biases, every third pair held out. */
+static void write_lowrank(const char *train, const char *test)
+{
+    FILE *a = fopen(train, "w"), *b = fopen(test, "w");
+    if (!a || !b) {
+        if (a)
+            fclose(a);
+        if (b)
+            fclose(b);
+        return;
+    }
+    fprintf(a, "user\titem\trating\n");
+    for (int u = 0; u < 40; u++)
+        for (int i = 0; i < 30; i++) {
+            double pu0 = sin(u * 0.7), pu1 = cos(u * 1.3), qi0 = cos(i * 0.9), qi1 = sin(i * 0.4);
+            double r = 3.0 + 0.3 * sin(u) + 0.4 * cos(i * 2.0) + pu0 * qi0 + 0.8 * pu1 * qi1;
+            fprintf((u + i) % 3 == 0 ? b : a, "U%d\tI%d\t%.4f\n", u, i, r);
+        }
+    fclose(a);
+    fclose(b);
+}
+
+static ember_mf_config small_config(int threads)
+{
+    ember_mf_config c = ember_mf_config_default();
+    c.dim = 8;
+    c.epochs = 200;
+    c.l2 = 0.01f;
+    c.threads = threads;
+    c.optimizer = ember_optimizer_sgd(0.02f, 0.0f, 0);
+    return c;
+}
+
+static int same_weights(const ember_recommender *a, const ember_recommender *b)
+{
+    return a->L.n == b->L.n && !memcmp(a->w, b->w, (size_t)a->L.n * sizeof(float)) &&
+           a->mu == b->mu;
+}
+
+static void test_training(void)
+{
+    ember_error err;
+    char tr[128], te[128], model[128];
+    snprintf(tr, sizeof tr, "%s/lr_train.tsv", dir);
+    snprintf(te, sizeof te, "%s/lr_test.tsv", dir);
+    snprintf(model, sizeof model, "%s/mf.safetensors", dir);
+    write_lowrank(tr, te);
+    ember_interactions *dtr = NULL, *dte = NULL;
+    CHECK_OK(ember_interactions_load(&dtr, tr, &err), &err);
+    CHECK_OK(ember_interactions_load(&dte, te, &err), &err);
+    if (!dtr || !dte)
+        return;
+    ember_recommender *r1 = NULL, *r2 = NULL, *r3 = NULL, *ra = NULL, *ld = NULL;
+    ember_mf_config c1 = small_config(1), c2 = small_config(2);
+    CHECK_OK(ember_recommender_train_mf(&r1, dtr, &c1, NULL, NULL, &err), &err);
+    CHECK_OK(ember_recommender_train_mf(&r2, dtr, &c2, NULL, NULL, &err), &err);
+    CHECK_OK(ember_recommender_train_mf(&r3, dtr, &c2, NULL, NULL, &err), &err);
+    ember_mf_config ca = small_config(2);
+    ca.optimizer = ember_optimizer_adam(0.01f);
+    ca.epochs = 100;
+    CHECK_OK(ember_recommender_train_mf(&ra, dtr, &ca, NULL, NULL, &err), &err);
+    if (!r1 || !r2 || !r3 || !ra)
+        goto done;
+    /* same seed and thread count: bit-identical */
+    CHECK(same_weights(r2, r3));
+    /* the ratings' spread is about 0.8; a rank-2 model must do far better */
+    ember_rating_metrics m1, m2, ma, mt;
+    CHECK_OK(ember_recommender_evaluate(r1, dte, 1, &m1, &err), &err);
+    CHECK_OK(ember_recommender_evaluate(r2, dte, 2, &m2, &err), &err);
+    CHECK_OK(ember_recommender_evaluate(ra, dte, 1, &ma, &err), &err);
+    CHECK_OK(ember_recommender_evaluate(r1, dtr, 1, &mt, &err), &err);
+    printf("low-rank test RMSE: sgd 1 thread %.4f, sgd 2 threads %.4f, adam %.4f; train %.4f\n",
+           m1.rmse, m2.rmse, ma.rmse, mt.rmse);
+    CHECK(m1.rmse < 0.15 && m2.rmse < 0.15 && ma.rmse < 0.2 && mt.rmse < 0.1);
+    CHECK(m1.n == ember_interactions_size(dte) && m1.unknown_users == 0 && m1.unknown_items == 0);
+    /* RMSE and MAE against a direct computation through predict */
+    double s2 = 0.0, s1 = 0.0;
+    for (int64_t e = 0; e < ember_interactions_size(dte); e++) {
+        double diff = (double)ember_recommender_predict(r1, ember_interactions_user(dte, e),
+                                                        ember_interactions_item(dte, e), NULL) -
+                      ember_interactions_rating(dte, e);
+        s2 += diff * diff;
+        s1 += fabs(diff);
+    }
+    double n = (double)ember_interactions_size(dte);
+    CHECK_CLOSE(m1.rmse, sqrt(s2 / n), 1e-12, 1e-9);
+    CHECK_CLOSE(m1.mae, s1 / n, 1e-12, 1e-9);
+    /* threads do not change evaluation */
+    ember_rating_metrics m1b;
+    CHECK_OK(ember_recommender_evaluate(r1, dte, 3, &m1b, &err), &err);
+    CHECK(m1b.rmse == m1.rmse && m1b.mae == m1.mae);
+    /* unknown ids: mu + the known bias */
+    int known = -1;
+    float mu = (float)ember_recommender_global_mean(r1);
+    CHECK(ember_recommender_predict(r1, "nobody", "nothing", &known) == mu && known == 0);
+    int64_t i7 = ember__idmap_find(&r1->items, "I7", 2);
+    CHECK(ember_recommender_predict(r1, "nobody", "I7", &known) == mu + r1->w[r1->L.bi + i7] &&
+          known == 2);
+    int64_t u3 = ember__idmap_find(&r1->users, "U3", 2);
+    CHECK(ember_recommender_predict(r1, "U3", "nothing", &known) == mu + r1->w[r1->L.bu + u3] &&
+          known == 1);
+    /* save and load: the same predictions, settings and ids */
+    CHECK_OK(ember_recommender_save(r2, model, &err), &err);
+    CHECK_OK(ember_recommender_load(&ld, model, &err), &err);
+    if (ld) {
+        CHECK(same_weights(r2, ld));
+        CHECK(ld->cfg.dim == 8 && ld->cfg.threads == 2 && ld->cfg.seed == 42 &&
+              ld->cfg.l2 == 0.01f && ld->cfg.optimizer.learning_rate == 0.02f &&
+              ld->epochs_done == 200);
+        CHECK(ember_recommender_predict(ld, "U5", "I9", NULL) ==
+              ember_recommender_predict(r2, "U5", "I9", NULL));
+        CHECK(ember_recommender_user_count(ld) == 40 && ember_recommender_item_count(ld) == 30);
+    }
+    /* the wrong kind of file, and a damaged one */
+    ember_recommender *bad = NULL;
+    ember_model *cls = NULL;
+    CHECK_ERR(ember_model_load(&cls, model, &err), EMBER_ERR_FORMAT, &err, "ember-recommender");
+    const char *nf = FIX("not_a_model.safetensors", "hello");
+    CHECK(ember_recommender_load(&bad, nf, &err) != EMBER_OK && strstr(err.message, nf));
+    FILE *f = fopen(model, "r+b");
+    if (f) { /* flip a byte of the last tensor's data */
+        fseek(f, -2, SEEK_END);
+        int ch = fgetc(f);
+        fseek(f, -2, SEEK_END);
+        fputc(ch ^ 0x40, f);
+        fclose(f);
+    }
+    CHECK_ERR(ember_recommender_load(&bad, model, &err), EMBER_ERR_FORMAT, &err, "checksum");
+    CHECK(bad == NULL);
+    /* bad configs and data */
+    ember_recommender *x = NULL;
+    ember_mf_config cb = small_config(1);
+    cb.dim = 0;
+    CHECK_ERR(ember_recommender_train_mf(&x, dtr, &cb, NULL, NULL, &err), EMBER_ERR_ARG, &err,
+              "mf dim must be");
+    cb = small_config(1);
+    cb.optimizer.weight_decay = 0.1f;
+    CHECK_ERR(ember_recommender_train_mf(&x, dtr, &cb, NULL, NULL, &err), EMBER_ERR_ARG, &err,
+              "weight_decay");
+    cb = small_config(1);
+    cb.optimizer = ember_optimizer_sgd(1000.0f, 0.0f, 0);
+    CHECK_ERR(ember_recommender_train_mf(&x, dtr, &cb, NULL, NULL, &err), EMBER_ERR_NUMERIC, &err,
+              "epoch 1");
+    ember_interactions *clicks = NULL;
+    CHECK_OK(ember_interactions_load(&clicks, FIX("c.csv", "a,b\n"), &err), &err);
+    CHECK_ERR(ember_recommender_train_mf(&x, clicks, &c1, NULL, NULL, &err), EMBER_ERR_ARG, &err,
+              "no rating column");
+    CHECK(x == NULL);
+    ember_interactions_destroy(clicks);
+done:
+    ember_recommender_destroy(r1);
+    ember_recommender_destroy(r2);
+    ember_recommender_destroy(r3);
+    ember_recommender_destroy(ra);
+    ember_recommender_destroy(ld);
+    ember_interactions_destroy(dtr);
+    ember_interactions_destroy(dte);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/ember_recommend_XXXXXX");
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "cannot create a temporary directory\n");
+        return 1;
+    }
+    test_idmap();
+    test_interactions_good();
+    test_interactions_bad();
+    test_items();
+    test_gradcheck();
+    test_score_exact();
+    test_training();
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return check_summary("recommend");
+}
