@@ -1366,8 +1366,9 @@ void ember_server_destroy(ember_server *s);
  * factorisation
  *     r_hat(u, i) = mu + b_u + b_i + p_u . q_i
  * (mu the training ratings' mean, b the biases, p and q D-dimensional
- * factors), trained on 1/2 (r_hat - r)^2 + 1/2 l2 (b_u^2 + b_i^2 + |p_u|^2 +
- * |q_i|^2) per rating with Ember's SGD or Adam, one rating per step. The
+ * factors), trained on 1/2 (r_hat - r)^2 + 1/2 l2_bias (b_u^2 + b_i^2) +
+ * 1/2 l2 (|p_u|^2 + |q_i|^2) per rating with Ember's SGD or Adam, one rating
+ * per step. The
  * design and the measured figures are in docs/recommend.md. */
 
 /* Rating/interaction records: user and item ids (arbitrary strings, mapped to
@@ -1424,11 +1425,14 @@ int64_t ember_items_find(const ember_items *t, const char *id);
  * held-out part of MovieLens 100k u1.base, docs/recommend.md). */
 typedef struct ember_mf_config {
     int64_t dim;          /* factors per user and item, D (100) */
-    int epochs;           /* passes over the ratings (see the default function) */
+    int epochs;           /* passes over the ratings (40) */
     ember_optimizer_config optimizer; /* SGD or Adam; weight_decay and
                                          clip_norm must be 0 (l2 below is the
                                          regulariser) */
-    float l2;             /* >= 0 (see the default function) */
+    float l2;             /* >= 0: on the factors of each rating (0.1) */
+    float l2_bias;        /* >= 0: on the two biases of each rating (0.02) */
+    float lr_decay;       /* in (0, 1]: the learning rate of epoch e (from 0) is
+                             learning_rate * lr_decay^e (0.95) */
     float init_std;       /* factors start N(0, init_std^2), biases 0 (0.1) */
     uint64_t seed;        /* initialisation and shuffling (42) */
     int threads;          /* >= 1 (1). The result depends on (seed, threads)

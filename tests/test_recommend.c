@@ -184,7 +184,7 @@ static void test_items(void)
 
 typedef struct gc_ctx {
     ember_mf_layout L;
-    float *w, mu, l2;
+    float *w, mu, l2, l2b;
     int n;
     const int64_t *u, *i;
     const float *r;
@@ -196,7 +196,7 @@ static double total_loss(void *p)
     float *g = calloc((size_t)c->L.n, sizeof *g), pred;
     double s = 0.0;
     for (int e = 0; e < c->n; e++)
-        s += ember__mf_example_grad(&c->L, c->w, g, c->mu, c->u[e], c->i[e], c->r[e], c->l2, &pred);
+        s += ember__mf_example_grad(&c->L, c->w, g, c->mu, c->u[e], c->i[e], c->r[e], c->l2, c->l2b, &pred);
     free(g);
     return s;
 }
@@ -218,10 +218,11 @@ static void test_gradcheck(void)
     float *g = calloc((size_t)c.L.n, sizeof *g), pred;
     for (float l2 = 0.0f; l2 <= 0.31f; l2 += 0.3f) { /* the data term alone, then with L2 */
         c.l2 = l2;
+        c.l2b = l2 * 0.5f;
         memset(analytic, 0, (size_t)c.L.n * sizeof *analytic);
         for (int e = 0; e < c.n; e++) {
             memset(g, 0, (size_t)c.L.n * sizeof *g);
-            ember__mf_example_grad(&c.L, c.w, g, c.mu, us[e], is[e], rs[e], l2, &pred);
+            ember__mf_example_grad(&c.L, c.w, g, c.mu, us[e], is[e], rs[e], l2, c.l2b, &pred);
             for (int64_t k = 0; k < c.L.n; k++)
                 analytic[k] += g[k];
         }
@@ -230,7 +231,7 @@ static void test_gradcheck(void)
     }
     /* the returned loss and prediction, by hand for example 0 */
     c.l2 = 0.1f;
-    double l = ember__mf_example_grad(&c.L, c.w, g, c.mu, 0, 0, 4.0f, 0.1f, &pred);
+    double l = ember__mf_example_grad(&c.L, c.w, g, c.mu, 0, 0, 4.0f, 0.1f, 0.04f, &pred);
     double dot = 0.0, reg = 0.0;
     for (int k = 0; k < 5; k++) {
         double p = c.w[k], q = c.w[c.L.q + k];
@@ -240,7 +241,8 @@ static void test_gradcheck(void)
     double bu = c.w[c.L.bu], bi = c.w[c.L.bi];
     double rh = 3.2 + bu + bi + dot;
     CHECK_CLOSE(pred, rh, 1e-5, 1e-6); /* float dot product vs double */
-    CHECK_CLOSE(l, 0.5 * (rh - 4) * (rh - 4) + 0.05 * (reg + bu * bu + bi * bi), 1e-5, 1e-5);
+    CHECK_CLOSE(l, 0.5 * (rh - 4) * (rh - 4) + 0.05 * reg + 0.02 * (bu * bu + bi * bi), 1e-5,
+                1e-5);
     free(analytic);
     free(g);
     free(c.w);
@@ -283,6 +285,8 @@ static ember_mf_config small_config(int threads)
     c.dim = 8;
     c.epochs = 200;
     c.l2 = 0.01f;
+    c.l2_bias = 0.01f;
+    c.lr_decay = 1.0f;
     c.threads = threads;
     c.optimizer = ember_optimizer_sgd(0.02f, 0.0f, 0);
     return c;

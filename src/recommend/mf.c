@@ -34,6 +34,8 @@ ember_mf_config ember_mf_config_default(void)
     c.epochs = EMBER__MF_DEFAULT_EPOCHS;
     c.optimizer = ember_optimizer_sgd(EMBER__MF_DEFAULT_LR, 0.0f, 0);
     c.l2 = EMBER__MF_DEFAULT_L2;
+    c.l2_bias = EMBER__MF_DEFAULT_L2_BIAS;
+    c.lr_decay = EMBER__MF_DEFAULT_LR_DECAY;
     c.init_std = EMBER__MF_DEFAULT_INIT_STD;
     c.seed = 42;
     c.threads = 1;
@@ -60,32 +62,55 @@ ember_status ember__mf_layout(ember_mf_layout *L, int64_t U, int64_t I, int64_t 
     return EMBER_OK;
 }
 
+/* sum_k a[k] b[k] in LANES interleaved float partial sums (lane j takes k = j
+ * mod LANES), then the lanes added in index order, then the tail: a fixed
+ * order, so the value does not depend on the CPU, and the lanes let the
+ * compiler use vector registers without -ffast-math. */
+#define LANES 8
+static EMBER_CLONES float dot_lanes(const float *restrict a, const float *restrict b, int64_t n)
+{
+    float acc[LANES] = {0};
+    int64_t k = 0;
+    for (; k + LANES <= n; k += LANES)
+        for (int j = 0; j < LANES; j++)
+            acc[j] += a[k + j] * b[k + j];
+    float s = 0.0f;
+    for (int j = 0; j < LANES; j++)
+        s += acc[j];
+    for (; k < n; k++)
+        s += a[k] * b[k];
+    return s;
+}
+
 float ember__mf_score(const float *p, const float *q, int64_t D, float mu, float bu, float bi)
 {
-    float dot = 0.0f;
-    for (int64_t k = 0; k < D; k++)
-        dot += p[k] * q[k];
-    return mu + bu + bi + dot;
+    return mu + bu + bi + dot_lanes(p, q, D);
+}
+
+static EMBER_CLONES void row_grads(float *restrict gp, float *restrict gq, const float *restrict p,
+                                   const float *restrict q, int64_t D, float e, float l2)
+{
+    for (int64_t k = 0; k < D; k++) {
+        gp[k] = e * q[k] + l2 * p[k];
+        gq[k] = e * p[k] + l2 * q[k];
+    }
 }
 
 double ember__mf_example_grad(const ember_mf_layout *L, const float *w, float *g, float mu,
-                              int64_t u, int64_t i, float r, float l2, float *pred)
+                              int64_t u, int64_t i, float r, float l2, float l2b, float *pred)
 {
     int64_t D = L->D;
     const float *p = w + L->p + u * D, *q = w + L->q + i * D;
     float bu = w[L->bu + u], bi = w[L->bi + i];
     float rh = ember__mf_score(p, q, D, mu, bu, bi), e = rh - r;
     float *gp = g + L->p + u * D, *gq = g + L->q + i * D;
-    double reg = (double)bu * bu + (double)bi * bi;
-    for (int64_t k = 0; k < D; k++) {
-        gp[k] = e * q[k] + l2 * p[k];
-        gq[k] = e * p[k] + l2 * q[k];
-        reg += (double)p[k] * p[k] + (double)q[k] * q[k];
-    }
-    g[L->bu + u] = e + l2 * bu;
-    g[L->bi + i] = e + l2 * bi;
+    row_grads(gp, gq, p, q, D, e, l2);
+    double reg = (double)dot_lanes(p, p, D) + (double)dot_lanes(q, q, D);
+    g[L->bu + u] = e + l2b * bu;
+    g[L->bi + i] = e + l2b * bi;
     *pred = rh;
-    return 0.5 * (double)e * e + 0.5 * (double)l2 * reg;
+    return 0.5 * (double)e * e + 0.5 * (double)l2 * reg +
+           0.5 * (double)l2b * ((double)bu * bu + (double)bi * bi);
 }
 
 static ember_status check_config(const ember_mf_config *c, ember_error *err)
@@ -99,6 +124,12 @@ static ember_status check_config(const ember_mf_config *c, ember_error *err)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "mf epochs must be >= 1, got %d", c->epochs);
     if (!(c->l2 >= 0.0f) || !isfinite(c->l2))
         return EMBER_FAIL(err, EMBER_ERR_ARG, "mf l2 must be >= 0, got %g", (double)c->l2);
+    if (!(c->l2_bias >= 0.0f) || !isfinite(c->l2_bias))
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "mf l2_bias must be >= 0, got %g",
+                          (double)c->l2_bias);
+    if (!(c->lr_decay > 0.0f && c->lr_decay <= 1.0f))
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "mf lr_decay must be in (0, 1], got %g",
+                          (double)c->lr_decay);
     if (!(c->init_std >= 0.0f) || !isfinite(c->init_std))
         return EMBER_FAIL(err, EMBER_ERR_ARG, "mf init_std must be >= 0, got %g",
                           (double)c->init_std);
@@ -202,11 +233,11 @@ static double train_block(ember_recommender *r, ember_optim *o, float *g,
         idx[k] = t;
     }
     double sum = 0.0;
-    float mu = r->mu, l2 = r->cfg.l2, pred;
+    float mu = r->mu, l2 = r->cfg.l2, l2b = r->cfg.l2_bias, pred;
     int64_t D = L->D;
     for (int64_t j = 0; j < n; j++) {
         int64_t e = idx[j], u = d->user[e], i = d->item[e];
-        sum += ember__mf_example_grad(L, r->w, g, mu, u, i, d->rating[e], l2, &pred);
+        sum += ember__mf_example_grad(L, r->w, g, mu, u, i, d->rating[e], l2, l2b, &pred);
         ember__optim_begin(o);
         ember__optim_update(o, r->w, g, L->p + u * D, D);
         ember__optim_update(o, r->w, g, L->q + i * D, D);
@@ -269,6 +300,10 @@ ember_status ember_recommender_train_mf(ember_recommender **out, const ember_int
         per[t] = shared;
     for (int ep = 0; ep < cfg->epochs; ep++) {
         double t0 = ember__now(), loss = 0.0;
+        /* the epoch's learning rate, in double from the configured one */
+        float lr = (float)((double)cfg->optimizer.learning_rate * pow(cfg->lr_decay, ep));
+        for (int t = 0; t < T; t++)
+            per[t].cfg.learning_rate = lr;
         for (int sidx = 0; sidx < T; sidx++) {
             int threads = T;
             EMBER_PAR_FOR_IF_T(T > 1, for (int t = 0; t < T; t++) {

@@ -61,6 +61,8 @@ static char *config_json(const ember_recommender *r)
     cJSON_AddNumberToObject(j, "epochs", c->epochs);
     cJSON_AddNumberToObject(j, "epochs_done", r->epochs_done);
     cJSON_AddNumberToObject(j, "l2", c->l2);
+    cJSON_AddNumberToObject(j, "l2_bias", c->l2_bias);
+    cJSON_AddNumberToObject(j, "lr_decay", c->lr_decay);
     cJSON_AddNumberToObject(j, "init_std", c->init_std);
     cJSON_AddStringToObject(j, "seed", seed);
     cJSON_AddNumberToObject(j, "threads", c->threads);
@@ -179,7 +181,7 @@ static ember_status cfg_num(const cJSON *j, const char *name, double lo, double 
 static ember_status config_load(ember_mf_config *c, int *epochs_done, const char *json,
                                 const char *path, ember_error *err)
 {
-    static const char *const keys[] = {"version", "dim", "epochs", "epochs_done", "l2",
+    static const char *const keys[] = {"version", "dim", "epochs", "epochs_done", "l2", "l2_bias", "lr_decay",
                                        "init_std", "seed", "threads", "optimizer"};
     static const char *const okeys[] = {"name", "learning_rate", "momentum", "nesterov",
                                         "beta1", "beta2", "epsilon"};
@@ -216,6 +218,12 @@ static ember_status config_load(ember_mf_config *c, int *epochs_done, const char
     if ((s = cfg_num(j, "l2", 0, 1e30, &v, path, err)))
         goto done;
     c->l2 = (float)v;
+    if ((s = cfg_num(j, "l2_bias", 0, 1e30, &v, path, err)))
+        goto done;
+    c->l2_bias = (float)v;
+    if ((s = cfg_num(j, "lr_decay", 1e-30, 1, &v, path, err)))
+        goto done;
+    c->lr_decay = (float)v;
     if ((s = cfg_num(j, "init_std", 0, 1e30, &v, path, err)))
         goto done;
     c->init_std = (float)v;
@@ -296,6 +304,11 @@ ember_status ember_recommender_load(ember_recommender **out, const char *path, e
     if (!ember__st_has_checksum(f) && !EMBER__FUZZING) {
         s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata %s is missing", path,
                        EMBER_ST_CHECKSUM_KEY);
+        goto done;
+    }
+    if (!ember__st_header_canonical(f) && !EMBER__FUZZING) {
+        s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: the header is not the text Ember writes for "
+                       "these values: the file was modified", path);
         goto done;
     }
     int nm = ember__st_meta_count(f);

@@ -10,9 +10,11 @@
 /* Defaults of ember_mf_config_default, chosen on a held-out 10% of
  * MovieLens 100k u1.base (docs/recommend.md has the grid). */
 #define EMBER__MF_DEFAULT_DIM 100
-#define EMBER__MF_DEFAULT_EPOCHS 30
-#define EMBER__MF_DEFAULT_LR 0.01f
-#define EMBER__MF_DEFAULT_L2 0.05f
+#define EMBER__MF_DEFAULT_EPOCHS 40
+#define EMBER__MF_DEFAULT_LR 0.02f
+#define EMBER__MF_DEFAULT_L2 0.1f
+#define EMBER__MF_DEFAULT_L2_BIAS 0.02f
+#define EMBER__MF_DEFAULT_LR_DECAY 0.95f
 #define EMBER__MF_DEFAULT_INIT_STD 0.1f
 
 struct ember_recommender {

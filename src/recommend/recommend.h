@@ -61,15 +61,16 @@ typedef struct ember_mf_layout {
 ember_status ember__mf_layout(ember_mf_layout *L, int64_t U, int64_t I, int64_t D,
                               ember_error *err);
 
-/* r_hat = mu + bu + bi + p . q, the dot product summed in float in index order. */
+/* r_hat = mu + bu + bi + p . q; the dot product in float, in 8 interleaved
+ * partial sums added in a fixed order (the same value on every CPU). */
 float ember__mf_score(const float *p, const float *q, int64_t D, float mu, float bu, float bi);
 
 /* Loss of one rating r of (u, i) and its gradient:
- *   l = 1/2 (r_hat - r)^2 + 1/2 l2 (bu^2 + bi^2 + |p_u|^2 + |q_i|^2)
+ *   l = 1/2 (r_hat - r)^2 + 1/2 l2b (bu^2 + bi^2) + 1/2 l2 (|p_u|^2 + |q_i|^2)
  * Writes (overwrites) dl/dp_u, dl/dq_i, dl/dbu, dl/dbi into g at the same
  * offsets as in w (g is a block of L->n floats); returns l and sets *pred to
  * r_hat. Touches only the rows of u and i. */
 double ember__mf_example_grad(const ember_mf_layout *L, const float *w, float *g, float mu,
-                              int64_t u, int64_t i, float r, float l2, float *pred);
+                              int64_t u, int64_t i, float r, float l2, float l2b, float *pred);
 
 #endif
