@@ -366,7 +366,8 @@ static void test_training(void)
     if (ld) {
         CHECK(same_weights(r2, ld));
         CHECK(ld->cfg.dim == 8 && ld->cfg.threads == 2 && ld->cfg.seed == 42 &&
-              ld->cfg.l2 == 0.01f && ld->cfg.optimizer.learning_rate == 0.02f &&
+              ld->cfg.l2 == 0.01f && ld->cfg.l2_bias == 0.01f && ld->cfg.lr_decay == 1.0f &&
+              ld->cfg.optimizer.learning_rate == 0.02f &&
               ld->epochs_done == 200);
         CHECK(ember_recommender_predict(ld, "U5", "I9", NULL) ==
               ember_recommender_predict(r2, "U5", "I9", NULL));
@@ -394,6 +395,18 @@ static void test_training(void)
     cb.dim = 0;
     CHECK_ERR(ember_recommender_train_mf(&x, dtr, &cb, NULL, NULL, &err), EMBER_ERR_ARG, &err,
               "mf dim must be");
+    cb = small_config(1);
+    cb.lr_decay = 0.0f;
+    CHECK_ERR(ember_recommender_train_mf(&x, dtr, &cb, NULL, NULL, &err), EMBER_ERR_ARG, &err,
+              "mf lr_decay must be in (0, 1]");
+    cb = small_config(1);
+    cb.l2_bias = -1.0f;
+    CHECK_ERR(ember_recommender_train_mf(&x, dtr, &cb, NULL, NULL, &err), EMBER_ERR_ARG, &err,
+              "mf l2_bias must be >= 0");
+    cb = small_config(1);
+    cb.threads = 0;
+    CHECK_ERR(ember_recommender_train_mf(&x, dtr, &cb, NULL, NULL, &err), EMBER_ERR_ARG, &err,
+              "mf threads");
     cb = small_config(1);
     cb.optimizer.weight_decay = 0.1f;
     CHECK_ERR(ember_recommender_train_mf(&x, dtr, &cb, NULL, NULL, &err), EMBER_ERR_ARG, &err,

@@ -273,9 +273,9 @@ static int rec_eval(int argc, char **argv)
         printf("%s on %s: %lld ratings\nRMSE %.4f\nMAE  %.4f\n", model, test, (long long)m.n,
                m.rmse, m.mae);
         if (m.unknown_users || m.unknown_items)
-            printf("(%lld ratings of users and %lld of items not seen in training: predicted "
-                   "from the mean and the known biases)\n", (long long)m.unknown_users,
-                   (long long)m.unknown_items);
+            printf("(ratings with a user not seen in training: %lld, with an item not seen: "
+                   "%lld; predicted from the mean and the known bias)\n",
+                   (long long)m.unknown_users, (long long)m.unknown_items);
     }
 done:
     ember_interactions_destroy(d);

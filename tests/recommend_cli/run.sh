@@ -1,0 +1,67 @@
+#!/bin/bash
+# recommend_cli/run.sh EMBER - `ember recommend train` and `eval` end to end on
+# made-up MovieLens-layout files (tab-separated user item rating timestamp, no
+# header; the project does not ship MovieLens): the bare command, --json keys,
+# determinism for a seed and thread count (same model bytes), the fallback for
+# unknown ids, and bad input (exit 2 naming file:line and field) and usage
+# errors (exit 1).
+set -u
+EMBER=$1
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/../lib.sh"
+
+# 30 users x 20 items from made-up rank-1 preferences, every third pair held out
+awk 'BEGIN { for (u = 1; u <= 30; u++) for (i = 1; i <= 20; i++) {
+        r = 3 + 1.5 * sin(u) * cos(i); r = int(r + 0.5); if (r < 1) r = 1; if (r > 5) r = 5
+        f = ((u + i) % 3 == 0) ? "test" : "base"
+        printf "%d\t%d\t%d\t%d\n", u, i, r, 880000000 + u * 100 + i > ("'"$T"'/u1." f) } }'
+printf '31\t1\t4\t1\n1\t99\t2\t2\n' >> "$T/u1.test" # an unknown user, an unknown item
+
+expect 0 "bare train" -- "$EMBER" recommend train --train "$T/u1.base" --out "$T/m.st" --epochs 60
+contains "$T/out" "saved" "train prints where it saved"
+contains "$T/err" "epoch 60/60" "train reports epochs"
+expect 0 "eval" -- "$EMBER" recommend eval "$T/m.st" --test "$T/u1.test"
+contains "$T/out" "RMSE" "eval prints RMSE"
+contains "$T/out" "with an item not seen: 1" "eval counts unknown items"
+expect 0 "eval --json" -- "$EMBER" recommend eval "$T/m.st" --test "$T/u1.test" --json
+contains "$T/out" '"rmse":' "json rmse"
+contains "$T/out" '"mae":' "json mae"
+contains "$T/out" '"unknown_users":1,"unknown_items":1' "json unknown counts"
+rmse=$(sed -n 's/.*"rmse":\([0-9.]*\).*/\1/p' "$T/out")
+if awk -v r="$rmse" 'BEGIN { exit !(r < 0.9) }'; then ok; else fail "RMSE $rmse on rank-1 data"; fi
+
+expect 0 "train --json, 2 threads" -- "$EMBER" recommend train --train "$T/u1.base" --out "$T/a.st" \
+    --threads 2 --seed 7 --dim 16 --epochs 5 --json
+contains "$T/out" '"loss":\[' "train json has the loss per epoch"
+"$EMBER" recommend train --train "$T/u1.base" --out "$T/b.st" --threads 2 --seed 7 --dim 16 \
+    --epochs 5 --quiet
+if cmp -s "$T/a.st" "$T/b.st"; then ok; else fail "same seed and threads: different model files"; fi
+# the two blocks of a round run one after the other when OpenMP may use one
+# thread: the same model, byte for byte (stratified SGD, docs/recommend.md)
+OMP_THREAD_LIMIT=1 "$EMBER" recommend train --train "$T/u1.base" --out "$T/s.st" --threads 2 \
+    --seed 7 --dim 16 --epochs 5 --quiet
+if cmp -s "$T/a.st" "$T/s.st"; then ok; else fail "2 threads run serially: a different model"; fi
+"$EMBER" recommend train --train "$T/u1.base" --out "$T/c.st" --threads 2 --seed 8 --dim 16 \
+    --epochs 5 --quiet
+if ! same_weights "$T/a.st" "$T/c.st"; then ok; else fail "another seed gave the same weights"; fi
+expect 0 "adam" -- "$EMBER" recommend train --train "$T/u1.base" --out "$T/d.st" --optimizer adam \
+    --epochs 5 --quiet
+
+printf '1\t2\t3\t4\n1\t2\tx\t4\n' > "$T/bad.tsv"
+expect 2 "bad rating" -- "$EMBER" recommend train --train "$T/bad.tsv" --out "$T/x.st"
+contains "$T/err" "bad.tsv:2: field 3 (rating): 'x'" "bad rating names file:line:field"
+printf '1\t2\n' > "$T/clicks.tsv"
+expect 2 "no ratings" -- "$EMBER" recommend train --train "$T/clicks.tsv" --out "$T/x.st"
+contains "$T/err" "no rating column" "no ratings explained"
+expect 2 "eval a missing model" -- "$EMBER" recommend eval "$T/none.st" --test "$T/u1.test"
+expect 2 "eval bad test file" -- "$EMBER" recommend eval "$T/m.st" --test "$T/bad.tsv"
+contains "$T/err" "bad.tsv:2" "eval names the bad line"
+expect 1 "no --out" -- "$EMBER" recommend train --train "$T/u1.base"
+expect 1 "unknown model" -- "$EMBER" recommend train --train "$T/u1.base" --out "$T/x.st" --model two-tower
+expect 1 "unknown option" -- "$EMBER" recommend train --train "$T/u1.base" --out "$T/x.st" --bogus
+expect 1 "bad dim" -- "$EMBER" recommend train --train "$T/u1.base" --out "$T/x.st" --dim 0
+expect 1 "unknown subcommand" -- "$EMBER" recommend frobnicate
+expect 0 "help" -- "$EMBER" recommend --help
+contains "$T/out" "recommend train" "help shows usage"
+finish recommend_cli
