@@ -4,25 +4,16 @@
  * bytes but NUL), compared exactly.
  */
 #include "recommend.h"
+#include "data/text.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* FNV-1a, 64-bit: the published offset basis and prime. Only the hash table
- * uses it (not stored in files), so its choice can change freely. */
-#define FNV_OFFSET 14695981039346656037ULL
-#define FNV_PRIME 1099511628211ULL
 #define MIN_SLOTS 64 /* first table size: a power of two */
 
-static uint64_t hash_bytes(const char *s, size_t len)
-{
-    uint64_t h = FNV_OFFSET;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= FNV_PRIME;
-    }
-    return h;
-}
+/* FNV-1a (data/text.h): the hash only places ids in the table; it is not
+ * stored in files, so it could change freely. */
+static uint64_t hash_bytes(const char *s, size_t len) { return ember__fnv1a64(s, len); }
 
 void ember__idmap_init(ember_idmap *m) { memset(m, 0, sizeof *m); }
 

@@ -48,6 +48,55 @@ static size_t chomp(char *line, size_t len)
     return len;
 }
 
+/* Lines of a file, one at a time, without their ends; blank lines skipped. */
+typedef struct line_reader {
+    FILE *f;
+    const char *path; /* borrowed */
+    char *line;
+    size_t cap;
+    long long lineno;
+} line_reader;
+
+static ember_status lines_open(line_reader *r, const char *path, ember_error *err)
+{
+    memset(r, 0, sizeof *r);
+    r->path = path;
+    if (!(r->f = fopen(path, "rb")))
+        return EMBER_FAIL(err, EMBER_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    return EMBER_OK;
+}
+
+/* The next non-blank line in r->line (NUL-terminated, modifiable): *got 1,
+ * or 0 at the end of the file. Errors: a NUL byte in a line, a read error. */
+static ember_status lines_next(line_reader *r, int *got, ember_error *err)
+{
+    ssize_t n;
+    *got = 0;
+    while ((n = getline(&r->line, &r->cap, r->f)) >= 0) {
+        r->lineno++;
+        if (memchr(r->line, '\0', (size_t)n))
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s:%lld: a NUL byte (a binary file?)",
+                              r->path, r->lineno);
+        if (chomp(r->line, (size_t)n) > 0) {
+            *got = 1;
+            return EMBER_OK;
+        }
+    }
+    if (ferror(r->f))
+        return EMBER_FAIL(err, EMBER_ERR_IO, "%s: read error after line %lld: %s", r->path,
+                          r->lineno, strerror(errno));
+    return EMBER_OK;
+}
+
+static void lines_close(line_reader *r)
+{
+    free(r->line);
+    if (r->f)
+        fclose(r->f);
+    r->f = NULL;
+    r->line = NULL;
+}
+
 static int parse_float(const char *s, float *out)
 {
     if (!*s)
@@ -131,13 +180,11 @@ ember_status ember_interactions_load(ember_interactions **out, const char *path,
     if (!out || !path)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "interactions: NULL argument");
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return EMBER_FAIL(err, EMBER_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    line_reader lr;
+    ember_status s = lines_open(&lr, path, err);
+    if (s)
+        return s;
     ember_interactions *d = calloc(1, sizeof *d);
-    char *line = NULL;
-    size_t lcap = 0;
-    ember_status s = EMBER_OK;
     if (!d) {
         s = EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory reading %s", path);
         goto done;
@@ -146,20 +193,10 @@ ember_status ember_interactions_load(ember_interactions **out, const char *path,
     ember__idmap_init(&d->items);
     const char *sep = NULL;
     size_t sep_len = 1;
-    int nfields = 0;
-    long long lineno = 0;
-    ssize_t got;
-    errno = 0;
-    while ((got = getline(&line, &lcap, f)) >= 0) {
-        lineno++;
-        if (memchr(line, '\0', (size_t)got)) {
-            s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s:%lld: a NUL byte (a binary file?)", path,
-                           lineno);
-            goto done;
-        }
-        size_t len = chomp(line, (size_t)got);
-        if (len == 0)
-            continue; /* blank line */
+    int nfields = 0, got;
+    while (!(s = lines_next(&lr, &got, err)) && got) {
+        char *line = lr.line;
+        long long lineno = lr.lineno;
         int first = sep == NULL;
         if (first) {
             if (strchr(line, '\t'))
@@ -218,17 +255,11 @@ ember_status ember_interactions_load(ember_interactions **out, const char *path,
             (s = push(d, u, i, r, t, err)))
             goto done;
     }
-    if (ferror(f)) {
-        s = EMBER_FAIL(err, EMBER_ERR_IO, "%s: read error after line %lld: %s", path, lineno,
-                       strerror(errno));
-        goto done;
-    }
-    if (d->n == 0)
+    if (!s && d->n == 0)
         s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: no interactions (an empty file%s)", path,
-                       lineno ? " or a header only" : "");
+                       lr.lineno ? " or a header only" : "");
 done:
-    free(line);
-    fclose(f);
+    lines_close(&lr);
     if (s) {
         ember_interactions_destroy(d);
         return s;
@@ -309,29 +340,20 @@ ember_status ember_items_load_movielens(ember_items **out, const char *path, emb
     if (!out || !path)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "items: NULL argument");
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return EMBER_FAIL(err, EMBER_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    line_reader lr;
+    ember_status s = lines_open(&lr, path, err);
+    if (s)
+        return s;
     ember_items *t = calloc(1, sizeof *t);
-    char *line = NULL;
-    size_t lcap = 0;
-    ember_status s = EMBER_OK;
-    long long lineno = 0;
     if (!t) {
         s = EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory reading %s", path);
         goto done;
     }
     ember__idmap_init(&t->ids);
-    ssize_t got;
-    while ((got = getline(&line, &lcap, f)) >= 0) {
-        lineno++;
-        if (memchr(line, '\0', (size_t)got)) {
-            s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s:%lld: a NUL byte (a binary file?)", path,
-                           lineno);
-            goto done;
-        }
-        if (chomp(line, (size_t)got) == 0)
-            continue;
+    int got;
+    while (!(s = lines_next(&lr, &got, err)) && got) {
+        char *line = lr.line;
+        long long lineno = lr.lineno;
         char *fl[ITEM_FIELDS + 1] = {NULL};
         int nf = split(line, "|", 1, fl, ITEM_FIELDS);
         if (nf != ITEM_FIELDS) {
@@ -382,14 +404,10 @@ ember_status ember_items_load_movielens(ember_items **out, const char *path, emb
             goto done;
         t->n++;
     }
-    if (ferror(f))
-        s = EMBER_FAIL(err, EMBER_ERR_IO, "%s: read error after line %lld: %s", path, lineno,
-                       strerror(errno));
-    else if (t->n == 0)
+    if (!s && t->n == 0)
         s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: no items (an empty file)", path);
 done:
-    free(line);
-    fclose(f);
+    lines_close(&lr);
     if (s) {
         ember_items_destroy(t);
         return s;

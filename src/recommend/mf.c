@@ -334,14 +334,8 @@ ember_status ember_recommender_train_mf(ember_recommender **out, const ember_int
             progress(&p, user);
         }
     }
-    ember__optim_deinit(&shared);
-    ember__free(g);
-    free(B.idx);
-    free(B.off);
-    free(per);
-    free(part);
     *out = r;
-    return EMBER_OK;
+    r = NULL; /* the caller's now */
 fail:
     ember__optim_deinit(&shared);
     ember__free(g);
@@ -378,6 +372,15 @@ int64_t ember_recommender_item_count(const ember_recommender *r) { return r->L.I
 const ember_mf_config *ember_recommender_config(const ember_recommender *r) { return &r->cfg; }
 double ember_recommender_global_mean(const ember_recommender *r) { return r->mu; }
 
+/* dst[k] = the index in `to` of id k of `from`, or -1 */
+static void map_ids(int64_t *dst, const ember_idmap *from, const ember_idmap *to)
+{
+    for (int64_t k = 0; k < from->n; k++) {
+        const char *s = ember__idmap_get(from, k);
+        dst[k] = ember__idmap_find(to, s, strlen(s));
+    }
+}
+
 ember_status ember_recommender_evaluate(const ember_recommender *r, const ember_interactions *d,
                                         int threads, ember_rating_metrics *out, ember_error *err)
 {
@@ -398,14 +401,8 @@ ember_status ember_recommender_evaluate(const ember_recommender *r, const ember_
         return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory evaluating %lld ratings",
                           (long long)d->n);
     }
-    for (int64_t k = 0; k < d->users.n; k++) {
-        const char *s = ember__idmap_get(&d->users, k);
-        umap[k] = ember__idmap_find(&r->users, s, strlen(s));
-    }
-    for (int64_t k = 0; k < d->items.n; k++) {
-        const char *s = ember__idmap_get(&d->items, k);
-        imap[k] = ember__idmap_find(&r->items, s, strlen(s));
-    }
+    map_ids(umap, &d->users, &r->users);
+    map_ids(imap, &d->items, &r->items);
     EMBER_PAR_FOR_IF_T(threads > 1 && nch > 1, for (int64_t c = 0; c < nch; c++) {
         int64_t e1 = (c + 1) * EVAL_CHUNK < d->n ? (c + 1) * EVAL_CHUNK : d->n;
         double s2 = 0.0, s1 = 0.0;

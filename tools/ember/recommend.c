@@ -64,6 +64,18 @@ static void on_epoch(const ember_progress *p, void *user)
                 p->elapsed_s);
 }
 
+/* --json, --quiet (1: taken), --help/-h (2: usage printed), else 0. */
+static int common_flag(const char *a, cli_out *o)
+{
+    if (!strcmp(a, "--json"))
+        return 1;
+    if (!strcmp(a, "--quiet"))
+        return o->quiet = true, 1;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+        return fputs(rec_usage, stdout), 2;
+    return 0;
+}
+
 #define OPT(name) ((r = cli_opt(argc, argv, &i, name, &v)) != 0)
 
 static int rec_train(int argc, char **argv)
@@ -77,13 +89,10 @@ static int rec_train(int argc, char **argv)
         if (!strcmp(argv[i], "--json"))
             o.json = true;
     for (int i = 0; i < argc; i++) {
-        int r;
-        if (!strcmp(argv[i], "--json")) {
-        } else if (!strcmp(argv[i], "--quiet")) {
-            o.quiet = true;
-        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(rec_usage, stdout);
+        int r, c = common_flag(argv[i], &o);
+        if (c == 2)
             return EXIT_OK;
+        if (c) {
         } else if (OPT("--train")) {
             if (r < 0)
                 goto missing;
@@ -229,13 +238,10 @@ static int rec_eval(int argc, char **argv)
         if (!strcmp(argv[i], "--json"))
             o.json = true;
     for (int i = 0; i < argc; i++) {
-        int r;
-        if (!strcmp(argv[i], "--json")) {
-        } else if (!strcmp(argv[i], "--quiet")) {
-            o.quiet = true;
-        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(rec_usage, stdout);
+        int r, c = common_flag(argv[i], &o);
+        if (c == 2)
             return EXIT_OK;
+        if (c) {
         } else if (OPT("--test")) {
             if (r < 0)
                 return cli_fail(&o, "recommend eval", EXIT_USAGE, "--test needs a value");
