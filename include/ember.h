@@ -1494,6 +1494,69 @@ ember_status ember_recommender_evaluate(const ember_recommender *r, const ember_
  * EMBER_ERR_FORMAT naming ember.format. */
 ember_status ember_recommender_save(const ember_recommender *r, const char *path, ember_error *err);
 ember_status ember_recommender_load(ember_recommender **out, const char *path, ember_error *err);
+/* Top-K ranking (issue 10, part 2; the model so far is the rating model).
+ *
+ * Leave-last-out split: for every user with at least 2 records, the latest
+ * (largest timestamp; on a tie the later line) goes to *test, the others to
+ * *train; a user with one record stays in train. Ids keep their strings;
+ * both outputs get their own maps. Errors: EMBER_ERR_NOMEM. On failure both
+ * outputs are NULL. */
+ember_status ember_interactions_split_last(const ember_interactions *d, ember_interactions **train,
+                                           ember_interactions **test, ember_error *err);
+
+/* Ranking metrics at K, averaged over the users that have at least one
+ * relevant item (`users`):
+ *   HR@K      1 if any relevant item is in the top K, else 0
+ *   Recall@K  |relevant in top K| / |relevant|
+ *   NDCG@K    sum over hits at rank j (0-based) of 1/log2(j + 2), divided by
+ *             the same sum over ranks 0 .. min(K, |relevant|) - 1
+ *   MAP@K     sum over hits at rank j of (hits up to j) / (j + 1), divided by
+ *             min(K, |relevant|)
+ *   coverage  distinct items in all the top-K lists / catalogue size
+ *             (every user's list counts, relevant items or not) */
+typedef struct ember_ranking_metrics {
+    int k;
+    double recall, ndcg, hr, map, coverage;
+    int64_t users;
+} ember_ranking_metrics;
+
+/* Metrics of ranked lists. top: [n_users][k] item indices in [0, n_items),
+ * best first, -1 for "no item" (a list shorter than k); relevant items of
+ * user u: rel[rel_off[u] .. rel_off[u + 1]) (rel_off has n_users + 1
+ * entries, rel_off[0] = 0; no repeats within a user). Errors: EMBER_ERR_ARG
+ * naming the bad argument (k < 1, an index out of range, offsets that do
+ * not increase). */
+ember_status ember_ranking_metrics_compute(const int64_t *top, int64_t n_users, int k,
+                                           const int64_t *rel, const int64_t *rel_off,
+                                           int64_t n_items, ember_ranking_metrics *out,
+                                           ember_error *err);
+
+/* The k items of highest predicted rating for `user` (model item indices, best
+ * first; ties: the lower index first), leaving out `n_exclude` item indices
+ * (e.g. those the user has already rated). *n_out = how many were found (less
+ * than k when the catalogue runs out). An unknown user gets the items of the
+ * highest bias. Scores are the predicted ratings. scores may be NULL. Errors:
+ * EMBER_ERR_ARG (k < 1, an exclude index out of range), EMBER_ERR_NOMEM. */
+ember_status ember_recommender_top_k(const ember_recommender *r, const char *user, int k,
+                                     const int64_t *exclude, int64_t n_exclude, int64_t *items,
+                                     float *scores, int *n_out, ember_error *err);
+/* Item id of model item index k (0 <= k < item count), borrowed from r. */
+const char *ember_recommender_item_id(const ember_recommender *r, int64_t k);
+
+/* Rank every item for each user of `test` that the model knows, leaving out
+ * the items the user has in `train` (the data the model was trained on), and
+ * score the lists against the user's `test` items with the metrics above.
+ * The same code ranks two baselines: `popular` (items by their number of
+ * train records, ties by lower index) and `random` (a seeded shuffle per
+ * user). Test items unknown to the model count as relevant but can never be
+ * hit. Any output may be NULL. Errors: EMBER_ERR_ARG, EMBER_ERR_NOMEM. */
+ember_status ember_recommender_evaluate_ranking(const ember_recommender *r,
+                                                const ember_interactions *train,
+                                                const ember_interactions *test, int k,
+                                                uint64_t seed, ember_ranking_metrics *model,
+                                                ember_ranking_metrics *popular,
+                                                ember_ranking_metrics *random,
+                                                ember_error *err);
 /* ========================================================== end recommend */
 
 #ifdef __cplusplus

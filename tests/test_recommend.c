@@ -431,6 +431,160 @@ done:
     ember_interactions_destroy(dte);
 }
 
+/* ------------------------------------------------------------- ranking */
+
+static void test_split_last(void)
+{
+    ember_error err;
+    ember_interactions *d = NULL, *tr = NULL, *te = NULL;
+    /* u1: latest is (u1,c,30); u2: a tie at 50, the later line (u2,e) wins;
+     * u3: one record stays in train */
+    const char *p = FIX("ll.tsv", "u1\ta\t5\t10\nu1\tc\t4\t30\nu2\td\t3\t50\nu1\tb\t3\t20\n"
+                                  "u2\te\t2\t50\nu3\ta\t1\t99\n");
+    CHECK_OK(ember_interactions_load(&d, p, &err), &err);
+    CHECK_OK(ember_interactions_split_last(d, &tr, &te, &err), &err);
+    if (tr && te) {
+        CHECK(ember_interactions_size(tr) == 4 && ember_interactions_size(te) == 2);
+        CHECK(!strcmp(ember_interactions_user(te, 0), "u1") &&
+              !strcmp(ember_interactions_item(te, 0), "c") &&
+              ember_interactions_timestamp(te, 0) == 30 && ember_interactions_rating(te, 0) == 4);
+        CHECK(!strcmp(ember_interactions_user(te, 1), "u2") &&
+              !strcmp(ember_interactions_item(te, 1), "e"));
+        CHECK(!strcmp(ember_interactions_item(tr, 2), "b") &&
+              !strcmp(ember_interactions_user(tr, 3), "u3"));
+    }
+    ember_interactions_destroy(d);
+    ember_interactions_destroy(tr);
+    ember_interactions_destroy(te);
+}
+
+static void test_ranking_metrics(void)
+{
+    ember_error err;
+    ember_ranking_metrics m;
+    /* 3 users, k 3, 6 items. user 0: relevant {2, 5}, list 2 0 5: hits at
+     * ranks 0 and 2. user 1: relevant {4}, list 1 3 -1: no hit. user 2:
+     * relevant {-1 (outside the catalogue), 3}, list 3 1 0: hit at rank 0. */
+    const int64_t top[9] = {2, 0, 5, 1, 3, -1, 3, 1, 0};
+    const int64_t rel[5] = {2, 5, 4, -1, 3}, off[4] = {0, 2, 3, 5};
+    CHECK_OK(ember_ranking_metrics_compute(top, 3, 3, rel, off, 6, &m, &err), &err);
+    double l3 = 1.0 / log2(3.0), l4 = 1.0 / log2(4.0);
+    /* recall: 2/2, 0, 1/2; hr: 1, 0, 1 */
+    CHECK_CLOSE(m.recall, (1.0 + 0.0 + 0.5) / 3, 1e-12, 0);
+    CHECK_CLOSE(m.hr, 2.0 / 3, 1e-12, 0);
+    /* ndcg: (1 + 1/log2 4) / (1 + 1/log2 3), 0, 1 / (1 + 1/log2 3) */
+    CHECK_CLOSE(m.ndcg, ((1 + l4) / (1 + l3) + 0 + 1 / (1 + l3)) / 3, 1e-12, 0);
+    /* map: (1/1 + 2/3) / 2, 0, (1/1) / 2 */
+    CHECK_CLOSE(m.map, ((1 + 2.0 / 3) / 2 + 0 + 0.5) / 3, 1e-12, 0);
+    /* coverage: items 0 1 2 3 5 of 6 */
+    CHECK_CLOSE(m.coverage, 5.0 / 6, 1e-12, 0);
+    CHECK(m.users == 3 && m.k == 3);
+    /* k 1: only the first of each list */
+    const int64_t top1[3] = {2, 1, 3};
+    CHECK_OK(ember_ranking_metrics_compute(top1, 3, 1, rel, off, 6, &m, &err), &err);
+    CHECK_CLOSE(m.recall, (0.5 + 0 + 0.5) / 3, 1e-12, 0);
+    CHECK_CLOSE(m.ndcg, 2.0 / 3, 1e-12, 0);
+    CHECK_CLOSE(m.map, 2.0 / 3, 1e-12, 0);
+    /* a user without relevant items counts for coverage only */
+    const int64_t off0[4] = {0, 2, 2, 2};
+    CHECK_OK(ember_ranking_metrics_compute(top, 3, 3, rel, off0, 6, &m, &err), &err);
+    CHECK(m.users == 1 && m.recall == 1.0 && m.hr == 1.0);
+    const int64_t bad[9] = {2, 0, 6, 1, 3, -1, 3, 1, 0};
+    CHECK_ERR(ember_ranking_metrics_compute(bad, 3, 3, rel, off, 6, &m, &err), EMBER_ERR_ARG, &err,
+              "top[0][2] = 6");
+    CHECK_ERR(ember_ranking_metrics_compute(top, 3, 0, rel, off, 6, &m, &err), EMBER_ERR_ARG, &err,
+              "k must be >= 1");
+    const int64_t offbad[4] = {0, 2, 1, 5};
+    CHECK_ERR(ember_ranking_metrics_compute(top, 3, 3, rel, offbad, 6, &m, &err), EMBER_ERR_ARG,
+              &err, "rel_off[2] < rel_off[1]");
+}
+
+/* Top-K by hand: a model with set weights (D 1). */
+static void test_top_k(void)
+{
+    ember_error err;
+    ember_interactions *d = NULL;
+    const char *p = FIX("tk.tsv", "A\tx\t1\nA\ty\t2\nB\tz\t3\nB\tw\t4\n");
+    CHECK_OK(ember_interactions_load(&d, p, &err), &err);
+    ember_mf_config c = small_config(1);
+    c.dim = 1;
+    c.epochs = 1;
+    ember_recommender *r = NULL;
+    CHECK_OK(ember_recommender_train_mf(&r, d, &c, NULL, NULL, &err), &err);
+    if (!r) {
+        ember_interactions_destroy(d);
+        return;
+    }
+    /* items x y z w = 0 1 2 3; user A's factor 1: scores mu + bi + q */
+    const ember_mf_layout *L = &r->L;
+    r->mu = 3.0f;
+    r->w[L->p + 0] = 1.0f;
+    r->w[L->bu + 0] = 0.5f;
+    const float q[4] = {0.25f, -1.0f, 1.0f, 0.25f}, bi[4] = {0, 0, 0.5f, 0};
+    for (int i = 0; i < 4; i++) {
+        r->w[L->q + i] = q[i];
+        r->w[L->bi + i] = bi[i];
+    }
+    int64_t items[4];
+    float sc[4];
+    int n = 0;
+    CHECK_OK(ember_recommender_top_k(r, "A", 3, NULL, 0, items, sc, &n, &err), &err);
+    /* z 5.0, then x and w tie at 3.75 (lower index first), then y */
+    CHECK(n == 3 && items[0] == 2 && items[1] == 0 && items[2] == 3);
+    CHECK(sc[0] == 5.0f && sc[1] == 3.75f && sc[2] == 3.75f);
+    CHECK(!strcmp(ember_recommender_item_id(r, items[0]), "z"));
+    const int64_t ex[2] = {2, 0};
+    CHECK_OK(ember_recommender_top_k(r, "A", 4, ex, 2, items, sc, &n, &err), &err);
+    CHECK(n == 2 && items[0] == 3 && items[1] == 1);
+    /* an unknown user: by item bias (z), then the ties in index order */
+    CHECK_OK(ember_recommender_top_k(r, "nobody", 2, NULL, 0, items, NULL, &n, &err), &err);
+    CHECK(n == 2 && items[0] == 2 && items[1] == 0);
+    const int64_t exbad[1] = {4};
+    CHECK_ERR(ember_recommender_top_k(r, "A", 2, exbad, 1, items, NULL, &n, &err), EMBER_ERR_ARG,
+              &err, "exclude[0] = 4");
+    ember_recommender_destroy(r);
+    ember_interactions_destroy(d);
+}
+
+/* The rank-2 ratings as implicit data: the model and both baselines ranked by
+ * the same code; the model must beat most-popular, and random must be near
+ * k / items. */
+static void test_evaluate_ranking(void)
+{
+    ember_error err;
+    char tr[128];
+    snprintf(tr, sizeof tr, "%s/lr_train.tsv", dir);
+    ember_interactions *d = NULL, *a = NULL, *b = NULL;
+    CHECK_OK(ember_interactions_load(&d, tr, &err), &err);
+    if (!d)
+        return;
+    /* no timestamps: the last line of each user goes to test */
+    CHECK_OK(ember_interactions_split_last(d, &a, &b, &err), &err);
+    ember_recommender *r = NULL;
+    ember_mf_config c = small_config(1);
+    CHECK_OK(ember_recommender_train_mf(&r, a, &c, NULL, NULL, &err), &err);
+    if (r) {
+        ember_ranking_metrics mm, mp, mr, mr2;
+        CHECK_OK(ember_recommender_evaluate_ranking(r, a, b, 5, 9, &mm, &mp, &mr, &err), &err);
+        CHECK_OK(ember_recommender_evaluate_ranking(r, a, b, 5, 9, NULL, NULL, &mr2, &err), &err);
+        printf("ranking @5 on made-up data: model recall %.3f ndcg %.3f, popular %.3f %.3f, "
+               "random %.3f %.3f, coverage %.3f %.3f %.3f\n", mm.recall, mm.ndcg, mp.recall,
+               mp.ndcg, mr.recall, mr.ndcg, mm.coverage, mp.coverage, mr.coverage);
+        CHECK(mm.users == 40 && mp.users == 40 && mr.users == 40);
+        CHECK(mm.hr == mm.recall); /* one test item per user */
+        CHECK(mr2.recall == mr.recall && mr2.ndcg == mr.ndcg); /* seeded */
+        CHECK(mm.recall > mp.recall && mm.ndcg > mp.ndcg);
+        CHECK(mr.recall < 0.5);
+        CHECK(mp.coverage < mm.coverage);
+    }
+    CHECK_ERR(ember_recommender_evaluate_ranking(r, a, b, 0, 9, NULL, NULL, NULL, &err),
+              r ? EMBER_ERR_ARG : EMBER_ERR_ARG, &err, r ? "k must be" : "NULL");
+    ember_recommender_destroy(r);
+    ember_interactions_destroy(d);
+    ember_interactions_destroy(a);
+    ember_interactions_destroy(b);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/ember_recommend_XXXXXX");
@@ -445,6 +599,10 @@ int main(void)
     test_gradcheck();
     test_score_exact();
     test_training();
+    test_split_last();
+    test_ranking_metrics();
+    test_top_k();
+    test_evaluate_ranking();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

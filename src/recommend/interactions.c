@@ -174,6 +174,31 @@ static ember_status push(ember_interactions *d, int64_t u, int64_t i, float r, i
     return EMBER_OK;
 }
 
+ember_status ember__interactions_create(ember_interactions **out, int has_rating, int has_time,
+                                        ember_error *err)
+{
+    ember_interactions *d = calloc(1, sizeof *d);
+    if (!d)
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for interactions");
+    ember__idmap_init(&d->users);
+    ember__idmap_init(&d->items);
+    d->has_rating = has_rating;
+    d->has_time = has_time;
+    *out = d;
+    return EMBER_OK;
+}
+
+ember_status ember__interactions_add(ember_interactions *d, const char *user, const char *item,
+                                     float rating, int64_t time, ember_error *err)
+{
+    int64_t u, i;
+    ember_status s;
+    if ((s = ember__idmap_add(&d->users, user, strlen(user), &u, err)) ||
+        (s = ember__idmap_add(&d->items, item, strlen(item), &i, err)))
+        return s;
+    return push(d, u, i, rating, time, err);
+}
+
 ember_status ember_interactions_load(ember_interactions **out, const char *path,
                                      ember_error *err)
 {

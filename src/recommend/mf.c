@@ -372,8 +372,7 @@ int64_t ember_recommender_item_count(const ember_recommender *r) { return r->L.I
 const ember_mf_config *ember_recommender_config(const ember_recommender *r) { return &r->cfg; }
 double ember_recommender_global_mean(const ember_recommender *r) { return r->mu; }
 
-/* dst[k] = the index in `to` of id k of `from`, or -1 */
-static void map_ids(int64_t *dst, const ember_idmap *from, const ember_idmap *to)
+void ember__map_ids(int64_t *dst, const ember_idmap *from, const ember_idmap *to)
 {
     for (int64_t k = 0; k < from->n; k++) {
         const char *s = ember__idmap_get(from, k);
@@ -401,8 +400,8 @@ ember_status ember_recommender_evaluate(const ember_recommender *r, const ember_
         return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory evaluating %lld ratings",
                           (long long)d->n);
     }
-    map_ids(umap, &d->users, &r->users);
-    map_ids(imap, &d->items, &r->items);
+    ember__map_ids(umap, &d->users, &r->users);
+    ember__map_ids(imap, &d->items, &r->items);
     EMBER_PAR_FOR_IF_T(threads > 1 && nch > 1, for (int64_t c = 0; c < nch; c++) {
         int64_t e1 = (c + 1) * EVAL_CHUNK < d->n ? (c + 1) * EVAL_CHUNK : d->n;
         double s2 = 0.0, s1 = 0.0;

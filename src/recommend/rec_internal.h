@@ -29,4 +29,7 @@ struct ember_recommender {
 ember_status ember__recommender_alloc(ember_recommender **out, const ember_mf_config *cfg,
                                       int64_t U, int64_t I, ember_error *err);
 
+/* dst[k] = the index in `to` of id k of `from`, or -1 when `to` lacks it. */
+void ember__map_ids(int64_t *dst, const ember_idmap *from, const ember_idmap *to);
+
 #endif

@@ -46,6 +46,12 @@ struct ember_interactions {
     ember_idmap users, items;
 };
 
+/* An empty data set (caller destroys), and one more record by id strings. */
+ember_status ember__interactions_create(ember_interactions **out, int has_rating, int has_time,
+                                        ember_error *err);
+ember_status ember__interactions_add(ember_interactions *d, const char *user, const char *item,
+                                     float rating, int64_t time, ember_error *err);
+
 /* ------------------------------------------------- biased MF internals
  * Parameters sit in one flat block of n = (U + I) (D + 1) floats:
  *   P  [U][D] user factors   at 0
