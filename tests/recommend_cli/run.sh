@@ -48,6 +48,25 @@ if ! same_weights "$T/a.st" "$T/c.st"; then ok; else fail "another seed gave the
 expect 0 "adam" -- "$EMBER" recommend train --train "$T/u1.base" --out "$T/d.st" --optimizer adam \
     --epochs 5 --quiet
 
+# top-K: eval --k with the baselines, and top
+expect 0 "eval --k" -- "$EMBER" recommend eval "$T/m.st" --test "$T/u1.test" --k 5 --train "$T/u1.base" --json
+for key in '"k":5' '"recall":' '"ndcg":' '"hr":' '"map":' '"coverage":' '"popular":{"recall":' '"random":{"recall":'; do
+    contains "$T/out" "$key" "eval --k json has $key"
+done
+expect 0 "eval --k table" -- "$EMBER" recommend eval "$T/m.st" --test "$T/u1.test" --k 5 --train "$T/u1.base"
+contains "$T/out" "popular" "eval --k prints the popular baseline"
+expect 1 "eval --k without --train" -- "$EMBER" recommend eval "$T/m.st" --test "$T/u1.test" --k 5
+expect 0 "top" -- "$EMBER" recommend top "$T/m.st" --user 1 -k 20
+if [ "$(wc -l < "$T/out")" -eq 20 ]; then ok; else fail "top -k 20 (20 items) printed $(wc -l < "$T/out") lines"; fi
+expect 0 "top --exclude-seen" -- "$EMBER" recommend top "$T/m.st" --user 1 -k 20 --exclude-seen --train "$T/u1.base"
+# user 1 has 13 items in u1.base (i of 1..20 with (1 + i) % 3 != 0): 7 remain
+if [ "$(wc -l < "$T/out")" -eq 7 ]; then ok; else fail "top --exclude-seen printed $(wc -l < "$T/out") lines, want 7"; fi
+if ! awk -F'\t' 'NR == FNR { if ($1 == 1) seen[$2] = 1; next } ($2 in seen) { exit 1 }' "$T/u1.base" "$T/out"; then
+    fail "top --exclude-seen listed a seen item"; else ok; fi
+expect 0 "top --json" -- "$EMBER" recommend top "$T/m.st" --user 1 -k 2 --json
+contains "$T/out" '"items":\[{"item":' "top json"
+expect 1 "top --exclude-seen without --train" -- "$EMBER" recommend top "$T/m.st" --user 1 --exclude-seen
+
 printf '1\t2\t3\t4\n1\t2\tx\t4\n' > "$T/bad.tsv"
 expect 2 "bad rating" -- "$EMBER" recommend train --train "$T/bad.tsv" --out "$T/x.st"
 contains "$T/err" "bad.tsv:2: field 3 (rating): 'x'" "bad rating names file:line:field"

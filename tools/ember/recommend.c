@@ -1,9 +1,9 @@
 /*
  * recommend.c - `ember recommend train` and `ember recommend eval`: a
  * rating model (biased matrix factorisation) from an interaction file, and
- * its RMSE/MAE on a test file. Thin over the library (ember_interactions_*,
- * ember_recommender_*). Not yet here (issue 10): two-tower, top-K, similar,
- * serve.
+ * its RMSE/MAE (or top-K metrics with baselines) on a test file, and
+ * `ember recommend top`. Thin over the library (ember_interactions_*,
+ * ember_recommender_*). Not yet here (issue 10): two-tower, similar, serve.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
@@ -16,6 +16,8 @@
 static const char rec_usage[] =
     "usage: ember recommend train --train FILE --out MODEL [options]\n"
     "       ember recommend eval MODEL --test FILE [--json]\n"
+    "       ember recommend eval MODEL --test FILE --k K --train FILE [--json]\n"
+    "       ember recommend top MODEL --user U [-k K] [--exclude-seen --train FILE]\n"
     "\n"
     "Learn to predict ratings from user behaviour: biased matrix factorisation\n"
     "  r(u, i) = mu + b_u + b_i + p_u . q_i\n"
@@ -40,7 +42,16 @@ static const char rec_usage[] =
     "training gets the fallback mu + the known bias(es); their counts are reported.\n"
     "  --threads N            threads (1; the figures do not depend on it)\n"
     "  --json                 {\"rmse\":..,\"mae\":..,\"n\":..,\"unknown_users\":..,\n"
-    "                          \"unknown_items\":..}\n";
+    "                          \"unknown_items\":..}\n"
+    "\n"
+    "eval --k K: top-K metrics instead: each test user's items are ranked, leaving out\n"
+    "their items in --train FILE (the model's training data), and scored against the\n"
+    "user's test items: recall, ndcg, hr, map@K and catalogue coverage, next to the\n"
+    "most-popular and random baselines ranked by the same code (JSON keys recall,\n"
+    "ndcg, hr, map, coverage, and objects popular and random). --seed S: random (42).\n"
+    "\n"
+    "top: the K items (10) of highest predicted rating for user U, with their scores;\n"
+    "--exclude-seen leaves out the user's items in --train FILE. --json: a list.\n";
 
 #define ADAM_DEFAULT_LR 0.001 /* Keras' Adam default; per-rating steps */
 
@@ -229,11 +240,163 @@ done:
     return rc;
 }
 
+static void print_rank_json(const char *name, const ember_ranking_metrics *m)
+{
+    if (name)
+        printf(",\"%s\":{", name);
+    printf("\"recall\":%.6f,\"ndcg\":%.6f,\"hr\":%.6f,\"map\":%.6f,\"coverage\":%.6f", m->recall,
+           m->ndcg, m->hr, m->map, m->coverage);
+    if (name)
+        printf("}");
+}
+
+/* eval --k: top-K metrics of the model and of the two baselines. */
+static int rank_eval(const cli_out *o, const char *model, const char *test, const char *train,
+                     int k, uint64_t seed)
+{
+    ember_error err;
+    memset(&err, 0, sizeof err);
+    ember_recommender *rec = NULL;
+    ember_interactions *te = NULL, *tr = NULL;
+    ember_ranking_metrics m[3];
+    int rc = EXIT_OK;
+    if (ember_recommender_load(&rec, model, &err) || ember_interactions_load(&te, test, &err) ||
+        ember_interactions_load(&tr, train, &err) ||
+        ember_recommender_evaluate_ranking(rec, tr, te, k, seed, &m[0], &m[1], &m[2], &err)) {
+        rc = cli_fail_err(o, "recommend eval", &err);
+        goto done;
+    }
+    if (o->json) {
+        printf("{\"k\":%d,\"users\":%lld,", k, (long long)m[0].users);
+        print_rank_json(NULL, &m[0]);
+        print_rank_json("popular", &m[1]);
+        print_rank_json("random", &m[2]);
+        printf("}\n");
+    } else if (!o->quiet) {
+        printf("%s on %s: top %d for %lld users (their %s items left out)\n\n", model, test, k,
+               (long long)m[0].users, train);
+        printf("%-8s %9s %9s %9s %9s %9s\n", "ranker", "recall", "ndcg", "hr", "map", "coverage");
+        const char *names[3] = {"model", "popular", "random"};
+        for (int j = 0; j < 3; j++)
+            printf("%-8s %9.4f %9.4f %9.4f %9.4f %9.4f\n", names[j], m[j].recall, m[j].ndcg,
+                   m[j].hr, m[j].map, m[j].coverage);
+    }
+done:
+    ember_interactions_destroy(te);
+    ember_interactions_destroy(tr);
+    ember_recommender_destroy(rec);
+    return rc;
+}
+
+/* ember recommend top MODEL --user U [-k K] [--train FILE --exclude-seen] */
+static int rec_top(int argc, char **argv)
+{
+    cli_out o = {false, false};
+    const char *model = NULL, *user = NULL, *train = NULL, *v = NULL;
+    long long k = 10;
+    bool exclude = false;
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--json"))
+            o.json = true;
+    for (int i = 0; i < argc; i++) {
+        int r, c = common_flag(argv[i], &o);
+        if (c == 2)
+            return EXIT_OK;
+        if (c) {
+        } else if (!strcmp(argv[i], "--exclude-seen")) {
+            exclude = true;
+        } else if (OPT("--user")) {
+            if (r < 0)
+                return cli_fail(&o, "recommend top", EXIT_USAGE, "--user needs a value");
+            user = v;
+        } else if (OPT("--train")) {
+            if (r < 0)
+                return cli_fail(&o, "recommend top", EXIT_USAGE, "--train needs a value");
+            train = v;
+        } else if (OPT("-k") || OPT("--k")) {
+            if (r < 0 || cli_parse_int(v, 1, 100000, &k))
+                return cli_fail(&o, "recommend top", EXIT_USAGE, "-k needs an integer in "
+                                "[1, 100000]");
+        } else if (argv[i][0] == '-' || model) {
+            return cli_fail(&o, "recommend top", EXIT_USAGE, "unexpected argument '%s' (see "
+                            "ember recommend --help)", argv[i]);
+        } else {
+            model = argv[i];
+        }
+    }
+    if (!model || !user)
+        return cli_fail(&o, "recommend top", EXIT_USAGE, "usage: ember recommend top MODEL "
+                        "--user U [-k K] [--exclude-seen --train FILE]");
+    if (exclude != (train != NULL))
+        return cli_fail(&o, "recommend top", EXIT_USAGE, "--exclude-seen and --train FILE go "
+                        "together (the model file does not keep which items a user has seen)");
+    ember_error err;
+    memset(&err, 0, sizeof err);
+    ember_recommender *rec = NULL;
+    ember_interactions *tr = NULL;
+    int64_t *seen = NULL, nseen = 0, *items = malloc((size_t)k * sizeof *items);
+    float *scores = malloc((size_t)k * sizeof *scores);
+    int n = 0, rc = EXIT_OK;
+    if (!items || !scores) {
+        rc = cli_fail(&o, "recommend top", EXIT_DATA, "out of memory");
+        goto done;
+    }
+    if (ember_recommender_load(&rec, model, &err) ||
+        (train && ember_interactions_load(&tr, train, &err))) {
+        rc = cli_fail_err(&o, "recommend top", &err);
+        goto done;
+    }
+    if (tr) { /* the user's items in the training file, as model item indices */
+        int64_t nt = ember_interactions_size(tr), ni = ember_recommender_item_count(rec);
+        seen = malloc((size_t)(nt ? nt : 1) * sizeof *seen);
+        if (!seen) {
+            rc = cli_fail(&o, "recommend top", EXIT_DATA, "out of memory");
+            goto done;
+        }
+        for (int64_t e = 0; e < nt; e++) {
+            if (strcmp(ember_interactions_user(tr, e), user))
+                continue;
+            const char *it = ember_interactions_item(tr, e);
+            for (int64_t j = 0; j < ni; j++) /* linear: one user, once */
+                if (!strcmp(ember_recommender_item_id(rec, j), it)) {
+                    seen[nseen++] = j;
+                    break;
+                }
+        }
+    }
+    if (ember_recommender_top_k(rec, user, (int)k, seen, nseen, items, scores, &n, &err)) {
+        rc = cli_fail_err(&o, "recommend top", &err);
+        goto done;
+    }
+    if (o.json) {
+        printf("{\"user\":");
+        cli_json_str(user);
+        printf(",\"items\":[");
+        for (int j = 0; j < n; j++) {
+            printf("%s{\"item\":", j ? "," : "");
+            cli_json_str(ember_recommender_item_id(rec, items[j]));
+            printf(",\"score\":%.6g}", (double)scores[j]);
+        }
+        printf("]}\n");
+    } else if (!o.quiet) {
+        for (int j = 0; j < n; j++)
+            printf("%d\t%s\t%.4f\n", j + 1, ember_recommender_item_id(rec, items[j]),
+                   (double)scores[j]);
+    }
+done:
+    free(items);
+    free(scores);
+    free(seen);
+    ember_interactions_destroy(tr);
+    ember_recommender_destroy(rec);
+    return rc;
+}
+
 static int rec_eval(int argc, char **argv)
 {
     cli_out o = {false, false};
-    const char *model = NULL, *test = NULL, *v = NULL;
-    long long threads = 1;
+    const char *model = NULL, *test = NULL, *train = NULL, *v = NULL;
+    long long threads = 1, k = 0, seed = 42;
     for (int i = 0; i < argc; i++)
         if (!strcmp(argv[i], "--json"))
             o.json = true;
@@ -250,6 +413,18 @@ static int rec_eval(int argc, char **argv)
             if (r < 0 || cli_parse_int(v, 1, 256, &threads))
                 return cli_fail(&o, "recommend eval", EXIT_USAGE,
                                 "--threads needs an integer in [1, 256]");
+        } else if (OPT("--k")) {
+            if (r < 0 || cli_parse_int(v, 1, 100000, &k))
+                return cli_fail(&o, "recommend eval", EXIT_USAGE,
+                                "--k needs an integer in [1, 100000]");
+        } else if (OPT("--seed")) {
+            if (r < 0 || cli_parse_int(v, 0, 9007199254740992LL, &seed))
+                return cli_fail(&o, "recommend eval", EXIT_USAGE,
+                                "--seed needs an integer in [0, 2^53]");
+        } else if (OPT("--train")) {
+            if (r < 0)
+                return cli_fail(&o, "recommend eval", EXIT_USAGE, "--train needs a value");
+            train = v;
         } else if (argv[i][0] == '-' || model) {
             return cli_fail(&o, "recommend eval", EXIT_USAGE, "unexpected argument '%s' (see "
                             "ember recommend --help)", argv[i]);
@@ -260,6 +435,11 @@ static int rec_eval(int argc, char **argv)
     if (!model || !test)
         return cli_fail(&o, "recommend eval", EXIT_USAGE, "usage: ember recommend eval MODEL "
                         "--test FILE [--json]");
+    if (k > 0 && !train)
+        return cli_fail(&o, "recommend eval", EXIT_USAGE, "--k needs --train FILE (the model's "
+                        "training data: its items are left out of each user's list)");
+    if (k > 0)
+        return rank_eval(&o, model, test, train, (int)k, (uint64_t)seed);
     ember_error err;
     memset(&err, 0, sizeof err);
     ember_recommender *rec = NULL;
@@ -299,6 +479,8 @@ int cmd_recommend(int argc, char **argv)
         return rec_train(argc - 2, argv + 2);
     if (!strcmp(argv[1], "eval"))
         return rec_eval(argc - 2, argv + 2);
-    fprintf(stderr, "ember recommend: unknown subcommand '%s' (train, eval)\n", argv[1]);
+    if (!strcmp(argv[1], "top"))
+        return rec_top(argc - 2, argv + 2);
+    fprintf(stderr, "ember recommend: unknown subcommand '%s' (train, eval, top)\n", argv[1]);
     return EXIT_USAGE;
 }
