@@ -1421,9 +1421,20 @@ const char *ember_items_title(const ember_items *t, int64_t k);
 const unsigned char *ember_items_genres(const ember_items *t, int64_t k);
 int64_t ember_items_find(const ember_items *t, const char *id);
 
+/* What the factorisation is trained on:
+ *   MSE  the ratings (explicit feedback), as above;
+ *   BPR  which items a user has (implicit feedback; ratings ignored): for each
+ *        record (u, i) and an item j drawn uniformly at random, the loss
+ *        -log sigmoid(x), x = b_i - b_j + p_u . (q_i - q_j), plus the same L2
+ *        on the touched rows (Rendle et al. 2009). mu and b_u stay 0; the
+ *        scores rank items and are not ratings. With T threads j is drawn
+ *        from the item group of the block (docs/recommend.md). */
+typedef enum ember_mf_loss { EMBER_MF_LOSS_MSE = 0, EMBER_MF_LOSS_BPR = 1 } ember_mf_loss;
+
 /* Settings of the matrix factorisation; defaults in parentheses (chosen on a
  * held-out part of MovieLens 100k u1.base, docs/recommend.md). */
 typedef struct ember_mf_config {
+    ember_mf_loss loss;   /* (MSE) */
     int64_t dim;          /* factors per user and item, D (100) */
     int epochs;           /* passes over the ratings (40) */
     ember_optimizer_config optimizer; /* SGD or Adam; weight_decay and
@@ -1443,11 +1454,15 @@ typedef struct ember_mf_config {
                              or without OpenMP */
 } ember_mf_config;
 ember_mf_config ember_mf_config_default(void);
+/* The BPR defaults (tuned on a leave-last-out split of MovieLens 100k's
+ * training part, docs/recommend.md): loss BPR, dim 64, 20 epochs, SGD lr 0.1
+ * decay 0.95, l2 0.01, l2_bias 0.01; the rest as above. */
+ember_mf_config ember_mf_config_bpr(void);
 
 /* A trained recommender with its id maps. Opaque. */
 typedef struct ember_recommender ember_recommender;
 
-/* Train biased MF on `train` (which must have ratings). Progress: one
+/* Train biased MF on `train` (which must have ratings for MSE). Progress: one
  * EMBER_PROGRESS_EPOCH_END event per epoch (loss = the mean per-rating
  * objective over the epoch, measured before each step; elapsed_s), NULL for
  * none. Errors: EMBER_ERR_ARG (a bad config field, named; data without
@@ -1478,7 +1493,7 @@ typedef struct ember_rating_metrics {
 /* RMSE and MAE over every rating of `test` (unknown ids fall back as in
  * predict). Partial sums in double per fixed chunk, added in order, so the
  * figures do not depend on `threads` (>= 1). Errors: EMBER_ERR_ARG (test
- * without ratings or empty). */
+ * without ratings or empty; a BPR model, whose scores are not ratings). */
 ember_status ember_recommender_evaluate(const ember_recommender *r, const ember_interactions *test,
                                         int threads, ember_rating_metrics *out, ember_error *err);
 
@@ -1503,6 +1518,13 @@ ember_status ember_recommender_load(ember_recommender **out, const char *path, e
  * outputs are NULL. */
 ember_status ember_interactions_split_last(const ember_interactions *d, ember_interactions **train,
                                            ember_interactions **test, ember_error *err);
+
+/* Write d as tab-separated user, item[, rating[, timestamp]] lines (the
+ * columns d has; no header; ratings as %.9g, exact for float), readable by
+ * ember_interactions_load. Written to a temporary file and renamed over path.
+ * Errors: EMBER_ERR_IO (naming the path), EMBER_ERR_FORMAT (an id holding a
+ * tab, CR or LF: it could not be read back). */
+ember_status ember_interactions_save(const ember_interactions *d, const char *path, ember_error *err);
 
 /* Ranking metrics at K, averaged over the users that have at least one
  * relevant item (`users`):

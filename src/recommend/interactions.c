@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define MAX_FIELDS 4          /* user, item, rating, timestamp */
 #define ITEM_FIELDS (5 + EMBER_MOVIELENS_GENRES)
@@ -290,6 +291,51 @@ done:
         return s;
     }
     *out = d;
+    return EMBER_OK;
+}
+
+ember_status ember_interactions_save(const ember_interactions *d, const char *path, ember_error *err)
+{
+    if (!d || !path)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "interactions save: NULL argument");
+    const ember_idmap *maps[2] = {&d->users, &d->items};
+    for (int m = 0; m < 2; m++)
+        for (int64_t k = 0; k < maps[m]->n; k++)
+            if (strpbrk(ember__idmap_get(maps[m], k), "\t\r\n"))
+                return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %s id '%.40s' holds a tab or line "
+                                  "break and could not be read back", path,
+                                  m ? "item" : "user", ember__idmap_get(maps[m], k));
+    size_t len = strlen(path) + 32;
+    char *tmp = malloc(len);
+    if (!tmp)
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory saving %s", path);
+    snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        ember_status s = EMBER_FAIL(err, EMBER_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        free(tmp);
+        return s;
+    }
+    int bad = 0;
+    for (int64_t e = 0; e < d->n && !bad; e++) {
+        bad |= fprintf(f, "%s\t%s", ember__idmap_get(&d->users, d->user[e]),
+                       ember__idmap_get(&d->items, d->item[e])) < 0;
+        if (d->has_rating)
+            bad |= fprintf(f, "\t%.9g", (double)d->rating[e]) < 0;
+        if (d->has_time)
+            bad |= fprintf(f, "\t%lld", (long long)d->time[e]) < 0;
+        bad |= fputc('\n', f) == EOF;
+    }
+    int saved = errno;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        if (!bad)
+            saved = errno;
+        remove(tmp);
+        free(tmp);
+        return EMBER_FAIL(err, EMBER_ERR_IO, "%s: cannot write: %s", path, strerror(saved));
+    }
+    free(tmp);
     return EMBER_OK;
 }
 

@@ -42,6 +42,18 @@ ember_mf_config ember_mf_config_default(void)
     return c;
 }
 
+ember_mf_config ember_mf_config_bpr(void)
+{
+    ember_mf_config c = ember_mf_config_default();
+    c.loss = EMBER_MF_LOSS_BPR;
+    c.dim = EMBER__BPR_DEFAULT_DIM;
+    c.epochs = EMBER__BPR_DEFAULT_EPOCHS;
+    c.optimizer = ember_optimizer_sgd(EMBER__BPR_DEFAULT_LR, 0.0f, 0);
+    c.l2 = EMBER__BPR_DEFAULT_L2;
+    c.l2_bias = EMBER__BPR_DEFAULT_L2;
+    return c;
+}
+
 ember_status ember__mf_layout(ember_mf_layout *L, int64_t U, int64_t I, int64_t D,
                               ember_error *err)
 {
@@ -113,10 +125,36 @@ double ember__mf_example_grad(const ember_mf_layout *L, const float *w, float *g
            0.5 * (double)l2b * ((double)bu * bu + (double)bi * bi);
 }
 
+double ember__mf_bpr_grad(const ember_mf_layout *L, const float *w, float *g, int64_t u, int64_t i,
+                          int64_t j, float l2, float l2b)
+{
+    int64_t D = L->D;
+    const float *p = w + L->p + u * D, *qi = w + L->q + i * D, *qj = w + L->q + j * D;
+    float *gp = g + L->p + u * D, *gi = g + L->q + i * D, *gj = g + L->q + j * D;
+    float bi = w[L->bi + i], bj = w[L->bi + j];
+    float x = bi - bj + dot_lanes(p, qi, D) - dot_lanes(p, qj, D);
+    /* c = dl/dx = -sigmoid(-x), computed without overflow for either sign */
+    double ex = exp(-fabs((double)x));
+    float c = (float)(x >= 0 ? -ex / (1.0 + ex) : -1.0 / (1.0 + ex));
+    double loss = x >= 0 ? log1p(ex) : -(double)x + log1p(ex);
+    for (int64_t k = 0; k < D; k++) {
+        gp[k] = c * (qi[k] - qj[k]) + l2 * p[k];
+        gi[k] = c * p[k] + l2 * qi[k];
+        gj[k] = -c * p[k] + l2 * qj[k];
+    }
+    g[L->bi + i] = c + l2b * bi;
+    g[L->bi + j] = -c + l2b * bj;
+    double reg = (double)dot_lanes(p, p, D) + (double)dot_lanes(qi, qi, D) +
+                 (double)dot_lanes(qj, qj, D);
+    return loss + 0.5 * (double)l2 * reg + 0.5 * (double)l2b * ((double)bi * bi + (double)bj * bj);
+}
+
 static ember_status check_config(const ember_mf_config *c, ember_error *err)
 {
     if (!c)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "mf config is NULL");
+    if (c->loss != EMBER_MF_LOSS_MSE && c->loss != EMBER_MF_LOSS_BPR)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "mf loss %d is unknown", (int)c->loss);
     if (c->dim < 1 || c->dim > MAX_DIM)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "mf dim must be in [1, %d], got %lld", MAX_DIM,
                           (long long)c->dim);
@@ -235,6 +273,27 @@ static double train_block(ember_recommender *r, ember_optim *o, float *g,
     double sum = 0.0;
     float mu = r->mu, l2 = r->cfg.l2, l2b = r->cfg.l2_bias, pred;
     int64_t D = L->D;
+    if (r->cfg.loss == EMBER_MF_LOSS_BPR) {
+        /* negatives from the block's item group (index mod T), so that
+         * concurrent blocks still touch disjoint rows */
+        int64_t T = r->cfg.threads, grp = block % T;
+        uint64_t gsize = (uint64_t)((L->I - grp + T - 1) / T);
+        for (int64_t x = 0; x < n; x++) {
+            int64_t e = idx[x], u = d->user[e], i = d->item[e], j = i;
+            for (int tries = 0; j == i && tries < 16 && gsize > 1; tries++)
+                j = grp + T * (int64_t)ember__rng_below(&rng, gsize);
+            if (j == i)
+                continue; /* a group of one item: no negative */
+            sum += ember__mf_bpr_grad(L, r->w, g, u, i, j, l2, l2b);
+            ember__optim_begin(o);
+            ember__optim_update(o, r->w, g, L->p + u * D, D);
+            ember__optim_update(o, r->w, g, L->q + i * D, D);
+            ember__optim_update(o, r->w, g, L->q + j * D, D);
+            ember__optim_update(o, r->w, g, L->bi + i, 1);
+            ember__optim_update(o, r->w, g, L->bi + j, 1);
+        }
+        return sum;
+    }
     for (int64_t j = 0; j < n; j++) {
         int64_t e = idx[j], u = d->user[e], i = d->item[e];
         sum += ember__mf_example_grad(L, r->w, g, mu, u, i, d->rating[e], l2, l2b, &pred);
@@ -257,9 +316,10 @@ ember_status ember_recommender_train_mf(ember_recommender **out, const ember_int
     ember_status s = check_config(cfg, err);
     if (s)
         return s;
-    if (!d->has_rating || d->n == 0)
+    if ((cfg->loss == EMBER_MF_LOSS_MSE && !d->has_rating) || d->n == 0)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "matrix factorisation needs ratings: the data has "
-                          "%s", d->n ? "no rating column (user,item only)" : "no interactions");
+                          "%s", d->n ? "no rating column (user,item only; --loss bpr learns "
+                          "from such data)" : "no interactions");
     ember_recommender *r = NULL;
     if ((s = ember__recommender_alloc(&r, cfg, d->users.n, d->items.n, err)))
         return s;
@@ -279,7 +339,7 @@ ember_status ember_recommender_train_mf(ember_recommender **out, const ember_int
     double sum = 0.0;
     for (int64_t e = 0; e < d->n; e++)
         sum += d->rating[e];
-    r->mu = (float)(sum / (double)d->n);
+    r->mu = cfg->loss == EMBER_MF_LOSS_BPR ? 0.0f : (float)(sum / (double)d->n);
     /* factors ~ N(0, init_std^2) from the init stream, in parameter order;
      * biases start at 0 */
     ember_rng init = ember__rng_stream(cfg->seed, EMBER_STREAM_INIT, 0, 0);
@@ -387,6 +447,9 @@ ember_status ember_recommender_evaluate(const ember_recommender *r, const ember_
         return EMBER_FAIL(err, EMBER_ERR_ARG, "recommender evaluate: NULL argument");
     if (threads < 1)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "threads must be >= 1, got %d", threads);
+    if (r->cfg.loss == EMBER_MF_LOSS_BPR)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "a BPR model's scores rank items and are not "
+                          "ratings: evaluate it with the ranking metrics");
     if (!d->has_rating || d->n == 0)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "RMSE and MAE need ratings: the test data has %s",
                           d->n ? "no rating column" : "no interactions");

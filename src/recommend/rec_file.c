@@ -57,6 +57,7 @@ static char *config_json(const ember_recommender *r)
         return NULL;
     }
     cJSON_AddNumberToObject(j, "version", 1);
+    cJSON_AddStringToObject(j, "loss", c->loss == EMBER_MF_LOSS_BPR ? "bpr" : "mse");
     cJSON_AddNumberToObject(j, "dim", (double)c->dim);
     cJSON_AddNumberToObject(j, "epochs", c->epochs);
     cJSON_AddNumberToObject(j, "epochs_done", r->epochs_done);
@@ -181,7 +182,7 @@ static ember_status cfg_num(const cJSON *j, const char *name, double lo, double 
 static ember_status config_load(ember_mf_config *c, int *epochs_done, const char *json,
                                 const char *path, ember_error *err)
 {
-    static const char *const keys[] = {"version", "dim", "epochs", "epochs_done", "l2", "l2_bias", "lr_decay",
+    static const char *const keys[] = {"version", "loss", "dim", "epochs", "epochs_done", "l2", "l2_bias", "lr_decay",
                                        "init_std", "seed", "threads", "optimizer"};
     static const char *const okeys[] = {"name", "learning_rate", "momentum", "nesterov",
                                         "beta1", "beta2", "epsilon"};
@@ -205,6 +206,13 @@ static ember_status config_load(ember_mf_config *c, int *epochs_done, const char
         }
     }
     memset(c, 0, sizeof *c);
+    const cJSON *ls = cJSON_GetObjectItemCaseSensitive(j, "loss");
+    if (!cJSON_IsString(ls) || (strcmp(ls->valuestring, "mse") && strcmp(ls->valuestring, "bpr"))) {
+        s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata recommend.config: loss must be "
+                       "\"mse\" or \"bpr\"", path);
+        goto done;
+    }
+    c->loss = strcmp(ls->valuestring, "bpr") ? EMBER_MF_LOSS_MSE : EMBER_MF_LOSS_BPR;
     if ((s = cfg_num(j, "version", 1, 1, &v, path, err)) ||
         (s = cfg_num(j, "dim", 1, 4096, &v, path, err)))
         goto done;

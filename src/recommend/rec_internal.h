@@ -16,6 +16,12 @@
 #define EMBER__MF_DEFAULT_L2_BIAS 0.02f
 #define EMBER__MF_DEFAULT_LR_DECAY 0.95f
 #define EMBER__MF_DEFAULT_INIT_STD 0.1f
+/* BPR (implicit feedback), chosen on a leave-last-out split of the training
+ * part of MovieLens 100k's leave-last-out split */
+#define EMBER__BPR_DEFAULT_DIM 64
+#define EMBER__BPR_DEFAULT_EPOCHS 20
+#define EMBER__BPR_DEFAULT_LR 0.1f
+#define EMBER__BPR_DEFAULT_L2 0.01f
 
 struct ember_recommender {
     ember_mf_config cfg;

@@ -79,4 +79,11 @@ float ember__mf_score(const float *p, const float *q, int64_t D, float mu, float
 double ember__mf_example_grad(const ember_mf_layout *L, const float *w, float *g, float mu,
                               int64_t u, int64_t i, float r, float l2, float l2b, float *pred);
 
+/* BPR loss of (u, i, j), i != j, and its gradient written (overwriting) into
+ * g's rows of u, i and j (biases of i and j; b_u has none):
+ *   l = log(1 + exp(-x)) + 1/2 l2 (|p_u|^2 + |q_i|^2 + |q_j|^2)
+ *       + 1/2 l2b (b_i^2 + b_j^2),   x = b_i - b_j + p_u . (q_i - q_j) */
+double ember__mf_bpr_grad(const ember_mf_layout *L, const float *w, float *g, int64_t u, int64_t i,
+                          int64_t j, float l2, float l2b);
+
 #endif

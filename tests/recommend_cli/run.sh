@@ -33,7 +33,7 @@ if awk -v r="$rmse" 'BEGIN { exit !(r < 0.9) }'; then ok; else fail "RMSE $rmse 
 
 expect 0 "train --json, 2 threads" -- "$EMBER" recommend train --train "$T/u1.base" --out "$T/a.st" \
     --threads 2 --seed 7 --dim 16 --epochs 5 --json
-contains "$T/out" '"loss":\[' "train json has the loss per epoch"
+contains "$T/out" '"epoch_loss":\[' "train json has the loss per epoch"
 "$EMBER" recommend train --train "$T/u1.base" --out "$T/b.st" --threads 2 --seed 7 --dim 16 \
     --epochs 5 --quiet
 if cmp -s "$T/a.st" "$T/b.st"; then ok; else fail "same seed and threads: different model files"; fi
@@ -68,10 +68,46 @@ contains "$T/out" '"items":\[{"item":' "top json"
 expect 1 "top --exclude-seen without --train" -- "$EMBER" recommend top "$T/m.st" --user 1 --exclude-seen
 
 printf '1\t2\t3\t4\n1\t2\tx\t4\n' > "$T/bad.tsv"
+
+# implicit feedback: --loss bpr on user,item clicks (no rating column)
+awk 'BEGIN { for (u = 1; u <= 30; u++) for (i = u % 3; i < 30; i += 3)
+        printf "u%d,i%d\n", u, i > ("'"$T"'/clicks.csv") }'
+# every 7th line: users of one class hold out different items (every 5th
+# would hold out the same two items for a whole class, unseen in training)
+awk -F, 'NR % 7 == 0' "$T/clicks.csv" > "$T/clicks_test.csv"
+awk -F, 'NR % 7 != 0' "$T/clicks.csv" > "$T/clicks_train.csv"
+expect 0 "train --loss bpr" -- "$EMBER" recommend train --train "$T/clicks_train.csv" --loss bpr \
+    --out "$T/bpr.st" --epochs 30 --dim 8 --json
+contains "$T/out" '"loss":"bpr"' "train json names the loss"
+expect 1 "bpr model: no RMSE" -- "$EMBER" recommend eval "$T/bpr.st" --test "$T/clicks_test.csv"
+contains "$T/err" "use --k K --train FILE" "bpr eval without --k explains"
+expect 0 "bpr eval --k" -- "$EMBER" recommend eval "$T/bpr.st" --test "$T/clicks_test.csv" --k 5 \
+    --train "$T/clicks_train.csv" --json
+recall=$(sed -n 's/^{"k":5,"users":[0-9]*,"recall":\([0-9.]*\).*/\1/p' "$T/out")
+users=$(sed -n 's/^{"k":5,"users":\([0-9]*\).*/\1/p' "$T/out")
+if [ "$users" -gt 20 ]; then ok; else fail "bpr eval --k: $users users"; fi
+precall=$(sed -n 's/.*"popular":{"recall":\([0-9.]*\).*/\1/p' "$T/out")
+if awk -v a="$recall" -v b="$precall" 'BEGIN { exit !(a > 0.8 && a > b) }'; then ok; else
+    fail "bpr recall@5 $recall, popular $precall"; fi
+# leave-last-out on the command line: the latest record of each user to test
+printf 'a\tx\t5\t10\na\ty\t4\t30\nb\tx\t3\t50\na\tz\t1\t20\nc\ty\t2\t5\nb\ty\t1\t40\n' > "$T/ll.tsv"
+expect 0 "split" -- "$EMBER" recommend split "$T/ll.tsv" --train-out "$T/ll_tr.tsv" --test-out "$T/ll_te.tsv"
+if [ "$(cat "$T/ll_te.tsv")" = "$(printf 'a\ty\t4\t30\nb\tx\t3\t50')" ]; then ok; else
+    fail "split test part: $(cat "$T/ll_te.tsv")"; fi
+if [ "$(cat "$T/ll_tr.tsv")" = "$(printf 'a\tx\t5\t10\na\tz\t1\t20\nc\ty\t2\t5\nb\ty\t1\t40')" ]; then ok; else
+    fail "split train part: $(cat "$T/ll_tr.tsv")"; fi
+expect 1 "split without outputs" -- "$EMBER" recommend split "$T/ll.tsv"
+expect 2 "split a bad file" -- "$EMBER" recommend split "$T/bad.tsv" --train-out "$T/p" --test-out "$T/q"
+
+expect 1 "unknown loss" -- "$EMBER" recommend train --train "$T/u1.base" --out "$T/x.st" --loss hinge
+expect 2 "mse on clicks" -- "$EMBER" recommend train --train "$T/clicks_train.csv" --out "$T/x.st"
+contains "$T/err" "bpr learns from such data" "mse on clicks points to bpr"
+
+
 expect 2 "bad rating" -- "$EMBER" recommend train --train "$T/bad.tsv" --out "$T/x.st"
 contains "$T/err" "bad.tsv:2: field 3 (rating): 'x'" "bad rating names file:line:field"
-printf '1\t2\n' > "$T/clicks.tsv"
-expect 2 "no ratings" -- "$EMBER" recommend train --train "$T/clicks.tsv" --out "$T/x.st"
+printf '1\t2\n' > "$T/clicks1.tsv"
+expect 2 "no ratings" -- "$EMBER" recommend train --train "$T/clicks1.tsv" --out "$T/x.st"
 contains "$T/err" "no rating column" "no ratings explained"
 expect 2 "eval a missing model" -- "$EMBER" recommend eval "$T/none.st" --test "$T/u1.test"
 expect 2 "eval bad test file" -- "$EMBER" recommend eval "$T/m.st" --test "$T/bad.tsv"

@@ -18,6 +18,7 @@ static const char rec_usage[] =
     "       ember recommend eval MODEL --test FILE [--json]\n"
     "       ember recommend eval MODEL --test FILE --k K --train FILE [--json]\n"
     "       ember recommend top MODEL --user U [-k K] [--exclude-seen --train FILE]\n"
+    "       ember recommend split FILE --train-out TRAIN --test-out TEST\n"
     "\n"
     "Learn to predict ratings from user behaviour: biased matrix factorisation\n"
     "  r(u, i) = mu + b_u + b_i + p_u . q_i\n"
@@ -25,7 +26,10 @@ static const char rec_usage[] =
     "or MovieLens u.data / u1.base / u1.test as they are. Ids are any strings.\n"
     "\n"
     "train options (defaults in parentheses; chosen on MovieLens 100k, docs/recommend.md):\n"
-    "  --model mf             the model (mf: explicit ratings)\n"
+    "  --model mf             the model (mf: matrix factorisation)\n"
+    "  --loss mse|bpr         mse: fit the ratings (default); bpr: learn which items a\n"
+    "                         user has (implicit feedback, ratings ignored) for top-K;\n"
+    "                         its defaults: dim 64, 20 epochs, lr 0.1, l2 0.01, l2-bias 0.01\n"
     "  --epochs N             passes over the ratings (40)\n"
     "  --dim D                factors per user and item (100)\n"
     "  --optimizer sgd|adam   (sgd)\n"
@@ -35,7 +39,7 @@ static const char rec_usage[] =
     "  --lr-decay X           learning rate times X after each epoch (0.95)\n"
     "  --threads N            threads (1); the model depends on seed and thread count\n"
     "  --seed S               initialisation and shuffling (42)\n"
-    "  --json                 one JSON object: the settings, loss per epoch, seconds\n"
+    "  --json                 one JSON object: the settings, epoch_loss, seconds\n"
     "  --quiet                print nothing but errors\n"
     "\n"
     "eval: RMSE and MAE of MODEL on every rating of FILE. A user or item not seen in\n"
@@ -51,7 +55,10 @@ static const char rec_usage[] =
     "ndcg, hr, map, coverage, and objects popular and random). --seed S: random (42).\n"
     "\n"
     "top: the K items (10) of highest predicted rating for user U, with their scores;\n"
-    "--exclude-seen leaves out the user's items in --train FILE. --json: a list.\n";
+    "--exclude-seen leaves out the user's items in --train FILE. --json: a list.\n"
+    "\n"
+    "split: leave-last-out: each user's latest record (by timestamp; a tie: the later\n"
+    "line) to TEST, the rest to TRAIN (tab-separated); a user with one record stays.\n";
 
 #define ADAM_DEFAULT_LR 0.001 /* Keras' Adam default; per-rating steps */
 
@@ -94,11 +101,22 @@ static int rec_train(int argc, char **argv)
     cli_out o = {false, false};
     const char *train = NULL, *out = NULL, *model = "mf", *optname = "sgd", *v = NULL;
     ember_mf_config cfg = ember_mf_config_default();
-    double lr = -1.0, l2 = cfg.l2, l2b = cfg.l2_bias, decay = cfg.lr_decay;
-    long long x;
-    for (int i = 0; i < argc; i++)
+    const char *loss = "mse";
+    for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             o.json = true;
+        if (!strcmp(argv[i], "--loss") && i + 1 < argc)
+            loss = argv[i + 1];
+        else if (!strncmp(argv[i], "--loss=", 7))
+            loss = argv[i] + 7;
+    }
+    if (!strcmp(loss, "bpr"))
+        cfg = ember_mf_config_bpr();
+    else if (strcmp(loss, "mse"))
+        return cli_fail(&o, "recommend train", EXIT_USAGE, "--loss '%s': mse (ratings) or bpr "
+                        "(implicit feedback, for top-K)", loss);
+    double lr = -1.0, l2 = cfg.l2, l2b = cfg.l2_bias, decay = cfg.lr_decay;
+    long long x;
     for (int i = 0; i < argc; i++) {
         int r, c = common_flag(argv[i], &o);
         if (c == 2)
@@ -116,6 +134,9 @@ static int rec_train(int argc, char **argv)
             if (r < 0)
                 goto missing;
             model = v;
+        } else if (OPT("--loss")) {
+            if (r < 0)
+                goto missing;
         } else if (OPT("--optimizer")) {
             if (r < 0)
                 goto missing;
@@ -213,13 +234,13 @@ static int rec_train(int argc, char **argv)
         goto done;
     }
     if (o.json) {
-        printf("{\"model\":\"mf\",\"train\":");
+        printf("{\"model\":\"mf\",\"loss\":\"%s\",\"train\":", loss);
         cli_json_str(train);
         printf(",\"out\":");
         cli_json_str(out);
         printf(",\"ratings\":%lld,\"users\":%lld,\"items\":%lld,\"dim\":%lld,\"epochs\":%d,"
                "\"optimizer\":\"%s\",\"lr\":%.9g,\"l2\":%.9g,\"l2_bias\":%.9g,\"lr_decay\":%.9g,\"threads\":%d,\"seed\":%llu,"
-               "\"mean_rating\":%.9g,\"seconds\":%.3f,\"loss\":[",
+               "\"mean_rating\":%.9g,\"seconds\":%.3f,\"epoch_loss\":[",
                (long long)ember_interactions_size(d), (long long)ember_interactions_user_count(d),
                (long long)ember_interactions_item_count(d), (long long)cfg.dim, cfg.epochs,
                optname, (double)cfg.optimizer.learning_rate, (double)cfg.l2, (double)cfg.l2_bias,
@@ -229,7 +250,7 @@ static int rec_train(int argc, char **argv)
             printf("%s%.9g", e ? "," : "", rp.loss[e]);
         printf("]}\n");
     } else if (!o.quiet) {
-        printf("saved %s (mf, dim %lld, %d epochs, %.2f s)\n", out, (long long)cfg.dim,
+        printf("saved %s (mf, %s, dim %lld, %d epochs, %.2f s)\n", out, loss, (long long)cfg.dim,
                cfg.epochs, secs);
     }
 done:
@@ -392,6 +413,53 @@ done:
     return rc;
 }
 
+/* ember recommend split FILE --train-out A --test-out B: leave-last-out */
+static int rec_split(int argc, char **argv)
+{
+    cli_out o = {false, false};
+    const char *in = NULL, *a = NULL, *b = NULL, *v = NULL;
+    for (int i = 0; i < argc; i++) {
+        int r, c = common_flag(argv[i], &o);
+        if (c == 2)
+            return EXIT_OK;
+        if (c) {
+        } else if (OPT("--train-out")) {
+            if (r < 0)
+                return cli_fail(&o, "recommend split", EXIT_USAGE, "--train-out needs a value");
+            a = v;
+        } else if (OPT("--test-out")) {
+            if (r < 0)
+                return cli_fail(&o, "recommend split", EXIT_USAGE, "--test-out needs a value");
+            b = v;
+        } else if (argv[i][0] == '-' || in) {
+            return cli_fail(&o, "recommend split", EXIT_USAGE, "unexpected argument '%s'", argv[i]);
+        } else {
+            in = argv[i];
+        }
+    }
+    if (!in || !a || !b)
+        return cli_fail(&o, "recommend split", EXIT_USAGE, "usage: ember recommend split FILE "
+                        "--train-out TRAIN --test-out TEST");
+    ember_error err;
+    memset(&err, 0, sizeof err);
+    ember_interactions *d = NULL, *tr = NULL, *te = NULL;
+    int rc = EXIT_OK;
+    if (ember_interactions_load(&d, in, &err) ||
+        ember_interactions_split_last(d, &tr, &te, &err) ||
+        ember_interactions_save(tr, a, &err) || ember_interactions_save(te, b, &err))
+        rc = cli_fail_err(&o, "recommend split", &err);
+    else if (o.json)
+        printf("{\"train\":%lld,\"test\":%lld}\n", (long long)ember_interactions_size(tr),
+               (long long)ember_interactions_size(te));
+    else if (!o.quiet)
+        printf("%s: %lld records to %s, the last of %lld users to %s\n", in,
+               (long long)ember_interactions_size(tr), a, (long long)ember_interactions_size(te), b);
+    ember_interactions_destroy(d);
+    ember_interactions_destroy(tr);
+    ember_interactions_destroy(te);
+    return rc;
+}
+
 static int rec_eval(int argc, char **argv)
 {
     cli_out o = {false, false};
@@ -446,7 +514,16 @@ static int rec_eval(int argc, char **argv)
     ember_interactions *d = NULL;
     ember_rating_metrics m;
     int rc = EXIT_OK;
-    if (ember_recommender_load(&rec, model, &err) || ember_interactions_load(&d, test, &err) ||
+    if (ember_recommender_load(&rec, model, &err)) {
+        rc = cli_fail_err(&o, "recommend eval", &err);
+        goto done;
+    }
+    if (ember_recommender_config(rec)->loss == EMBER_MF_LOSS_BPR) {
+        rc = cli_fail(&o, "recommend eval", EXIT_USAGE, "%s was trained with --loss bpr: its "
+                      "scores rank items and are not ratings; use --k K --train FILE", model);
+        goto done;
+    }
+    if (ember_interactions_load(&d, test, &err) ||
         ember_recommender_evaluate(rec, d, (int)threads, &m, &err)) {
         rc = cli_fail_err(&o, "recommend eval", &err);
         goto done;
@@ -481,6 +558,9 @@ int cmd_recommend(int argc, char **argv)
         return rec_eval(argc - 2, argv + 2);
     if (!strcmp(argv[1], "top"))
         return rec_top(argc - 2, argv + 2);
-    fprintf(stderr, "ember recommend: unknown subcommand '%s' (train, eval, top)\n", argv[1]);
+    if (!strcmp(argv[1], "split"))
+        return rec_split(argc - 2, argv + 2);
+    fprintf(stderr, "ember recommend: unknown subcommand '%s' (train, eval, top, split)\n",
+            argv[1]);
     return EXIT_USAGE;
 }
