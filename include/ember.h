@@ -1562,6 +1562,13 @@ ember_status ember_ranking_metrics_compute(const int64_t *top, int64_t n_users, 
 ember_status ember_recommender_top_k(const ember_recommender *r, const char *user, int k,
                                      const int64_t *exclude, int64_t n_exclude, int64_t *items,
                                      float *scores, int *n_out, ember_error *err);
+/* The k items most similar to `item`: cosine of the item factors
+ * q_i . q_j / (|q_i| |q_j|) (0 when either is all zeros), best first, ties to
+ * the lower index, the item itself left out. Errors: EMBER_ERR_ARG (k < 1;
+ * an item the model does not know, named), EMBER_ERR_NOMEM. */
+ember_status ember_recommender_similar(const ember_recommender *r, const char *item, int k,
+                                       int64_t *items, float *scores, int *n_out,
+                                       ember_error *err);
 /* Item id of model item index k (0 <= k < item count), borrowed from r. */
 const char *ember_recommender_item_id(const ember_recommender *r, int64_t k);
 

@@ -599,6 +599,12 @@ static void test_top_k(void)
     /* an unknown user: by item bias (z), then the ties in index order */
     CHECK_OK(ember_recommender_top_k(r, "nobody", 2, NULL, 0, items, NULL, &n, &err), &err);
     CHECK(n == 2 && items[0] == 2 && items[1] == 0);
+    /* similar: cosines of q = 0.25, -1, 1, 0.25 (D 1) to x: w 1, z 1, y -1 */
+    CHECK_OK(ember_recommender_similar(r, "x", 3, items, sc, &n, &err), &err);
+    CHECK(n == 3 && items[0] == 2 && items[1] == 3 && items[2] == 1);
+    CHECK(sc[0] == 1.0f && sc[1] == 1.0f && sc[2] == -1.0f);
+    CHECK_ERR(ember_recommender_similar(r, "nothing", 3, items, sc, &n, &err), EMBER_ERR_ARG, &err,
+              "item 'nothing' is not in the model");
     const int64_t exbad[1] = {4};
     CHECK_ERR(ember_recommender_top_k(r, "A", 2, exbad, 1, items, NULL, &n, &err), EMBER_ERR_ARG,
               &err, "exclude[0] = 4");

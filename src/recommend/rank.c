@@ -169,6 +169,42 @@ static void score_all(const ember_recommender *r, int64_t u, float *out)
                         : r->mu + r->w[L->bi + i];
 }
 
+ember_status ember_recommender_similar(const ember_recommender *r, const char *item, int k,
+                                       int64_t *items, float *scores, int *n_out,
+                                       ember_error *err)
+{
+    if (!r || !item || !items || !n_out)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "similar: NULL argument");
+    if (k < 1)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "similar: k must be >= 1, got %d", k);
+    int64_t q = ember__idmap_find(&r->items, item, strlen(item));
+    if (q < 0)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "similar: item '%.60s' is not in the model (it "
+                          "was not in the training data)", item);
+    const ember_mf_layout *L = &r->L;
+    int64_t I = L->I, D = L->D;
+    float *sc = malloc((size_t)I * sizeof *sc), *best = malloc((size_t)k * sizeof *best);
+    unsigned char *ex = calloc((size_t)I, 1);
+    if (!sc || !best || !ex) {
+        free(sc), free(best), free(ex);
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory ranking %lld items", (long long)I);
+    }
+    const float *qa = r->w + L->q + q * D;
+    double na = sqrt((double)ember__mf_score(qa, qa, D, 0.0f, 0.0f, 0.0f));
+    for (int64_t i = 0; i < I; i++) {
+        const float *qb = r->w + L->q + i * D;
+        double nb = sqrt((double)ember__mf_score(qb, qb, D, 0.0f, 0.0f, 0.0f));
+        double dot = ember__mf_score(qa, qb, D, 0.0f, 0.0f, 0.0f);
+        sc[i] = na > 0 && nb > 0 ? (float)(dot / (na * nb)) : 0.0f;
+    }
+    ex[q] = 1;
+    *n_out = select_top(sc, ex, I, k, items, best);
+    if (scores)
+        memcpy(scores, best, (size_t)*n_out * sizeof *best);
+    free(sc), free(best), free(ex);
+    return EMBER_OK;
+}
+
 const char *ember_recommender_item_id(const ember_recommender *r, int64_t k)
 {
     return ember__idmap_get(&r->items, k);

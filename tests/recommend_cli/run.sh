@@ -65,6 +65,21 @@ if ! awk -F'\t' 'NR == FNR { if ($1 == 1) seen[$2] = 1; next } ($2 in seen) { ex
     fail "top --exclude-seen listed a seen item"; else ok; fi
 expect 0 "top --json" -- "$EMBER" recommend top "$T/m.st" --user 1 -k 2 --json
 contains "$T/out" '"items":\[{"item":' "top json"
+expect 0 "similar" -- "$EMBER" recommend similar "$T/m.st" --item 3 -k 4
+if [ "$(wc -l < "$T/out")" -eq 4 ] && ! cut -f2 "$T/out" | grep -qx 3; then ok; else
+    fail "similar -k 4: $(cat "$T/out")"; fi
+# titles from a made-up u.item in Latin-1 (0xE9: e acute), shown as UTF-8
+: > "$T/u.item"
+for i in $(seq 1 20); do
+    printf '%d|Caf\351 %d (1995)|01-Jan-1995||http://x|0|0|0|0|0|0|0|0|1|0|0|0|0|0|0|0|0|0|0\n' "$i" "$i" >> "$T/u.item"
+done
+expect 0 "similar --items --json" -- "$EMBER" recommend similar "$T/m.st" --item 3 -k 2 --items "$T/u.item" --json
+contains "$T/out" '"title":"Café ' "similar shows UTF-8 titles"
+expect 1 "similar: unknown item" -- "$EMBER" recommend similar "$T/m.st" --item nope
+contains "$T/err" "item 'nope' is not in the model" "similar names the unknown item"
+printf '1|A|d||u|0|0|2\n' > "$T/bad.item"
+expect 2 "similar: bad u.item" -- "$EMBER" recommend similar "$T/m.st" --item 3 --items "$T/bad.item"
+contains "$T/err" "bad.item:1: 8 '|'-separated fields" "bad u.item names file:line"
 expect 1 "top --exclude-seen without --train" -- "$EMBER" recommend top "$T/m.st" --user 1 --exclude-seen
 
 printf '1\t2\t3\t4\n1\t2\tx\t4\n' > "$T/bad.tsv"

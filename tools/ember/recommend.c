@@ -18,6 +18,7 @@ static const char rec_usage[] =
     "       ember recommend eval MODEL --test FILE [--json]\n"
     "       ember recommend eval MODEL --test FILE --k K --train FILE [--json]\n"
     "       ember recommend top MODEL --user U [-k K] [--exclude-seen --train FILE]\n"
+    "       ember recommend similar MODEL --item I [-k K] [--items u.item] [--json]\n"
     "       ember recommend split FILE --train-out TRAIN --test-out TEST\n"
     "\n"
     "Learn to predict ratings from user behaviour: biased matrix factorisation\n"
@@ -56,6 +57,9 @@ static const char rec_usage[] =
     "\n"
     "top: the K items (10) of highest predicted rating for user U, with their scores;\n"
     "--exclude-seen leaves out the user's items in --train FILE. --json: a list.\n"
+    "\n"
+    "similar: the K items (10) whose factors have the highest cosine with item I's;\n"
+    "--items FILE adds the titles from a MovieLens u.item (Latin-1, shown as UTF-8).\n"
     "\n"
     "split: leave-last-out: each user's latest record (by timestamp; a tie: the later\n"
     "line) to TEST, the rest to TRAIN (tab-separated); a user with one record stays.\n";
@@ -413,6 +417,92 @@ done:
     return rc;
 }
 
+/* ember recommend similar MODEL --item I [-k K] [--items u.item] */
+static int rec_similar(int argc, char **argv)
+{
+    cli_out o = {false, false};
+    const char *model = NULL, *item = NULL, *itemfile = NULL, *v = NULL;
+    long long k = 10;
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--json"))
+            o.json = true;
+    for (int i = 0; i < argc; i++) {
+        int r, c = common_flag(argv[i], &o);
+        if (c == 2)
+            return EXIT_OK;
+        if (c) {
+        } else if (OPT("--item")) {
+            if (r < 0)
+                return cli_fail(&o, "recommend similar", EXIT_USAGE, "--item needs a value");
+            item = v;
+        } else if (OPT("--items")) {
+            if (r < 0)
+                return cli_fail(&o, "recommend similar", EXIT_USAGE, "--items needs a value");
+            itemfile = v;
+        } else if (OPT("-k") || OPT("--k")) {
+            if (r < 0 || cli_parse_int(v, 1, 100000, &k))
+                return cli_fail(&o, "recommend similar", EXIT_USAGE, "-k needs an integer in "
+                                "[1, 100000]");
+        } else if (argv[i][0] == '-' || model) {
+            return cli_fail(&o, "recommend similar", EXIT_USAGE, "unexpected argument '%s'",
+                            argv[i]);
+        } else {
+            model = argv[i];
+        }
+    }
+    if (!model || !item)
+        return cli_fail(&o, "recommend similar", EXIT_USAGE, "usage: ember recommend similar "
+                        "MODEL --item I [-k K] [--items u.item]");
+    ember_error err;
+    memset(&err, 0, sizeof err);
+    ember_recommender *rec = NULL;
+    ember_items *tab = NULL;
+    int64_t *items = malloc((size_t)k * sizeof *items);
+    float *scores = malloc((size_t)k * sizeof *scores);
+    int n = 0, rc = EXIT_OK;
+    if (!items || !scores) {
+        rc = cli_fail(&o, "recommend similar", EXIT_DATA, "out of memory");
+        goto done;
+    }
+    if (ember_recommender_load(&rec, model, &err) ||
+        (itemfile && ember_items_load_movielens(&tab, itemfile, &err)) ||
+        ember_recommender_similar(rec, item, (int)k, items, scores, &n, &err)) {
+        rc = cli_fail_err(&o, "recommend similar", &err);
+        goto done;
+    }
+    if (o.json)
+        printf("{\"item\":");
+    if (o.json)
+        cli_json_str(item);
+    if (o.json)
+        printf(",\"similar\":[");
+    for (int j = 0; j < n; j++) {
+        const char *id = ember_recommender_item_id(rec, items[j]);
+        int64_t row = tab ? ember_items_find(tab, id) : -1;
+        const char *title = row >= 0 ? ember_items_title(tab, row) : NULL;
+        if (o.json) {
+            printf("%s{\"item\":", j ? "," : "");
+            cli_json_str(id);
+            if (title) {
+                printf(",\"title\":");
+                cli_json_str(title);
+            }
+            printf(",\"cosine\":%.6g}", (double)scores[j]);
+        } else if (!o.quiet) {
+            printf("%d\t%s\t%.4f%s%s\n", j + 1, id, (double)scores[j], title ? "\t" : "",
+                   title ? title : "");
+        }
+    }
+    if (o.json)
+        printf("]}\n");
+done:
+    free(items);
+    free(scores);
+    ember_items_destroy(tab);
+    ember_recommender_destroy(rec);
+    return rc;
+}
+
 /* ember recommend split FILE --train-out A --test-out B: leave-last-out */
 static int rec_split(int argc, char **argv)
 {
@@ -560,7 +650,10 @@ int cmd_recommend(int argc, char **argv)
         return rec_top(argc - 2, argv + 2);
     if (!strcmp(argv[1], "split"))
         return rec_split(argc - 2, argv + 2);
-    fprintf(stderr, "ember recommend: unknown subcommand '%s' (train, eval, top, split)\n",
+    if (!strcmp(argv[1], "similar"))
+        return rec_similar(argc - 2, argv + 2);
+    fprintf(stderr, "ember recommend: unknown subcommand '%s' (train, eval, top, similar, "
+            "split)\n",
             argv[1]);
     return EXIT_USAGE;
 }
