@@ -1431,6 +1431,234 @@ int ember_server_stop(ember_server *s, double drain_s);
 /* Stop (without waiting) if running, and free. NULL is a no-op. */
 void ember_server_destroy(ember_server *s);
 
+/* ============================================================== recommend
+ * Recommendations learnt from user behaviour (issue 10). Interaction files,
+ * the MovieLens item table, and an explicit-rating model: biased matrix
+ * factorisation
+ *     r_hat(u, i) = mu + b_u + b_i + p_u . q_i
+ * (mu the training ratings' mean, b the biases, p and q D-dimensional
+ * factors), trained on 1/2 (r_hat - r)^2 + 1/2 l2_bias (b_u^2 + b_i^2) +
+ * 1/2 l2 (|p_u|^2 + |q_i|^2) per rating with Ember's SGD or Adam, one rating
+ * per step. The
+ * design and the measured figures are in docs/recommend.md. */
+
+/* Rating/interaction records: user and item ids (arbitrary strings, mapped to
+ * dense indices in order of first appearance), a rating and a timestamp. */
+typedef struct ember_interactions ember_interactions;
+
+/* Read an interaction file: one record per line, fields
+ *     user, item [, rating [, timestamp]]
+ * separated by tabs (when the first line holds a tab), "::" (MovieLens
+ * 1M/10M ratings.dat) or commas; every line has the first line's field
+ * count. No quoting: an id holding the separator needs another separator.
+ * The first line is a header, and skipped, when its first field is a known
+ * column name (user, user_id, userid, userId, uid; any case) or when it has a
+ * rating column that is not a number. MovieLens 100k's u.data, u1.base,
+ * u1.test... (user item rating timestamp, tab-separated, no header) are read
+ * as they are. CR LF line ends and blank lines are accepted. Without a rating
+ * column every rating is 1 (implicit feedback); without a timestamp, 0.
+ * Errors: EMBER_ERR_IO (cannot open or read), EMBER_ERR_FORMAT naming the
+ * file, line and field ("u1.base:12: field 3 (rating): 'x' is not a
+ * number"; wrong field count; empty id; a timestamp that is not an integer;
+ * an empty file), EMBER_ERR_NOMEM. On failure *out is NULL. */
+ember_status ember_interactions_load(ember_interactions **out, const char *path,
+                                     ember_error *err);
+void ember_interactions_destroy(ember_interactions *d); /* NULL ok */
+int64_t ember_interactions_size(const ember_interactions *d);
+int ember_interactions_has_ratings(const ember_interactions *d); /* 1 with a rating column */
+int64_t ember_interactions_user_count(const ember_interactions *d);
+int64_t ember_interactions_item_count(const ember_interactions *d);
+/* Record i (0 <= i < size): ids borrowed from d, rating, timestamp. */
+const char *ember_interactions_user(const ember_interactions *d, int64_t i);
+const char *ember_interactions_item(const ember_interactions *d, int64_t i);
+float ember_interactions_rating(const ember_interactions *d, int64_t i);
+int64_t ember_interactions_timestamp(const ember_interactions *d, int64_t i);
+
+/* The MovieLens item table (u.item): per line
+ *     id|title|release date|video release date|IMDb URL|19 genre flags (0/1)
+ * in Latin-1, converted to UTF-8 (each byte >= 0x80 becomes two bytes).
+ * Errors: EMBER_ERR_IO, EMBER_ERR_FORMAT naming file:line and field (wrong
+ * field count, empty or duplicate id, a flag that is not 0 or 1),
+ * EMBER_ERR_NOMEM. On failure *out is NULL. */
+#define EMBER_MOVIELENS_GENRES 19
+typedef struct ember_items ember_items;
+ember_status ember_items_load_movielens(ember_items **out, const char *path, ember_error *err);
+void ember_items_destroy(ember_items *t); /* NULL ok */
+int64_t ember_items_size(const ember_items *t);
+/* Row k's id, UTF-8 title, and its EMBER_MOVIELENS_GENRES flags (0/1), all
+ * borrowed from t. Row of id: -1 when absent. */
+const char *ember_items_id(const ember_items *t, int64_t k);
+const char *ember_items_title(const ember_items *t, int64_t k);
+const unsigned char *ember_items_genres(const ember_items *t, int64_t k);
+int64_t ember_items_find(const ember_items *t, const char *id);
+
+/* What the factorisation is trained on:
+ *   MSE  the ratings (explicit feedback), as above;
+ *   BPR  which items a user has (implicit feedback; ratings ignored): for each
+ *        record (u, i) and an item j drawn uniformly at random, the loss
+ *        -log sigmoid(x), x = b_i - b_j + p_u . (q_i - q_j), plus the same L2
+ *        on the touched rows (Rendle et al. 2009). mu and b_u stay 0; the
+ *        scores rank items and are not ratings. With T threads j is drawn
+ *        from the item group of the block (docs/recommend.md). */
+typedef enum ember_mf_loss { EMBER_MF_LOSS_MSE = 0, EMBER_MF_LOSS_BPR = 1 } ember_mf_loss;
+
+/* Settings of the matrix factorisation; defaults in parentheses (chosen on a
+ * held-out part of MovieLens 100k u1.base, docs/recommend.md). */
+typedef struct ember_mf_config {
+    ember_mf_loss loss;   /* (MSE) */
+    int64_t dim;          /* factors per user and item, D (100) */
+    int epochs;           /* passes over the ratings (40) */
+    ember_optimizer_config optimizer; /* SGD or Adam; weight_decay and
+                                         clip_norm must be 0 (l2 below is the
+                                         regulariser) */
+    float l2;             /* >= 0: on the factors of each rating (0.1) */
+    float l2_bias;        /* >= 0: on the two biases of each rating (0.02) */
+    float lr_decay;       /* in (0, 1]: the learning rate of epoch e (from 0) is
+                             learning_rate * lr_decay^e (0.95) */
+    float init_std;       /* factors start N(0, init_std^2), biases 0 (0.1) */
+    uint64_t seed;        /* initialisation and shuffling (42) */
+    int threads;          /* >= 1 (1). The result depends on (seed, threads)
+                             only: with T threads users and items are split
+                             into T groups and the T x T blocks of ratings
+                             are trained T at a time, no two sharing a user or
+                             an item (stratified SGD), so bit-identical with
+                             or without OpenMP */
+} ember_mf_config;
+ember_mf_config ember_mf_config_default(void);
+/* The BPR defaults (tuned on a leave-last-out split of MovieLens 100k's
+ * training part, docs/recommend.md): loss BPR, dim 64, 20 epochs, SGD lr 0.1
+ * decay 0.95, l2 0.01, l2_bias 0.01; the rest as above. */
+ember_mf_config ember_mf_config_bpr(void);
+
+/* A trained recommender with its id maps. Opaque. */
+typedef struct ember_recommender ember_recommender;
+
+/* Train biased MF on `train` (which must have ratings for MSE). Progress: one
+ * EMBER_PROGRESS_EPOCH_END event per epoch (loss = the mean per-rating
+ * objective over the epoch, measured before each step; elapsed_s), NULL for
+ * none. Errors: EMBER_ERR_ARG (a bad config field, named; data without
+ * ratings or empty), EMBER_ERR_NUMERIC (the loss became NaN/Inf: names the
+ * epoch; lower the learning rate), EMBER_ERR_NOMEM. */
+ember_status ember_recommender_train_mf(ember_recommender **out, const ember_interactions *train,
+                                        const ember_mf_config *cfg, ember_progress_fn progress,
+                                        void *user, ember_error *err);
+void ember_recommender_destroy(ember_recommender *r); /* NULL ok */
+/* Predicted rating of (user, item) by id. A user or item not seen in
+ * training contributes no factors and no bias: the prediction falls back to
+ * mu + the known bias(es) (mu alone when both are unknown). *known gets bit 0
+ * set when the user is known and bit 1 when the item is (NULL: not wanted). */
+float ember_recommender_predict(const ember_recommender *r, const char *user, const char *item,
+                                int *known);
+int64_t ember_recommender_user_count(const ember_recommender *r);
+int64_t ember_recommender_item_count(const ember_recommender *r);
+const ember_mf_config *ember_recommender_config(const ember_recommender *r);
+double ember_recommender_global_mean(const ember_recommender *r);
+
+/* Rating-prediction metrics on a test set. */
+typedef struct ember_rating_metrics {
+    double rmse, mae;
+    int64_t n;               /* ratings scored */
+    int64_t unknown_users;   /* ratings whose user was not in training */
+    int64_t unknown_items;   /* ratings whose item was not in training */
+} ember_rating_metrics;
+/* RMSE and MAE over every rating of `test` (unknown ids fall back as in
+ * predict). Partial sums in double per fixed chunk, added in order, so the
+ * figures do not depend on `threads` (>= 1). Errors: EMBER_ERR_ARG (test
+ * without ratings or empty; a BPR model, whose scores are not ratings). */
+ember_status ember_recommender_evaluate(const ember_recommender *r, const ember_interactions *test,
+                                        int threads, ember_rating_metrics *out, ember_error *err);
+
+/* Save in Ember's model-file layout (safetensors, written atomically):
+ * tensors "mf.user_factors" [U, D], "mf.item_factors" [I, D],
+ * "mf.user_bias" [U], "mf.item_bias" [I], "mf.global_mean" (a scalar);
+ * metadata ember.format "ember-recommender", ember.format_version "1",
+ * recommend.model "mf", recommend.config (JSON settings), recommend.users
+ * and recommend.items (JSON arrays of the ids in index order), the versions
+ * and ember.meta_sha256. Load checks all of it (unknown keys, shapes, the
+ * checksums). Errors as ember_model_save / ember_model_load; loading a
+ * classifier file here (or a recommender with ember_model_load) is
+ * EMBER_ERR_FORMAT naming ember.format. */
+ember_status ember_recommender_save(const ember_recommender *r, const char *path, ember_error *err);
+ember_status ember_recommender_load(ember_recommender **out, const char *path, ember_error *err);
+/* Top-K ranking (issue 10, part 2; the model so far is the rating model).
+ *
+ * Leave-last-out split: for every user with at least 2 records, the latest
+ * (largest timestamp; on a tie the later line) goes to *test, the others to
+ * *train; a user with one record stays in train. Ids keep their strings;
+ * both outputs get their own maps. Errors: EMBER_ERR_NOMEM. On failure both
+ * outputs are NULL. */
+ember_status ember_interactions_split_last(const ember_interactions *d, ember_interactions **train,
+                                           ember_interactions **test, ember_error *err);
+
+/* Write d as tab-separated user, item[, rating[, timestamp]] lines (the
+ * columns d has; no header; ratings as %.9g, exact for float), readable by
+ * ember_interactions_load. Written to a temporary file and renamed over path.
+ * Errors: EMBER_ERR_IO (naming the path), EMBER_ERR_FORMAT (an id holding a
+ * tab, CR or LF: it could not be read back). */
+ember_status ember_interactions_save(const ember_interactions *d, const char *path, ember_error *err);
+
+/* Ranking metrics at K, averaged over the users that have at least one
+ * relevant item (`users`):
+ *   HR@K      1 if any relevant item is in the top K, else 0
+ *   Recall@K  |relevant in top K| / |relevant|
+ *   NDCG@K    sum over hits at rank j (0-based) of 1/log2(j + 2), divided by
+ *             the same sum over ranks 0 .. min(K, |relevant|) - 1
+ *   MAP@K     sum over hits at rank j of (hits up to j) / (j + 1), divided by
+ *             min(K, |relevant|)
+ *   coverage  distinct items in all the top-K lists / catalogue size
+ *             (every user's list counts, relevant items or not) */
+typedef struct ember_ranking_metrics {
+    int k;
+    double recall, ndcg, hr, map, coverage;
+    int64_t users;
+} ember_ranking_metrics;
+
+/* Metrics of ranked lists. top: [n_users][k] item indices in [0, n_items),
+ * best first, -1 for "no item" (a list shorter than k); relevant items of
+ * user u: rel[rel_off[u] .. rel_off[u + 1]) (rel_off has n_users + 1
+ * entries, rel_off[0] = 0; no repeats within a user). Errors: EMBER_ERR_ARG
+ * naming the bad argument (k < 1, an index out of range, offsets that do
+ * not increase). */
+ember_status ember_ranking_metrics_compute(const int64_t *top, int64_t n_users, int k,
+                                           const int64_t *rel, const int64_t *rel_off,
+                                           int64_t n_items, ember_ranking_metrics *out,
+                                           ember_error *err);
+
+/* The k items of highest predicted rating for `user` (model item indices, best
+ * first; ties: the lower index first), leaving out `n_exclude` item indices
+ * (e.g. those the user has already rated). *n_out = how many were found (less
+ * than k when the catalogue runs out). An unknown user gets the items of the
+ * highest bias. Scores are the predicted ratings. scores may be NULL. Errors:
+ * EMBER_ERR_ARG (k < 1, an exclude index out of range), EMBER_ERR_NOMEM. */
+ember_status ember_recommender_top_k(const ember_recommender *r, const char *user, int k,
+                                     const int64_t *exclude, int64_t n_exclude, int64_t *items,
+                                     float *scores, int *n_out, ember_error *err);
+/* The k items most similar to `item`: cosine of the item factors
+ * q_i . q_j / (|q_i| |q_j|) (0 when either is all zeros), best first, ties to
+ * the lower index, the item itself left out. Errors: EMBER_ERR_ARG (k < 1;
+ * an item the model does not know, named), EMBER_ERR_NOMEM. */
+ember_status ember_recommender_similar(const ember_recommender *r, const char *item, int k,
+                                       int64_t *items, float *scores, int *n_out,
+                                       ember_error *err);
+/* Item id of model item index k (0 <= k < item count), borrowed from r. */
+const char *ember_recommender_item_id(const ember_recommender *r, int64_t k);
+
+/* Rank every item for each user of `test` that the model knows, leaving out
+ * the items the user has in `train` (the data the model was trained on), and
+ * score the lists against the user's `test` items with the metrics above.
+ * The same code ranks two baselines: `popular` (items by their number of
+ * train records, ties by lower index) and `random` (a seeded shuffle per
+ * user). Test items unknown to the model count as relevant but can never be
+ * hit. Any output may be NULL. Errors: EMBER_ERR_ARG, EMBER_ERR_NOMEM. */
+ember_status ember_recommender_evaluate_ranking(const ember_recommender *r,
+                                                const ember_interactions *train,
+                                                const ember_interactions *test, int k,
+                                                uint64_t seed, ember_ranking_metrics *model,
+                                                ember_ranking_metrics *popular,
+                                                ember_ranking_metrics *random,
+                                                ember_error *err);
+/* ========================================================== end recommend */
+
 #ifdef __cplusplus
 }
 #endif

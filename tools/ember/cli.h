@@ -31,6 +31,7 @@ int cmd_data_check(int argc, char **argv);       /* data_check.c */
 int cmd_inspect(int argc, char **argv);          /* inspect.c */
 int cmd_reproduce(int argc, char **argv);        /* reproduce.c */
 int cmd_report(int argc, char **argv);           /* report.c */
+int cmd_recommend(int argc, char **argv);        /* recommend.c: train, eval */
 
 /* Print "ember <cmd>: <message>" to stderr (or a JSON error object on stdout
  * when json) and return `code`. */

@@ -37,6 +37,7 @@ static const char usage[] =
     "  reproduce re-run a model's training from its lineage and compare the weights\n"
     "  report    one HTML page: learning curves, per-class scores, confusion matrix,\n"
     "            misclassified images, lineage\n"
+    "  recommend learn ratings from user behaviour (matrix factorisation): train, eval\n"
     "\n"
     "  ember <command> --help   options of one command\n"
     "  ember --version          version and the git commit it was built from\n"
@@ -310,6 +311,8 @@ int main(int argc, char **argv)
         return cmd_reproduce(argc - 1, argv + 1);
     if (!strcmp(cmd, "report"))
         return cmd_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "recommend"))
+        return cmd_recommend(argc - 1, argv + 1);
     fprintf(stderr, "ember: unknown command '%s'\n\n%s", cmd, usage);
     return EXIT_USAGE;
 }

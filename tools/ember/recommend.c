@@ -1,0 +1,659 @@
+/*
+ * recommend.c - `ember recommend train` and `ember recommend eval`: a
+ * rating model (biased matrix factorisation) from an interaction file, and
+ * its RMSE/MAE (or top-K metrics with baselines) on a test file, and
+ * `ember recommend top`. Thin over the library (ember_interactions_*,
+ * ember_recommender_*). Not yet here (issue 10): two-tower, similar, serve.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char rec_usage[] =
+    "usage: ember recommend train --train FILE --out MODEL [options]\n"
+    "       ember recommend eval MODEL --test FILE [--json]\n"
+    "       ember recommend eval MODEL --test FILE --k K --train FILE [--json]\n"
+    "       ember recommend top MODEL --user U [-k K] [--exclude-seen --train FILE]\n"
+    "       ember recommend similar MODEL --item I [-k K] [--items u.item] [--json]\n"
+    "       ember recommend split FILE --train-out TRAIN --test-out TEST\n"
+    "\n"
+    "Learn to predict ratings from user behaviour: biased matrix factorisation\n"
+    "  r(u, i) = mu + b_u + b_i + p_u . q_i\n"
+    "FILE: user,item[,rating][,timestamp] as CSV or TSV (a header line is recognised),\n"
+    "or MovieLens u.data / u1.base / u1.test as they are. Ids are any strings.\n"
+    "\n"
+    "train options (defaults in parentheses; chosen on MovieLens 100k, docs/recommend.md):\n"
+    "  --model mf             the model (mf: matrix factorisation)\n"
+    "  --loss mse|bpr         mse: fit the ratings (default); bpr: learn which items a\n"
+    "                         user has (implicit feedback, ratings ignored) for top-K;\n"
+    "                         its defaults: dim 64, 20 epochs, lr 0.1, l2 0.01, l2-bias 0.01\n"
+    "  --epochs N             passes over the ratings (40)\n"
+    "  --dim D                factors per user and item (100)\n"
+    "  --optimizer sgd|adam   (sgd)\n"
+    "  --lr X                 learning rate (sgd 0.02, adam 0.001)\n"
+    "  --l2 X                 L2 on the factors of each rating (0.1)\n"
+    "  --l2-bias X            L2 on the biases of each rating (0.02)\n"
+    "  --lr-decay X           learning rate times X after each epoch (0.95)\n"
+    "  --threads N            threads (1); the model depends on seed and thread count\n"
+    "  --seed S               initialisation and shuffling (42)\n"
+    "  --json                 one JSON object: the settings, epoch_loss, seconds\n"
+    "  --quiet                print nothing but errors\n"
+    "\n"
+    "eval: RMSE and MAE of MODEL on every rating of FILE. A user or item not seen in\n"
+    "training gets the fallback mu + the known bias(es); their counts are reported.\n"
+    "  --threads N            threads (1; the figures do not depend on it)\n"
+    "  --json                 {\"rmse\":..,\"mae\":..,\"n\":..,\"unknown_users\":..,\n"
+    "                          \"unknown_items\":..}\n"
+    "\n"
+    "eval --k K: top-K metrics instead: each test user's items are ranked, leaving out\n"
+    "their items in --train FILE (the model's training data), and scored against the\n"
+    "user's test items: recall, ndcg, hr, map@K and catalogue coverage, next to the\n"
+    "most-popular and random baselines ranked by the same code (JSON keys recall,\n"
+    "ndcg, hr, map, coverage, and objects popular and random). --seed S: random (42).\n"
+    "\n"
+    "top: the K items (10) of highest predicted rating for user U, with their scores;\n"
+    "--exclude-seen leaves out the user's items in --train FILE. --json: a list.\n"
+    "\n"
+    "similar: the K items (10) whose factors have the highest cosine with item I's;\n"
+    "--items FILE adds the titles from a MovieLens u.item (Latin-1, shown as UTF-8).\n"
+    "\n"
+    "split: leave-last-out: each user's latest record (by timestamp; a tie: the later\n"
+    "line) to TEST, the rest to TRAIN (tab-separated); a user with one record stays.\n";
+
+#define ADAM_DEFAULT_LR 0.001 /* Keras' Adam default; per-rating steps */
+
+typedef struct rec_progress {
+    cli_out o;
+    double *loss, *secs;
+    int n;
+} rec_progress;
+
+static void on_epoch(const ember_progress *p, void *user)
+{
+    rec_progress *rp = user;
+    if (p->event != EMBER_PROGRESS_EPOCH_END)
+        return;
+    if (p->epoch < rp->n) {
+        rp->loss[p->epoch] = p->loss;
+        rp->secs[p->epoch] = p->elapsed_s;
+    }
+    if (!rp->o.json && !rp->o.quiet)
+        fprintf(stderr, "epoch %d/%d: loss %.5f (%.2f s)\n", p->epoch + 1, p->epochs, p->loss,
+                p->elapsed_s);
+}
+
+/* --json, --quiet (1: taken), --help/-h (2: usage printed), else 0. */
+static int common_flag(const char *a, cli_out *o)
+{
+    if (!strcmp(a, "--json"))
+        return 1;
+    if (!strcmp(a, "--quiet"))
+        return o->quiet = true, 1;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+        return fputs(rec_usage, stdout), 2;
+    return 0;
+}
+
+#define OPT(name) ((r = cli_opt(argc, argv, &i, name, &v)) != 0)
+
+static int rec_train(int argc, char **argv)
+{
+    cli_out o = {false, false};
+    const char *train = NULL, *out = NULL, *model = "mf", *optname = "sgd", *v = NULL;
+    ember_mf_config cfg = ember_mf_config_default();
+    const char *loss = "mse";
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            o.json = true;
+        if (!strcmp(argv[i], "--loss") && i + 1 < argc)
+            loss = argv[i + 1];
+        else if (!strncmp(argv[i], "--loss=", 7))
+            loss = argv[i] + 7;
+    }
+    if (!strcmp(loss, "bpr"))
+        cfg = ember_mf_config_bpr();
+    else if (strcmp(loss, "mse"))
+        return cli_fail(&o, "recommend train", EXIT_USAGE, "--loss '%s': mse (ratings) or bpr "
+                        "(implicit feedback, for top-K)", loss);
+    double lr = -1.0, l2 = cfg.l2, l2b = cfg.l2_bias, decay = cfg.lr_decay;
+    long long x;
+    for (int i = 0; i < argc; i++) {
+        int r, c = common_flag(argv[i], &o);
+        if (c == 2)
+            return EXIT_OK;
+        if (c) {
+        } else if (OPT("--train")) {
+            if (r < 0)
+                goto missing;
+            train = v;
+        } else if (OPT("--out")) {
+            if (r < 0)
+                goto missing;
+            out = v;
+        } else if (OPT("--model")) {
+            if (r < 0)
+                goto missing;
+            model = v;
+        } else if (OPT("--loss")) {
+            if (r < 0)
+                goto missing;
+        } else if (OPT("--optimizer")) {
+            if (r < 0)
+                goto missing;
+            optname = v;
+        } else if (OPT("--epochs")) {
+            if (r < 0 || cli_parse_int(v, 1, 100000, &x))
+                return cli_fail(&o, "recommend train", EXIT_USAGE,
+                                "--epochs needs an integer in [1, 100000]");
+            cfg.epochs = (int)x;
+        } else if (OPT("--dim")) {
+            if (r < 0 || cli_parse_int(v, 1, 4096, &x))
+                return cli_fail(&o, "recommend train", EXIT_USAGE,
+                                "--dim needs an integer in [1, 4096]");
+            cfg.dim = x;
+        } else if (OPT("--threads")) {
+            if (r < 0 || cli_parse_int(v, 1, 256, &x))
+                return cli_fail(&o, "recommend train", EXIT_USAGE,
+                                "--threads needs an integer in [1, 256]");
+            cfg.threads = (int)x;
+        } else if (OPT("--seed")) {
+            if (r < 0 || cli_parse_int(v, 0, 9007199254740992LL, &x))
+                return cli_fail(&o, "recommend train", EXIT_USAGE,
+                                "--seed needs an integer in [0, 2^53]");
+            cfg.seed = (uint64_t)x;
+        } else if (OPT("--lr")) {
+            if (r < 0 || cli_parse_float(v, 1e-9, 10.0, &lr))
+                return cli_fail(&o, "recommend train", EXIT_USAGE,
+                                "--lr needs a number in [1e-9, 10]");
+        } else if (OPT("--l2-bias")) {
+            if (r < 0 || cli_parse_float(v, 0.0, 100.0, &l2b))
+                return cli_fail(&o, "recommend train", EXIT_USAGE,
+                                "--l2-bias needs a number in [0, 100]");
+        } else if (OPT("--lr-decay")) {
+            if (r < 0 || cli_parse_float(v, 1e-6, 1.0, &decay))
+                return cli_fail(&o, "recommend train", EXIT_USAGE,
+                                "--lr-decay needs a number in (0, 1]");
+        } else if (OPT("--l2")) {
+            if (r < 0 || cli_parse_float(v, 0.0, 100.0, &l2))
+                return cli_fail(&o, "recommend train", EXIT_USAGE,
+                                "--l2 needs a number in [0, 100]");
+        } else {
+            return cli_fail(&o, "recommend train", EXIT_USAGE, "unknown option '%s' (see ember "
+                            "recommend --help)", argv[i]);
+        }
+        continue;
+    missing:
+        return cli_fail(&o, "recommend train", EXIT_USAGE, "%s needs a value", argv[i]);
+    }
+    if (!train || !out)
+        return cli_fail(&o, "recommend train", EXIT_USAGE, "--train FILE and --out MODEL are "
+                        "required (see ember recommend --help)");
+    if (strcmp(model, "mf"))
+        return cli_fail(&o, "recommend train", EXIT_USAGE, "--model '%s': this version knows mf "
+                        "(explicit ratings); two-tower is not built yet", model);
+    if (!strcmp(optname, "adam"))
+        cfg.optimizer = ember_optimizer_adam((float)(lr > 0 ? lr : ADAM_DEFAULT_LR));
+    else if (!strcmp(optname, "sgd"))
+        cfg.optimizer = ember_optimizer_sgd(lr > 0 ? (float)lr : cfg.optimizer.learning_rate,
+                                            0.0f, 0);
+    else
+        return cli_fail(&o, "recommend train", EXIT_USAGE, "--optimizer '%s': sgd or adam",
+                        optname);
+    cfg.l2 = (float)l2;
+    cfg.l2_bias = (float)l2b;
+    cfg.lr_decay = (float)decay;
+
+    ember_error err;
+    memset(&err, 0, sizeof err);
+    ember_interactions *d = NULL;
+    ember_recommender *rec = NULL;
+    rec_progress rp = {o, calloc((size_t)cfg.epochs, sizeof(double)),
+                       calloc((size_t)cfg.epochs, sizeof(double)), cfg.epochs};
+    int rc = EXIT_OK;
+    if (!rp.loss || !rp.secs) {
+        rc = cli_fail(&o, "recommend train", EXIT_DATA, "out of memory");
+        goto done;
+    }
+    if (ember_interactions_load(&d, train, &err)) {
+        rc = cli_fail_err(&o, "recommend train", &err);
+        goto done;
+    }
+    if (!o.json && !o.quiet)
+        fprintf(stderr, "%s: %lld ratings, %lld users, %lld items\n", train,
+                (long long)ember_interactions_size(d), (long long)ember_interactions_user_count(d),
+                (long long)ember_interactions_item_count(d));
+    double t0 = cli_now();
+    if (ember_recommender_train_mf(&rec, d, &cfg, on_epoch, &rp, &err)) {
+        cli_fail_err(&o, "recommend train", &err);
+        rc = err.code == EMBER_ERR_ARG ? EXIT_DATA : EXIT_TRAIN;
+        goto done;
+    }
+    double secs = cli_now() - t0;
+    if (ember_recommender_save(rec, out, &err)) {
+        rc = cli_fail_err(&o, "recommend train", &err);
+        goto done;
+    }
+    if (o.json) {
+        printf("{\"model\":\"mf\",\"loss\":\"%s\",\"train\":", loss);
+        cli_json_str(train);
+        printf(",\"out\":");
+        cli_json_str(out);
+        printf(",\"ratings\":%lld,\"users\":%lld,\"items\":%lld,\"dim\":%lld,\"epochs\":%d,"
+               "\"optimizer\":\"%s\",\"lr\":%.9g,\"l2\":%.9g,\"l2_bias\":%.9g,\"lr_decay\":%.9g,\"threads\":%d,\"seed\":%llu,"
+               "\"mean_rating\":%.9g,\"seconds\":%.3f,\"epoch_loss\":[",
+               (long long)ember_interactions_size(d), (long long)ember_interactions_user_count(d),
+               (long long)ember_interactions_item_count(d), (long long)cfg.dim, cfg.epochs,
+               optname, (double)cfg.optimizer.learning_rate, (double)cfg.l2, (double)cfg.l2_bias,
+               (double)cfg.lr_decay, cfg.threads,
+               (unsigned long long)cfg.seed, ember_recommender_global_mean(rec), secs);
+        for (int e = 0; e < cfg.epochs; e++)
+            printf("%s%.9g", e ? "," : "", rp.loss[e]);
+        printf("]}\n");
+    } else if (!o.quiet) {
+        printf("saved %s (mf, %s, dim %lld, %d epochs, %.2f s)\n", out, loss, (long long)cfg.dim,
+               cfg.epochs, secs);
+    }
+done:
+    free(rp.loss);
+    free(rp.secs);
+    ember_recommender_destroy(rec);
+    ember_interactions_destroy(d);
+    return rc;
+}
+
+static void print_rank_json(const char *name, const ember_ranking_metrics *m)
+{
+    if (name)
+        printf(",\"%s\":{", name);
+    printf("\"recall\":%.6f,\"ndcg\":%.6f,\"hr\":%.6f,\"map\":%.6f,\"coverage\":%.6f", m->recall,
+           m->ndcg, m->hr, m->map, m->coverage);
+    if (name)
+        printf("}");
+}
+
+/* eval --k: top-K metrics of the model and of the two baselines. */
+static int rank_eval(const cli_out *o, const char *model, const char *test, const char *train,
+                     int k, uint64_t seed)
+{
+    ember_error err;
+    memset(&err, 0, sizeof err);
+    ember_recommender *rec = NULL;
+    ember_interactions *te = NULL, *tr = NULL;
+    ember_ranking_metrics m[3];
+    int rc = EXIT_OK;
+    if (ember_recommender_load(&rec, model, &err) || ember_interactions_load(&te, test, &err) ||
+        ember_interactions_load(&tr, train, &err) ||
+        ember_recommender_evaluate_ranking(rec, tr, te, k, seed, &m[0], &m[1], &m[2], &err)) {
+        rc = cli_fail_err(o, "recommend eval", &err);
+        goto done;
+    }
+    if (o->json) {
+        printf("{\"k\":%d,\"users\":%lld,", k, (long long)m[0].users);
+        print_rank_json(NULL, &m[0]);
+        print_rank_json("popular", &m[1]);
+        print_rank_json("random", &m[2]);
+        printf("}\n");
+    } else if (!o->quiet) {
+        printf("%s on %s: top %d for %lld users (their %s items left out)\n\n", model, test, k,
+               (long long)m[0].users, train);
+        printf("%-8s %9s %9s %9s %9s %9s\n", "ranker", "recall", "ndcg", "hr", "map", "coverage");
+        const char *names[3] = {"model", "popular", "random"};
+        for (int j = 0; j < 3; j++)
+            printf("%-8s %9.4f %9.4f %9.4f %9.4f %9.4f\n", names[j], m[j].recall, m[j].ndcg,
+                   m[j].hr, m[j].map, m[j].coverage);
+    }
+done:
+    ember_interactions_destroy(te);
+    ember_interactions_destroy(tr);
+    ember_recommender_destroy(rec);
+    return rc;
+}
+
+/* ember recommend top MODEL --user U [-k K] [--train FILE --exclude-seen] */
+static int rec_top(int argc, char **argv)
+{
+    cli_out o = {false, false};
+    const char *model = NULL, *user = NULL, *train = NULL, *v = NULL;
+    long long k = 10;
+    bool exclude = false;
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--json"))
+            o.json = true;
+    for (int i = 0; i < argc; i++) {
+        int r, c = common_flag(argv[i], &o);
+        if (c == 2)
+            return EXIT_OK;
+        if (c) {
+        } else if (!strcmp(argv[i], "--exclude-seen")) {
+            exclude = true;
+        } else if (OPT("--user")) {
+            if (r < 0)
+                return cli_fail(&o, "recommend top", EXIT_USAGE, "--user needs a value");
+            user = v;
+        } else if (OPT("--train")) {
+            if (r < 0)
+                return cli_fail(&o, "recommend top", EXIT_USAGE, "--train needs a value");
+            train = v;
+        } else if (OPT("-k") || OPT("--k")) {
+            if (r < 0 || cli_parse_int(v, 1, 100000, &k))
+                return cli_fail(&o, "recommend top", EXIT_USAGE, "-k needs an integer in "
+                                "[1, 100000]");
+        } else if (argv[i][0] == '-' || model) {
+            return cli_fail(&o, "recommend top", EXIT_USAGE, "unexpected argument '%s' (see "
+                            "ember recommend --help)", argv[i]);
+        } else {
+            model = argv[i];
+        }
+    }
+    if (!model || !user)
+        return cli_fail(&o, "recommend top", EXIT_USAGE, "usage: ember recommend top MODEL "
+                        "--user U [-k K] [--exclude-seen --train FILE]");
+    if (exclude != (train != NULL))
+        return cli_fail(&o, "recommend top", EXIT_USAGE, "--exclude-seen and --train FILE go "
+                        "together (the model file does not keep which items a user has seen)");
+    ember_error err;
+    memset(&err, 0, sizeof err);
+    ember_recommender *rec = NULL;
+    ember_interactions *tr = NULL;
+    int64_t *seen = NULL, nseen = 0, *items = malloc((size_t)k * sizeof *items);
+    float *scores = malloc((size_t)k * sizeof *scores);
+    int n = 0, rc = EXIT_OK;
+    if (!items || !scores) {
+        rc = cli_fail(&o, "recommend top", EXIT_DATA, "out of memory");
+        goto done;
+    }
+    if (ember_recommender_load(&rec, model, &err) ||
+        (train && ember_interactions_load(&tr, train, &err))) {
+        rc = cli_fail_err(&o, "recommend top", &err);
+        goto done;
+    }
+    if (tr) { /* the user's items in the training file, as model item indices */
+        int64_t nt = ember_interactions_size(tr), ni = ember_recommender_item_count(rec);
+        seen = malloc((size_t)(nt ? nt : 1) * sizeof *seen);
+        if (!seen) {
+            rc = cli_fail(&o, "recommend top", EXIT_DATA, "out of memory");
+            goto done;
+        }
+        for (int64_t e = 0; e < nt; e++) {
+            if (strcmp(ember_interactions_user(tr, e), user))
+                continue;
+            const char *it = ember_interactions_item(tr, e);
+            for (int64_t j = 0; j < ni; j++) /* linear: one user, once */
+                if (!strcmp(ember_recommender_item_id(rec, j), it)) {
+                    seen[nseen++] = j;
+                    break;
+                }
+        }
+    }
+    if (ember_recommender_top_k(rec, user, (int)k, seen, nseen, items, scores, &n, &err)) {
+        rc = cli_fail_err(&o, "recommend top", &err);
+        goto done;
+    }
+    if (o.json) {
+        printf("{\"user\":");
+        cli_json_str(user);
+        printf(",\"items\":[");
+        for (int j = 0; j < n; j++) {
+            printf("%s{\"item\":", j ? "," : "");
+            cli_json_str(ember_recommender_item_id(rec, items[j]));
+            printf(",\"score\":%.6g}", (double)scores[j]);
+        }
+        printf("]}\n");
+    } else if (!o.quiet) {
+        for (int j = 0; j < n; j++)
+            printf("%d\t%s\t%.4f\n", j + 1, ember_recommender_item_id(rec, items[j]),
+                   (double)scores[j]);
+    }
+done:
+    free(items);
+    free(scores);
+    free(seen);
+    ember_interactions_destroy(tr);
+    ember_recommender_destroy(rec);
+    return rc;
+}
+
+/* ember recommend similar MODEL --item I [-k K] [--items u.item] */
+static int rec_similar(int argc, char **argv)
+{
+    cli_out o = {false, false};
+    const char *model = NULL, *item = NULL, *itemfile = NULL, *v = NULL;
+    long long k = 10;
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--json"))
+            o.json = true;
+    for (int i = 0; i < argc; i++) {
+        int r, c = common_flag(argv[i], &o);
+        if (c == 2)
+            return EXIT_OK;
+        if (c) {
+        } else if (OPT("--item")) {
+            if (r < 0)
+                return cli_fail(&o, "recommend similar", EXIT_USAGE, "--item needs a value");
+            item = v;
+        } else if (OPT("--items")) {
+            if (r < 0)
+                return cli_fail(&o, "recommend similar", EXIT_USAGE, "--items needs a value");
+            itemfile = v;
+        } else if (OPT("-k") || OPT("--k")) {
+            if (r < 0 || cli_parse_int(v, 1, 100000, &k))
+                return cli_fail(&o, "recommend similar", EXIT_USAGE, "-k needs an integer in "
+                                "[1, 100000]");
+        } else if (argv[i][0] == '-' || model) {
+            return cli_fail(&o, "recommend similar", EXIT_USAGE, "unexpected argument '%s'",
+                            argv[i]);
+        } else {
+            model = argv[i];
+        }
+    }
+    if (!model || !item)
+        return cli_fail(&o, "recommend similar", EXIT_USAGE, "usage: ember recommend similar "
+                        "MODEL --item I [-k K] [--items u.item]");
+    ember_error err;
+    memset(&err, 0, sizeof err);
+    ember_recommender *rec = NULL;
+    ember_items *tab = NULL;
+    int64_t *items = malloc((size_t)k * sizeof *items);
+    float *scores = malloc((size_t)k * sizeof *scores);
+    int n = 0, rc = EXIT_OK;
+    if (!items || !scores) {
+        rc = cli_fail(&o, "recommend similar", EXIT_DATA, "out of memory");
+        goto done;
+    }
+    if (ember_recommender_load(&rec, model, &err) ||
+        (itemfile && ember_items_load_movielens(&tab, itemfile, &err)) ||
+        ember_recommender_similar(rec, item, (int)k, items, scores, &n, &err)) {
+        rc = cli_fail_err(&o, "recommend similar", &err);
+        goto done;
+    }
+    if (o.json)
+        printf("{\"item\":");
+    if (o.json)
+        cli_json_str(item);
+    if (o.json)
+        printf(",\"similar\":[");
+    for (int j = 0; j < n; j++) {
+        const char *id = ember_recommender_item_id(rec, items[j]);
+        int64_t row = tab ? ember_items_find(tab, id) : -1;
+        const char *title = row >= 0 ? ember_items_title(tab, row) : NULL;
+        if (o.json) {
+            printf("%s{\"item\":", j ? "," : "");
+            cli_json_str(id);
+            if (title) {
+                printf(",\"title\":");
+                cli_json_str(title);
+            }
+            printf(",\"cosine\":%.6g}", (double)scores[j]);
+        } else if (!o.quiet) {
+            printf("%d\t%s\t%.4f%s%s\n", j + 1, id, (double)scores[j], title ? "\t" : "",
+                   title ? title : "");
+        }
+    }
+    if (o.json)
+        printf("]}\n");
+done:
+    free(items);
+    free(scores);
+    ember_items_destroy(tab);
+    ember_recommender_destroy(rec);
+    return rc;
+}
+
+/* ember recommend split FILE --train-out A --test-out B: leave-last-out */
+static int rec_split(int argc, char **argv)
+{
+    cli_out o = {false, false};
+    const char *in = NULL, *a = NULL, *b = NULL, *v = NULL;
+    for (int i = 0; i < argc; i++) {
+        int r, c = common_flag(argv[i], &o);
+        if (c == 2)
+            return EXIT_OK;
+        if (c) {
+        } else if (OPT("--train-out")) {
+            if (r < 0)
+                return cli_fail(&o, "recommend split", EXIT_USAGE, "--train-out needs a value");
+            a = v;
+        } else if (OPT("--test-out")) {
+            if (r < 0)
+                return cli_fail(&o, "recommend split", EXIT_USAGE, "--test-out needs a value");
+            b = v;
+        } else if (argv[i][0] == '-' || in) {
+            return cli_fail(&o, "recommend split", EXIT_USAGE, "unexpected argument '%s'", argv[i]);
+        } else {
+            in = argv[i];
+        }
+    }
+    if (!in || !a || !b)
+        return cli_fail(&o, "recommend split", EXIT_USAGE, "usage: ember recommend split FILE "
+                        "--train-out TRAIN --test-out TEST");
+    ember_error err;
+    memset(&err, 0, sizeof err);
+    ember_interactions *d = NULL, *tr = NULL, *te = NULL;
+    int rc = EXIT_OK;
+    if (ember_interactions_load(&d, in, &err) ||
+        ember_interactions_split_last(d, &tr, &te, &err) ||
+        ember_interactions_save(tr, a, &err) || ember_interactions_save(te, b, &err))
+        rc = cli_fail_err(&o, "recommend split", &err);
+    else if (o.json)
+        printf("{\"train\":%lld,\"test\":%lld}\n", (long long)ember_interactions_size(tr),
+               (long long)ember_interactions_size(te));
+    else if (!o.quiet)
+        printf("%s: %lld records to %s, the last of %lld users to %s\n", in,
+               (long long)ember_interactions_size(tr), a, (long long)ember_interactions_size(te), b);
+    ember_interactions_destroy(d);
+    ember_interactions_destroy(tr);
+    ember_interactions_destroy(te);
+    return rc;
+}
+
+static int rec_eval(int argc, char **argv)
+{
+    cli_out o = {false, false};
+    const char *model = NULL, *test = NULL, *train = NULL, *v = NULL;
+    long long threads = 1, k = 0, seed = 42;
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--json"))
+            o.json = true;
+    for (int i = 0; i < argc; i++) {
+        int r, c = common_flag(argv[i], &o);
+        if (c == 2)
+            return EXIT_OK;
+        if (c) {
+        } else if (OPT("--test")) {
+            if (r < 0)
+                return cli_fail(&o, "recommend eval", EXIT_USAGE, "--test needs a value");
+            test = v;
+        } else if (OPT("--threads")) {
+            if (r < 0 || cli_parse_int(v, 1, 256, &threads))
+                return cli_fail(&o, "recommend eval", EXIT_USAGE,
+                                "--threads needs an integer in [1, 256]");
+        } else if (OPT("--k")) {
+            if (r < 0 || cli_parse_int(v, 1, 100000, &k))
+                return cli_fail(&o, "recommend eval", EXIT_USAGE,
+                                "--k needs an integer in [1, 100000]");
+        } else if (OPT("--seed")) {
+            if (r < 0 || cli_parse_int(v, 0, 9007199254740992LL, &seed))
+                return cli_fail(&o, "recommend eval", EXIT_USAGE,
+                                "--seed needs an integer in [0, 2^53]");
+        } else if (OPT("--train")) {
+            if (r < 0)
+                return cli_fail(&o, "recommend eval", EXIT_USAGE, "--train needs a value");
+            train = v;
+        } else if (argv[i][0] == '-' || model) {
+            return cli_fail(&o, "recommend eval", EXIT_USAGE, "unexpected argument '%s' (see "
+                            "ember recommend --help)", argv[i]);
+        } else {
+            model = argv[i];
+        }
+    }
+    if (!model || !test)
+        return cli_fail(&o, "recommend eval", EXIT_USAGE, "usage: ember recommend eval MODEL "
+                        "--test FILE [--json]");
+    if (k > 0 && !train)
+        return cli_fail(&o, "recommend eval", EXIT_USAGE, "--k needs --train FILE (the model's "
+                        "training data: its items are left out of each user's list)");
+    if (k > 0)
+        return rank_eval(&o, model, test, train, (int)k, (uint64_t)seed);
+    ember_error err;
+    memset(&err, 0, sizeof err);
+    ember_recommender *rec = NULL;
+    ember_interactions *d = NULL;
+    ember_rating_metrics m;
+    int rc = EXIT_OK;
+    if (ember_recommender_load(&rec, model, &err)) {
+        rc = cli_fail_err(&o, "recommend eval", &err);
+        goto done;
+    }
+    if (ember_recommender_config(rec)->loss == EMBER_MF_LOSS_BPR) {
+        rc = cli_fail(&o, "recommend eval", EXIT_USAGE, "%s was trained with --loss bpr: its "
+                      "scores rank items and are not ratings; use --k K --train FILE", model);
+        goto done;
+    }
+    if (ember_interactions_load(&d, test, &err) ||
+        ember_recommender_evaluate(rec, d, (int)threads, &m, &err)) {
+        rc = cli_fail_err(&o, "recommend eval", &err);
+        goto done;
+    }
+    if (o.json) {
+        printf("{\"rmse\":%.6f,\"mae\":%.6f,\"n\":%lld,\"unknown_users\":%lld,"
+               "\"unknown_items\":%lld}\n", m.rmse, m.mae, (long long)m.n,
+               (long long)m.unknown_users, (long long)m.unknown_items);
+    } else if (!o.quiet) {
+        printf("%s on %s: %lld ratings\nRMSE %.4f\nMAE  %.4f\n", model, test, (long long)m.n,
+               m.rmse, m.mae);
+        if (m.unknown_users || m.unknown_items)
+            printf("(ratings with a user not seen in training: %lld, with an item not seen: "
+                   "%lld; predicted from the mean and the known bias)\n",
+                   (long long)m.unknown_users, (long long)m.unknown_items);
+    }
+done:
+    ember_interactions_destroy(d);
+    ember_recommender_destroy(rec);
+    return rc;
+}
+
+int cmd_recommend(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(rec_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    if (!strcmp(argv[1], "train"))
+        return rec_train(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "eval"))
+        return rec_eval(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "top"))
+        return rec_top(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "split"))
+        return rec_split(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "similar"))
+        return rec_similar(argc - 2, argv + 2);
+    fprintf(stderr, "ember recommend: unknown subcommand '%s' (train, eval, top, similar, "
+            "split)\n",
+            argv[1]);
+    return EXIT_USAGE;
+}
