@@ -365,7 +365,8 @@ ember_status ember_recommender_train_mf(ember_recommender **out, const ember_int
         for (int t = 0; t < T; t++)
             per[t].cfg.learning_rate = lr;
         for (int sidx = 0; sidx < T; sidx++) {
-            int threads = T;
+            int threads = T; /* read by EMBER_PAR_FOR_IF_T (unused without OpenMP) */
+            (void)threads;
             EMBER_PAR_FOR_IF_T(T > 1, for (int t = 0; t < T; t++) {
                 int64_t k = (int64_t)t * T + (t + sidx) % T;
                 part[t] = train_block(r, &per[t], g, d, B.idx + B.off[k], B.off[k + 1] - B.off[k],
