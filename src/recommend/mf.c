@@ -257,10 +257,52 @@ static ember_status make_blocks(blocks *B, const ember_interactions *d, int T, e
     return EMBER_OK;
 }
 
+/* Each user's items, sorted (CSR: items[off[u] .. off[u + 1])), so a BPR
+ * negative can be drawn among the items the user has not interacted with. */
+typedef struct user_items {
+    int64_t *off, *items;
+} user_items;
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static ember_status make_user_items(user_items *ui, const ember_interactions *d, int64_t U,
+                                    ember_error *err)
+{
+    ui->off = calloc((size_t)U + 1, sizeof *ui->off);
+    ui->items = malloc((size_t)(d->n ? d->n : 1) * sizeof *ui->items);
+    int64_t *fill = calloc((size_t)U + 1, sizeof *fill);
+    if (!ui->off || !ui->items || !fill) {
+        free(fill);
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for %lld users' item lists",
+                          (long long)U);
+    }
+    for (int64_t e = 0; e < d->n; e++)
+        ui->off[d->user[e] + 1]++;
+    for (int64_t u = 0; u < U; u++)
+        ui->off[u + 1] += ui->off[u];
+    for (int64_t e = 0; e < d->n; e++)
+        ui->items[ui->off[d->user[e]] + fill[d->user[e]]++] = d->item[e];
+    for (int64_t u = 0; u < U; u++)
+        qsort(ui->items + ui->off[u], (size_t)(ui->off[u + 1] - ui->off[u]), sizeof *ui->items,
+              cmp_i64);
+    free(fill);
+    return EMBER_OK;
+}
+
+static int user_has(const user_items *ui, int64_t u, int64_t j)
+{
+    return bsearch(&j, ui->items + ui->off[u], (size_t)(ui->off[u + 1] - ui->off[u]),
+                   sizeof j, cmp_i64) != NULL;
+}
+
 /* Train one block: returns the summed loss (before each step). */
 static double train_block(ember_recommender *r, ember_optim *o, float *g,
-                          const ember_interactions *d, int64_t *idx, int64_t n, uint64_t seed,
-                          int epoch, int64_t block)
+                          const ember_interactions *d, const user_items *ui, int64_t *idx,
+                          int64_t n, uint64_t seed, int epoch, int64_t block)
 {
     const ember_mf_layout *L = &r->L;
     ember_rng rng = ember__rng_stream(seed, EMBER_STREAM_SHUFFLE, (uint64_t)epoch, (uint64_t)block);
@@ -275,15 +317,20 @@ static double train_block(ember_recommender *r, ember_optim *o, float *g,
     int64_t D = L->D;
     if (r->cfg.loss == EMBER_MF_LOSS_BPR) {
         /* negatives from the block's item group (index mod T), so that
-         * concurrent blocks still touch disjoint rows */
+         * concurrent blocks still touch disjoint rows, and never an item
+         * the user has interacted with (up to 16 draws; none found: the
+         * example is skipped this epoch) */
         int64_t T = r->cfg.threads, grp = block % T;
         uint64_t gsize = (uint64_t)((L->I - grp + T - 1) / T);
         for (int64_t x = 0; x < n; x++) {
             int64_t e = idx[x], u = d->user[e], i = d->item[e], j = i;
-            for (int tries = 0; j == i && tries < 16 && gsize > 1; tries++)
+            int ok = 0;
+            for (int tries = 0; !ok && tries < 16 && gsize > 1; tries++) {
                 j = grp + T * (int64_t)ember__rng_below(&rng, gsize);
-            if (j == i)
-                continue; /* a group of one item: no negative */
+                ok = j != i && !user_has(ui, u, j);
+            }
+            if (!ok)
+                continue; /* a group of one item, or the user has them all */
             sum += ember__mf_bpr_grad(L, r->w, g, u, i, j, l2, l2b);
             ember__optim_begin(o);
             ember__optim_update(o, r->w, g, L->p + u * D, D);
@@ -325,6 +372,7 @@ ember_status ember_recommender_train_mf(ember_recommender **out, const ember_int
         return s;
     const int T = cfg->threads;
     blocks B = {NULL, NULL};
+    user_items ui = {NULL, NULL};
     float *g = NULL;
     ember_optim shared;
     memset(&shared, 0, sizeof shared);
@@ -351,7 +399,8 @@ ember_status ember_recommender_train_mf(ember_recommender **out, const ember_int
         goto fail;
     }
     if ((s = ember__optim_init(&shared, &cfg->optimizer, r->L.n, err)) ||
-        (s = make_blocks(&B, d, T, err)))
+        (s = make_blocks(&B, d, T, err)) ||
+        (cfg->loss == EMBER_MF_LOSS_BPR && (s = make_user_items(&ui, d, d->users.n, err))))
         goto fail;
     /* Each thread steps its own copy of the optimizer: the moment arrays are
      * shared (its rows are its own in a round), the step count t (Adam's bias
@@ -369,7 +418,7 @@ ember_status ember_recommender_train_mf(ember_recommender **out, const ember_int
             (void)threads;
             EMBER_PAR_FOR_IF_T(T > 1, for (int t = 0; t < T; t++) {
                 int64_t k = (int64_t)t * T + (t + sidx) % T;
-                part[t] = train_block(r, &per[t], g, d, B.idx + B.off[k], B.off[k + 1] - B.off[k],
+                part[t] = train_block(r, &per[t], g, d, &ui, B.idx + B.off[k], B.off[k + 1] - B.off[k],
                                       cfg->seed, ep, k);
             });
             for (int t = 0; t < T; t++) /* fixed order */
@@ -402,6 +451,8 @@ fail:
     ember__free(g);
     free(B.idx);
     free(B.off);
+    free(ui.off);
+    free(ui.items);
     free(per);
     free(part);
     ember_recommender_destroy(r);
