@@ -1371,7 +1371,7 @@ ember_status ember_report_write_html(const ember_model *m, const ember_report_op
  * endpoints and the JSON): it classifies texts, answers the intents an
  * answers file covers when the top probability reaches the threshold, and
  * hands off to a human otherwise. libmicrohttpd runs `threads` worker
- * threads, each with its own epoll loop; a request is handled start to end on
+ * threads, each with its own poll() loop; a request is handled start to end on
  * its thread with its own ember_model_share of the weights.
  *
  * Life cycle: ember_server_create binds and listens at once (requests that

@@ -2,7 +2,7 @@
  * server.c - ember_server: the intent service over HTTP (libmicrohttpd).
  *
  * Threads: libmicrohttpd's internal thread pool, `threads` threads, each
- * with its own epoll loop accepting from the shared listening socket. A
+ * with its own poll() loop accepting from the shared listening socket. A
  * request is handled start to end on its thread: body, JSON, encoding and a
  * forward pass of a few microseconds, so nothing is handed between threads.
  * Chosen over thread-per-connection (a thread per keep-alive client, 64
@@ -587,7 +587,13 @@ ember_status ember_server_create(ember_server **out, const ember_server_config *
     /* the BLAS thread count is a process-wide setting: fix it once here, before
      * the worker threads exist (each request predicts on one thread) */
     ember__blas_single_thread();
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+    /* poll(), not epoll: with a thread pool and epoll, libmicrohttpd 0.9.75's
+     * MHD_quiesce_daemon and a worker thread can both remove the listening
+     * socket from the worker's epoll set, and the loser aborts the process
+     * ("Failed to remove listen FD from epoll set": seen once in CI, in
+     * test_serve). With poll() quiescing only sets a flag. A worker watches
+     * a few connections, so poll() costs nothing measurable here. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     struct MHD_OptionItem ops[5];
     int nops = 0;
