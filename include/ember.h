@@ -1714,7 +1714,7 @@ typedef struct ember_two_tower_config {
     int64_t dim;          /* output vector length D (64) */
     int64_t id_dim;       /* id embedding length (32) */
     int64_t hidden;       /* units of each tower's ReLU layer, 0 = none (128) */
-    int epochs;           /* passes over the records (10) */
+    int epochs;           /* passes over the records (20) */
     int64_t batch_size;   /* records per step (256) */
     int64_t negatives;    /* sampled items per step (256) */
     ember_optimizer_config optimizer; /* (Adam, learning rate 1e-3); weight_decay and

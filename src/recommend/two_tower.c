@@ -40,7 +40,7 @@ ember_two_tower_config ember_two_tower_config_default(void)
     c.dim = 64;
     c.id_dim = 32;
     c.hidden = 128;
-    c.epochs = 10;
+    c.epochs = 20; /* 10 -> 20: validation NDCG@10 0.058 -> 0.068 (docs/recommend.md) */
     c.batch_size = 256;
     c.negatives = 256;
     c.optimizer = ember_optimizer_adam(1e-3f);
@@ -276,16 +276,20 @@ double ember__tt_step(ember_tt *t, const int64_t *urow, const int64_t *ufr, cons
         for (int64_t j = 0; j < N; j++)
             if (items[B + j] != items[b] && s[j] > mx)
                 mx = s[j];
-        double z = exp((double)(p0 - mx));
-        for (int64_t j = 0; j < N; j++)
-            if (items[B + j] != items[b])
-                z += exp((double)(s[j] - mx));
+        /* exp once per logit (kept in s), summed in double in a fixed order */
+        float e0 = expf(p0 - mx);
+        double z = e0;
+        for (int64_t j = 0; j < N; j++) {
+            s[j] = items[B + j] != items[b] ? expf(s[j] - mx) : 0.0f;
+            z += s[j];
+        }
         loss += log(z) + (double)mx - (double)p0;
         if (!grads)
             continue;
-        t->pos[b] = (float)(exp((double)(p0 - mx)) / z - 1.0) * inv_b;
+        const float scale = (float)(1.0 / z) * inv_b;
+        t->pos[b] = (float)((double)e0 / z - 1.0) * inv_b;
         for (int64_t j = 0; j < N; j++)
-            s[j] = items[B + j] != items[b] ? (float)(exp((double)(s[j] - mx)) / z) * inv_b : 0.0f;
+            s[j] *= scale;
     }
     if (!grads)
         return loss / (double)B;

@@ -48,7 +48,7 @@ static const char rec_usage[] =
     "  --seed S               initialisation and shuffling (42)\n"
     "  --json                 one JSON object: the settings, epoch_loss, seconds\n"
     "  --quiet                print nothing but errors\n"
-    "two-tower options (--epochs 10, --dim 64 (the vectors), --optimizer adam, --lr\n"
+    "two-tower options (--epochs 20, --dim 64 (the vectors), --optimizer adam, --lr\n"
     "0.001, --threads and --seed as above; the model depends on the seed only):\n"
     "  --users FILE           user features: MovieLens u.user, or CSV/TSV with a header,\n"
     "                         the id first (numbers standardised, 0/1 kept, text one-hot)\n"
