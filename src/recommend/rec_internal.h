@@ -53,6 +53,8 @@ struct ember_recommender {
     float *w;            /* [L.n] parameters (layout in recommend.h) */
     int epochs_done;
     ember_idmap users, items; /* id <-> dense index, as in training */
+    int n_meta;               /* user metadata (ember_recommender_set_metadata) */
+    char **meta_keys, **meta_values;
 };
 
 ember_status ember__recommender_alloc(ember_recommender **out, const ember_mf_config *cfg,

@@ -117,11 +117,16 @@ static int common_flag(const char *a, cli_out *o)
 
 #define OPT(name) ((r = cli_opt(argc, argv, &i, name, &v)) != 0)
 
+/* The lineage fingerprints recommender files line by line (no CSV parsing). */
+static const ember_text_read_options lines_opt = {EMBER_TEXT_LINES, NULL, NULL, 0};
+
 /* recommend train --model two-tower: after the options are parsed. */
-static int rec_train_tt(const cli_out *o, const char *train, const char *out,
-                        const char *users_file, const char *items_file,
+static int rec_train_tt(const cli_out *o, int argc, char **argv, const char *train,
+                        const char *out, const char *users_file, const char *items_file,
                         const ember_two_tower_config *tc)
 {
+    cli_lineage lin;
+    memset(&lin, 0, sizeof lin);
     ember_error err;
     memset(&err, 0, sizeof err);
     ember_interactions *d = NULL;
@@ -151,6 +156,33 @@ static int rec_train_tt(const cli_out *o, const char *train, const char *out,
             fprintf(stderr, "%s: %lld items, %lld features\n", items_file,
                     (long long)ember_features_rows(itf), (long long)ember_features_width(itf));
     }
+    if (cli_lineage_start(&lin, argc + 2, argv - 2, &err)) {
+        rc = cli_fail_err(o, "recommend train", &err);
+        goto done;
+    }
+    const char *const files[3] = {train, users_file, items_file};
+    const char *const roles[3] = {"train", "users", "items"};
+    for (int k = 0; k < 3; k++)
+        if (files[k] && cli_lineage_add_data(&lin, roles[k], &files[k], 1, &lines_opt, &err)) {
+            rc = cli_fail_err(o, "recommend train", &err);
+            goto done;
+        }
+    cli_lineage_opt(&lin, "model", "two-tower", 0);
+    cli_lineage_opt(&lin, "train", train, 0);
+    cli_lineage_opt(&lin, "users", users_file, -1);
+    cli_lineage_opt(&lin, "items", items_file, -1);
+    cli_lineage_opt(&lin, "out", out, 0);
+    cli_lineage_opt(&lin, "optimizer", tc->optimizer.kind == EMBER_OPT_ADAM ? "adam" : "sgd", 0);
+    cli_lineage_opt_num(&lin, "lr", tc->optimizer.learning_rate);
+    cli_lineage_opt_num(&lin, "epochs", tc->epochs);
+    cli_lineage_opt_num(&lin, "dim", (double)tc->dim);
+    cli_lineage_opt_num(&lin, "id-dim", (double)tc->id_dim);
+    cli_lineage_opt_num(&lin, "hidden", (double)tc->hidden);
+    cli_lineage_opt_num(&lin, "negatives", (double)tc->negatives);
+    cli_lineage_opt_num(&lin, "batch-size", (double)tc->batch_size);
+    cli_lineage_opt_num(&lin, "id-dropout", tc->id_dropout);
+    cli_lineage_opt_num(&lin, "threads", tc->threads);
+    cli_lineage_opt_num(&lin, "seed", (double)tc->seed);
     double t0 = cli_now();
     if (ember_recommender_train_two_tower(&rec, d, uf, itf, tc, on_epoch, &rp, &err)) {
         cli_fail_err(o, "recommend train", &err);
@@ -158,7 +190,9 @@ static int rec_train_tt(const cli_out *o, const char *train, const char *out,
         goto done;
     }
     double secs = cli_now() - t0;
-    if (ember_recommender_save(rec, out, &err)) {
+    if (cli_lineage_finish_recommender(&lin, rec, rp.loss, rp.secs, tc->epochs, tc->threads,
+                                       &err) ||
+        ember_recommender_save(rec, out, &err)) {
         rc = cli_fail_err(o, "recommend train", &err);
         goto done;
     }
@@ -193,6 +227,7 @@ static int rec_train_tt(const cli_out *o, const char *train, const char *out,
                (long long)ember_recommender_cold_items(rec), secs);
     }
 done:
+    cli_lineage_free(&lin);
     free(rp.loss);
     free(rp.secs);
     ember_recommender_destroy(rec);
@@ -202,6 +237,8 @@ done:
     return rc;
 }
 
+/* argv: after "recommend train", which cmd_recommend leaves at argv[-2..-1]
+ * (the lineage records the whole command). */
 static int rec_train(int argc, char **argv)
 {
     cli_out o = {false, false};
@@ -352,7 +389,7 @@ static int rec_train(int argc, char **argv)
         else
             return cli_fail(&o, "recommend train", EXIT_USAGE, "--optimizer '%s': sgd or adam",
                             optname);
-        return rec_train_tt(&o, train, out, users_file, items_file, &tc);
+        return rec_train_tt(&o, argc, argv, train, out, users_file, items_file, &tc);
     }
     if (strcmp(model, "mf"))
         return cli_fail(&o, "recommend train", EXIT_USAGE, "--model '%s': mf (matrix "
@@ -378,6 +415,8 @@ static int rec_train(int argc, char **argv)
     memset(&err, 0, sizeof err);
     ember_interactions *d = NULL;
     ember_recommender *rec = NULL;
+    cli_lineage lin;
+    memset(&lin, 0, sizeof lin);
     rec_progress rp = {o, calloc((size_t)cfg.epochs, sizeof(double)),
                        calloc((size_t)cfg.epochs, sizeof(double)), cfg.epochs};
     int rc = EXIT_OK;
@@ -393,6 +432,24 @@ static int rec_train(int argc, char **argv)
         fprintf(stderr, "%s: %lld ratings, %lld users, %lld items\n", train,
                 (long long)ember_interactions_size(d), (long long)ember_interactions_user_count(d),
                 (long long)ember_interactions_item_count(d));
+    if (cli_lineage_start(&lin, argc + 2, argv - 2, &err) ||
+        cli_lineage_add_data(&lin, "train", &train, 1, &lines_opt, &err)) {
+        rc = cli_fail_err(&o, "recommend train", &err);
+        goto done;
+    }
+    cli_lineage_opt(&lin, "model", "mf", 0);
+    cli_lineage_opt(&lin, "loss", loss, 0);
+    cli_lineage_opt(&lin, "train", train, 0);
+    cli_lineage_opt(&lin, "out", out, 0);
+    cli_lineage_opt(&lin, "optimizer", optname, 0);
+    cli_lineage_opt_num(&lin, "lr", cfg.optimizer.learning_rate);
+    cli_lineage_opt_num(&lin, "epochs", cfg.epochs);
+    cli_lineage_opt_num(&lin, "dim", (double)cfg.dim);
+    cli_lineage_opt_num(&lin, "l2", cfg.l2);
+    cli_lineage_opt_num(&lin, "l2-bias", cfg.l2_bias);
+    cli_lineage_opt_num(&lin, "lr-decay", cfg.lr_decay);
+    cli_lineage_opt_num(&lin, "threads", cfg.threads);
+    cli_lineage_opt_num(&lin, "seed", (double)cfg.seed);
     double t0 = cli_now();
     if (ember_recommender_train_mf(&rec, d, &cfg, on_epoch, &rp, &err)) {
         cli_fail_err(&o, "recommend train", &err);
@@ -400,7 +457,9 @@ static int rec_train(int argc, char **argv)
         goto done;
     }
     double secs = cli_now() - t0;
-    if (ember_recommender_save(rec, out, &err)) {
+    if (cli_lineage_finish_recommender(&lin, rec, rp.loss, rp.secs, cfg.epochs, cfg.threads,
+                                       &err) ||
+        ember_recommender_save(rec, out, &err)) {
         rc = cli_fail_err(&o, "recommend train", &err);
         goto done;
     }
@@ -425,6 +484,7 @@ static int rec_train(int argc, char **argv)
                cfg.epochs, secs);
     }
 done:
+    cli_lineage_free(&lin);
     free(rp.loss);
     free(rp.secs);
     ember_recommender_destroy(rec);
