@@ -1726,6 +1726,15 @@ typedef struct ember_two_tower_config {
     float id_dropout;     /* in [0, 1) (0.1) */
     uint64_t seed;        /* initialisation, shuffling, sampling, dropout (42) */
     int threads;          /* >= 1 (1); the result depends on the seed only */
+    /* Data-parallel training (docs/distributed.md): NULL or one rank trains
+     * alone. With several ranks (ember_dist_mpi_create under mpirun) every
+     * rank must call with the same data and settings; each takes a
+     * contiguous shard of every batch's rows (the negatives are shared),
+     * the tower gradients are summed with one allreduce and the embedding
+     * rows touched by any rank sparsely (their union), so every rank holds
+     * the same model, equal to one process's up to the order of float sums.
+     * Borrowed for the call; not kept in the model. */
+    struct ember_dist *dist;
 } ember_two_tower_config;
 ember_two_tower_config ember_two_tower_config_default(void);
 

@@ -58,6 +58,9 @@ static const char rec_usage[] =
     "  --negatives N          items sampled per step for the softmax (256)\n"
     "  --batch-size N         records per step (256)\n"
     "  --id-dropout P         chance an id is replaced by the unknown id (0.1)\n"
+    "  --distributed          data-parallel over MPI: mpirun -np N ember recommend train\n"
+    "                         --model two-tower ... --distributed; --batch-size is the\n"
+    "                         global batch (docs/distributed.md); rank 0 saves\n"
     "\n"
     "eval: RMSE and MAE of MODEL on every rating of FILE. A user or item not seen in\n"
     "training gets the fallback mu + the known bias(es); their counts are reported.\n"
@@ -121,12 +124,25 @@ static int common_flag(const char *a, cli_out *o)
 static const ember_text_read_options lines_opt = {EMBER_TEXT_LINES, NULL, NULL, 0};
 
 /* recommend train --model two-tower: after the options are parsed. */
-static int rec_train_tt(const cli_out *o, int argc, char **argv, const char *train,
+static int rec_train_tt(const cli_out *o0, int argc, char **argv, const char *train,
                         const char *out, const char *users_file, const char *items_file,
-                        const ember_two_tower_config *tc)
+                        const ember_two_tower_config *tc0, int distributed)
 {
     cli_lineage lin;
     memset(&lin, 0, sizeof lin);
+    cli_out oo = *o0, *o = &oo;
+    ember_two_tower_config tcl = *tc0, *tc = &tcl;
+    ember_dist *dist = NULL;
+    if (distributed) {
+        ember_error de;
+        memset(&de, 0, sizeof de);
+        if (ember_dist_mpi_create(&dist, &de))
+            return cli_fail_err(o, "recommend train", &de);
+        if (ember_dist_rank(dist) != 0)
+            oo.quiet = true; /* rank 0 reports and saves; the others print only errors */
+        tcl.dist = dist;
+    }
+    const int root = ember_dist_rank(dist) == 0;
     ember_error err;
     memset(&err, 0, sizeof err);
     ember_interactions *d = NULL;
@@ -183,6 +199,7 @@ static int rec_train_tt(const cli_out *o, int argc, char **argv, const char *tra
     cli_lineage_opt_num(&lin, "id-dropout", tc->id_dropout);
     cli_lineage_opt_num(&lin, "threads", tc->threads);
     cli_lineage_opt_num(&lin, "seed", (double)tc->seed);
+    cli_lineage_opt_num(&lin, "ranks", ember_dist_size(dist));
     double t0 = cli_now();
     if (ember_recommender_train_two_tower(&rec, d, uf, itf, tc, on_epoch, &rp, &err)) {
         cli_fail_err(o, "recommend train", &err);
@@ -190,14 +207,14 @@ static int rec_train_tt(const cli_out *o, int argc, char **argv, const char *tra
         goto done;
     }
     double secs = cli_now() - t0;
-    if (cli_lineage_finish_recommender(&lin, rec, rp.loss, rp.secs, tc->epochs, tc->threads,
-                                       &err) ||
-        ember_recommender_save(rec, out, &err)) {
+    if (root && (cli_lineage_finish_recommender(&lin, rec, rp.loss, rp.secs, tc->epochs,
+                                                tc->threads, &err) ||
+                 ember_recommender_save(rec, out, &err))) {
         rc = cli_fail_err(o, "recommend train", &err);
         goto done;
     }
-    if (o->json) {
-        printf("{\"model\":\"two-tower\",\"train\":");
+    if (o->json && root) {
+        printf("{\"model\":\"two-tower\",\"ranks\":%d,\"train\":", ember_dist_size(dist));
         cli_json_str(train);
         printf(",\"out\":");
         cli_json_str(out);
@@ -227,6 +244,10 @@ static int rec_train_tt(const cli_out *o, int argc, char **argv, const char *tra
                (long long)ember_recommender_cold_items(rec), secs);
     }
 done:
+    /* unless every rank failed alike, the others may wait in a collective */
+    if (rc != EXIT_OK && ember_dist_size(dist) > 1 && !ember_dist_error_is_shared(dist))
+        ember_dist_abort(dist, rc);
+    ember_dist_destroy(dist);
     cli_lineage_free(&lin);
     free(rp.loss);
     free(rp.secs);
@@ -244,6 +265,7 @@ static int rec_train(int argc, char **argv)
     cli_out o = {false, false};
     const char *train = NULL, *out = NULL, *model = "mf", *optname = NULL, *v = NULL;
     const char *users_file = NULL, *items_file = NULL, *mf_only = NULL, *tt_only = NULL;
+    int distributed = 0;
     ember_mf_config cfg = ember_mf_config_default();
     ember_two_tower_config tc = ember_two_tower_config_default();
     const char *loss = "mse";
@@ -317,6 +339,9 @@ static int rec_train(int argc, char **argv)
                                 "--batch-size needs an integer in [1, 1000000]");
             tc.batch_size = x;
             tt_only = "--batch-size";
+        } else if (!strcmp(argv[i], "--distributed")) {
+            distributed = 1;
+            tt_only = "--distributed";
         } else if (OPT("--id-dropout")) {
             double p;
             if (r < 0 || cli_parse_float(v, 0.0, 0.99, &p))
@@ -389,7 +414,7 @@ static int rec_train(int argc, char **argv)
         else
             return cli_fail(&o, "recommend train", EXIT_USAGE, "--optimizer '%s': sgd or adam",
                             optname);
-        return rec_train_tt(&o, argc, argv, train, out, users_file, items_file, &tc);
+        return rec_train_tt(&o, argc, argv, train, out, users_file, items_file, &tc, distributed);
     }
     if (strcmp(model, "mf"))
         return cli_fail(&o, "recommend train", EXIT_USAGE, "--model '%s': mf (matrix "
