@@ -236,7 +236,14 @@ static int rec_train_tt(const cli_out *o0, int argc, char **argv, const char *tr
                secs);
         for (int e = 0; e < tc->epochs; e++)
             printf("%s%.9g", e ? "," : "", rp.loss[e]);
-        printf("]}\n");
+        printf("]");
+        if (dist) {
+            ember_dist_stats ds;
+            ember_dist_get_stats(dist, &ds);
+            printf(",\"comm_seconds\":%.3f,\"comm_bytes\":%lld,\"collectives\":%lld",
+                   ds.comm_seconds, (long long)ds.bytes, (long long)ds.calls);
+        }
+        printf("}\n");
     } else if (!o->quiet) {
         printf("saved %s (two-tower, dim %lld, %d epochs, %lld cold users, %lld cold items, "
                "%.2f s)\n", out, (long long)tc->dim, tc->epochs,
