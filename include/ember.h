@@ -1190,7 +1190,16 @@ typedef struct ember_fit_config {
      * the others may wait in a collective: the caller ends the job
      * (ember_dist_abort). Borrowed for the call. */
     struct ember_dist *dist;
+    /* With several ranks: 0 sums all gradients in one exchange after the
+     * backward pass; > 0 cuts the dense layers' gradients into buckets of
+     * about this many KiB (a bucket ends at a layer boundary), last layers
+     * first, and starts each bucket's allreduce (MPI_Iallreduce) as soon as
+     * the backward pass has finished its layers, so it overlaps the
+     * backward of the layers before it. The sums are the same either way.
+     * Default EMBER_DIST_BUCKET_KB_DEFAULT. */
+    int64_t dist_bucket_kb;
 } ember_fit_config;
+#define EMBER_DIST_BUCKET_KB_DEFAULT 256
 
 /* epochs 1, batch 32, shuffle on, no validation, silent, stop on NaN, no
  * checkpoints (keep EMBER_CHECKPOINT_KEEP_DEFAULT when enabled). */

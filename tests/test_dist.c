@@ -116,8 +116,10 @@ static void fake_abort(void *impl, int code)
 
 static void fake_destroy(void *impl) { free(impl); }
 
+/* No nonblocking calls: buckets fall back to the blocking allreduce,
+ * started in the backward pass at the layer that completes them. */
 static const ember_dist_ops fake_ops = {"fake", fake_allreduce, fake_allgatherv, fake_abort,
-                                        fake_destroy};
+                                        fake_destroy, NULL, NULL, NULL};
 
 /* ------------------------------------------------------------ cases */
 
@@ -136,6 +138,7 @@ typedef struct job {
     ember_model *m;       /* out */
     ember_status s;
     ember_error err;
+    int64_t bucket_kb;    /* -1: the default */
 } job;
 
 static void *run_job(void *p)
@@ -157,7 +160,8 @@ static void *run_job(void *p)
         ember_optimizer_config opt = ember_optimizer_sgd(0.05f, 0.9f, 0);
         opt.clip_norm = 1.0f;
         s = ember_model_create(&m, 1, in, 7, err);
-        if (!s) s = ember_model_add_dense(m, 16, EMBER_ACT_RELU, err);
+        /* 64 units: 704 + 195 floats, more than one 1 KiB bucket */
+        if (!s) s = ember_model_add_dense(m, 64, EMBER_ACT_RELU, err);
         if (!s) s = ember_model_add_dropout(m, 0.25f, err);
         if (!s) s = ember_model_add_dense(m, 3, EMBER_ACT_SOFTMAX, err);
         if (!s) s = ember_model_compile(m, &opt, EMBER_LOSS_CATEGORICAL_CROSSENTROPY, err);
@@ -168,6 +172,8 @@ static void *run_job(void *p)
         fc.epochs = j->epochs;
         fc.batch_size = j->batch;
         fc.dist = j->dist;
+        if (j->bucket_kb >= 0)
+            fc.dist_bucket_kb = j->bucket_kb;
         if (j->d->ids) { /* validation on the training rows: the sharded path runs */
             fc.x_val_ids = &j->d->r;
             fc.y_val = j->d->y;
@@ -197,7 +203,7 @@ static double rel_diff(const ember_model *a, const ember_model *b)
 static void compare(const char *name, const data *d, int P, int64_t batch, int epochs,
                     int64_t want_sparse, int64_t want_dense)
 {
-    job single = {d, NULL, batch, epochs, NULL, EMBER_OK, {0}};
+    job single = {d, NULL, batch, epochs, NULL, EMBER_OK, {0}, -1};
     run_job(&single);
     CHECK_MSG(single.s == EMBER_OK, "%s single: %s", name, single.err.message);
     world w;
@@ -210,7 +216,7 @@ static void compare(const char *name, const data *d, int P, int64_t batch, int e
         fake *f = malloc(sizeof *f);
         f->w = &w;
         f->rank = r;
-        jobs[r] = (job){d, NULL, batch, epochs, NULL, EMBER_OK, {0}};
+        jobs[r] = (job){d, NULL, batch, epochs, NULL, EMBER_OK, {0}, -1};
         ember_error e;
         CHECK(ember__dist_create(&jobs[r].dist, r, P, &fake_ops, f, &e) == EMBER_OK);
     }
@@ -298,6 +304,60 @@ static void free_data(data *d)
     free(d->r.ids);
     ember_tensor_destroy(d->x);
     ember_tensor_destroy(d->y);
+}
+
+/* P ranks with gradient buckets of bucket_kb KiB (their allreduce started
+ * in the backward pass) vs one exchange after it: the same sums, so the
+ * same weights bit for bit (the fake allreduce adds in rank order). */
+static void run_ranks(const data *d, int P, int64_t batch, int epochs, int64_t bucket_kb,
+                      job *jobs)
+{
+    world w;
+    memset(&w, 0, sizeof w);
+    w.P = P;
+    pthread_barrier_init(&w.bar, NULL, (unsigned)P);
+    pthread_t th[MAX_RANKS];
+    for (int r = 0; r < P; r++) {
+        fake *f = malloc(sizeof *f);
+        f->w = &w;
+        f->rank = r;
+        jobs[r] = (job){d, NULL, batch, epochs, NULL, EMBER_OK, {0}, bucket_kb};
+        ember_error e;
+        CHECK(ember__dist_create(&jobs[r].dist, r, P, &fake_ops, f, &e) == EMBER_OK);
+    }
+    for (int r = 0; r < P; r++)
+        pthread_create(&th[r], NULL, run_job, &jobs[r]);
+    for (int r = 0; r < P; r++)
+        pthread_join(th[r], NULL);
+    pthread_barrier_destroy(&w.bar);
+}
+
+static void compare_buckets(const char *name, const data *d, int P, int64_t batch, int epochs)
+{
+    job a[MAX_RANKS], b[MAX_RANKS];
+    run_ranks(d, P, batch, epochs, 0, a);
+    run_ranks(d, P, batch, epochs, 1, b);
+    ember_dist_stats sa, sb;
+    ember_dist_get_stats(a[0].dist, &sa);
+    ember_dist_get_stats(b[0].dist, &sb);
+    for (int r = 0; r < P; r++)
+        CHECK_MSG(a[r].s == EMBER_OK && b[r].s == EMBER_OK, "%s rank %d: %s %s", name, r,
+                  a[r].err.message, b[r].err.message);
+    if (a[0].m && b[0].m && !a[0].s && !b[0].s)
+        CHECK_MSG(memcmp(a[0].m->params, b[0].m->params,
+                         (size_t)a[0].m->n_params * sizeof(float)) == 0,
+                  "%s: 1 KiB buckets and one exchange give different weights", name);
+    /* more collectives with buckets: the layers went separately */
+    CHECK_MSG(sb.calls > sa.calls, "%s: %lld collectives with buckets, %lld without", name,
+              (long long)sb.calls, (long long)sa.calls);
+    printf("%s: %d ranks, 1 KiB buckets: %lld collectives (one exchange: %lld), same weights\n",
+           name, P, (long long)sb.calls, (long long)sa.calls);
+    for (int r = 0; r < P; r++) {
+        ember_model_destroy(a[r].m);
+        ember_model_destroy(b[r].m);
+        ember_dist_destroy(a[r].dist);
+        ember_dist_destroy(b[r].dist);
+    }
 }
 
 /* ------------------------------------------------- two-tower recommender */
@@ -448,6 +508,9 @@ int main(void)
     compare("text, table whole", &tiny, 2, 64, 2, 0, 10);
     compare("text, 3 ranks, empty shards", &text, 3, 2, 1, -1, -1);
     compare("mlp, dropout, sgd momentum", &dense, 2, 20, 3, 0, 0);
+    compare_buckets("mlp, buckets", &dense, 2, 20, 2);
+    compare_buckets("text, buckets beside the sparse rows", &text, 2, 16, 1);
+    compare_buckets("text, 3 ranks, empty shards, buckets", &text, 3, 2, 1);
     /* two-tower: 200 users x 300 items (rows sparse: a step touches few of
      * them); 12 items (every table row is touched: whole); 3 ranks, batch 2 */
     ember_interactions *clicks = make_clicks(200, 300, 5), *few = make_clicks(40, 12, 4);

@@ -105,8 +105,48 @@ static void mpi_destroy(void *impl)
     free(p);
 }
 
+/* Nonblocking allreduce of one bucket (n < MPI_CHUNK: buckets are layer
+ * slices far below 2^28 values; larger ones fall back to the blocking call,
+ * with a NULL request). */
+static ember_status mpi_iallreduce(void *impl, void *buf, int64_t n, ember_dist_type t,
+                                   ember_dist_op op, void **req, ember_error *err)
+{
+    *req = NULL;
+    if (n >= MPI_CHUNK)
+        return mpi_allreduce(impl, buf, n, t, op, err);
+    MPI_Request *r = malloc(sizeof *r);
+    if (!r)
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for an MPI request");
+    int rc = MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, mpi_type(t),
+                            op == EMBER_DIST_SUM ? MPI_SUM : MPI_MAX, MPI_COMM_WORLD, r);
+    if (rc != MPI_SUCCESS) {
+        free(r);
+        return mpi_fail(err, rc, "Iallreduce");
+    }
+    *req = r;
+    return EMBER_OK;
+}
+
+static void mpi_progress(void *impl, void *req)
+{
+    (void)impl;
+    int done = 0;
+    MPI_Request *r = req;
+    if (*r != MPI_REQUEST_NULL)
+        MPI_Test(r, &done, MPI_STATUS_IGNORE); /* a completed request becomes NULL */
+}
+
+static ember_status mpi_wait(void *impl, void *req, ember_error *err)
+{
+    (void)impl;
+    MPI_Request *r = req;
+    int rc = *r != MPI_REQUEST_NULL ? MPI_Wait(r, MPI_STATUS_IGNORE) : MPI_SUCCESS;
+    free(r);
+    return rc == MPI_SUCCESS ? EMBER_OK : mpi_fail(err, rc, "Wait (Iallreduce)");
+}
+
 static const ember_dist_ops mpi_ops = {"mpi", mpi_allreduce, mpi_allgatherv, mpi_abort,
-                                       mpi_destroy};
+                                       mpi_destroy, mpi_iallreduce, mpi_progress, mpi_wait};
 
 int ember_dist_mpi_available(void) { return 1; }
 

@@ -58,6 +58,38 @@ ember_status ember__dist_allreduce(ember_dist *d, void *buf, int64_t n, ember_di
     return s;
 }
 
+ember_status ember__dist_iallreduce(ember_dist *d, void *buf, int64_t n, ember_dist_type t,
+                                    ember_dist_op op, void **req, ember_error *err)
+{
+    *req = NULL;
+    if (n <= 0)
+        return EMBER_OK;
+    if (!d->ops->iallreduce || !d->ops->wait)
+        return ember__dist_allreduce(d, buf, n, t, op, err);
+    double t0 = ember__now();
+    ember_status s = d->ops->iallreduce(d->impl, buf, n, t, op, req, err);
+    d->comm_s += ember__now() - t0;
+    d->comm_bytes += n * (int64_t)type_size(t);
+    d->comm_calls++;
+    return s;
+}
+
+void ember__dist_progress(ember_dist *d, void *req)
+{
+    if (req && d->ops->progress)
+        d->ops->progress(d->impl, req);
+}
+
+ember_status ember__dist_wait(ember_dist *d, void *req, ember_error *err)
+{
+    if (!req)
+        return EMBER_OK;
+    double t0 = ember__now();
+    ember_status s = d->ops->wait(d->impl, req, err);
+    d->comm_s += ember__now() - t0;
+    return s;
+}
+
 ember_status ember__dist_allgatherv_i64(ember_dist *d, const int64_t *mine, int64_t *all,
                                         const int64_t *counts, ember_error *err)
 {
@@ -124,11 +156,74 @@ void ember__dist_step_deinit(ember_dist_step *st)
     free(st->counts);
     free(st->all_ids);
     free(st->mask);
+    free(st->b_lo);
+    free(st->b_hi);
+    free(st->b_layer);
+    free(st->b_req);
     memset(st, 0, sizeof *st);
 }
 
+/* Buckets over the layers with dense gradients, last layer first: a layer
+ * joins the open bucket unless that would take it past bucket_floats (then
+ * the bucket closes and the layer opens the next; a layer larger than the
+ * size is a bucket of its own). The sparse layer is left out and closes the
+ * open bucket. Bucket k is complete after layer b_layer[k], its lowest. */
+static int make_buckets(ember_dist_step *st, const ember_model *m, int64_t bucket_floats)
+{
+    int L = m->n_layers;
+    st->b_lo = malloc((size_t)(L + 1) * sizeof *st->b_lo);
+    st->b_hi = malloc((size_t)(L + 1) * sizeof *st->b_hi);
+    st->b_layer = malloc((size_t)(L + 1) * sizeof *st->b_layer);
+    st->b_req = calloc((size_t)(L + 1), sizeof *st->b_req);
+    if (!st->b_lo || !st->b_hi || !st->b_layer || !st->b_req)
+        return -1;
+    int64_t hi = -1, lo = 0;
+    int low = 0;
+#define CLOSE_BUCKET()                                                                      \
+    do {                                                                                    \
+        st->b_lo[st->n_buckets] = lo;                                                       \
+        st->b_hi[st->n_buckets] = hi;                                                       \
+        st->b_layer[st->n_buckets++] = low;                                                 \
+        hi = -1;                                                                            \
+    } while (0)
+    for (int i = L - 1; i >= 0; i--) {
+        const ember_layer *l = m->layers[i];
+        if (l == st->sparse && hi >= 0)
+            CLOSE_BUCKET();
+        if (!l->param_count || l == st->sparse)
+            continue;
+        int64_t off = l->grads - m->grads;
+        if (hi >= 0 && hi - off > bucket_floats)
+            CLOSE_BUCKET();
+        if (hi < 0)
+            hi = off + l->param_count;
+        lo = off;
+        low = i;
+    }
+    if (hi >= 0)
+        CLOSE_BUCKET();
+#undef CLOSE_BUCKET
+    return 0;
+}
+
+void ember__dist_after_layer(ember_dist_step *st, ember_dist *d, ember_model *m, int layer)
+{
+    for (int k = 0; k < st->next; k++)
+        ember__dist_progress(d, st->b_req[k]);
+    while (st->next < st->n_buckets && st->b_layer[st->next] >= layer) {
+        int k = st->next++;
+        ember_error e;
+        ember_status s = ember__dist_iallreduce(d, m->grads + st->b_lo[k], st->b_hi[k] - st->b_lo[k],
+                                                EMBER_DIST_F32, EMBER_DIST_SUM, &st->b_req[k], &e);
+        if (s && !st->b_status) {
+            st->b_status = s;
+            st->b_err = e;
+        }
+    }
+}
+
 ember_status ember__dist_step_init(ember_dist_step *st, const ember_model *m, const ember_dist *d,
-                                   ember_error *err)
+                                   int64_t bucket_floats, ember_error *err)
 {
     memset(st, 0, sizeof *st);
     for (int i = 0; i < m->n_layers; i++) {
@@ -157,6 +252,8 @@ ember_status ember__dist_step_init(ember_dist_step *st, const ember_model *m, co
         st->mask = calloc((size_t)st->rows, 1);
         ok = ok && st->pack && st->all_ids && st->mask;
     }
+    if (ok && bucket_floats > 0 && make_buckets(st, m, bucket_floats))
+        ok = 0;
     if (!ok) {
         ember__dist_step_deinit(st);
         return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for the gradient exchange buffers");
@@ -185,6 +282,11 @@ ember_status ember__dist_exchange(ember_dist_step *st, ember_model *m, ember_dis
     ember_status s;
     int P = d->size;
     ember_layer *l = st->sparse;
+    /* buckets not started by the backward pass (an empty shard, a layer
+     * without gradients at the front) start now, before the next collective,
+     * so every rank issues them in the same order */
+    if (st->n_buckets)
+        ember__dist_after_layer(st, d, m, -1);
     st->small[0] = *loss_sum;
     st->small[1] = (double)*correct;
     for (int r = 0; r < P; r++)
@@ -195,9 +297,27 @@ ember_status ember__dist_exchange(ember_dist_step *st, ember_model *m, ember_dis
         return s;
     *loss_sum = st->small[0];
     *correct = (int64_t)st->small[1];
+    if (st->n_buckets) {
+        for (int k = 0; k < st->n_buckets; k++) {
+            ember_status ws = ember__dist_wait(d, st->b_req[k], err);
+            st->b_req[k] = NULL;
+            if (ws && !s)
+                s = ws;
+        }
+        st->next = 0;
+        if (!s && st->b_status) {
+            s = st->b_status;
+            if (err)
+                *err = st->b_err;
+        }
+        st->b_status = EMBER_OK;
+        if (s)
+            return s;
+    }
     if (!l)
-        return ember__dist_allreduce(d, m->grads, m->n_params, EMBER_DIST_F32, EMBER_DIST_SUM,
-                                     err);
+        return st->n_buckets ? EMBER_OK
+                             : ember__dist_allreduce(d, m->grads, m->n_params, EMBER_DIST_F32,
+                                                     EMBER_DIST_SUM, err);
     int64_t S = 0, rl = l->row_len, R = st->rows, U = 0;
     for (int r = 0; r < P; r++) {
         st->counts[r] = (int64_t)st->small[2 + r];
@@ -207,7 +327,7 @@ ember_status ember__dist_exchange(ember_dist_step *st, ember_model *m, ember_dis
         return EMBER_FAIL(err, EMBER_ERR_STATE, "distributed fit: %lld touched rows exceed the "
                           "%lld the batch can hold (ranks disagree on the batch?)", (long long)S,
                           (long long)st->cap);
-    int64_t dense_n = m->n_params - l->param_count;
+    int64_t dense_n = st->n_buckets ? 0 : m->n_params - l->param_count;
     /* bytes moved: the id lists plus at most S rows, against the whole table
      * plus its mask */
     double sparse_bytes = (double)S * 8.0 + (double)S * (double)rl * 4.0;
@@ -231,20 +351,26 @@ ember_status ember__dist_exchange(ember_dist_step *st, ember_model *m, ember_dis
             mask[l->touched[u]] = 0;
             memcpy(pk + u * rl, l->grads + l->touched[u] * rl, (size_t)rl * sizeof *pk);
         }
-        copy_dense(m, l, pk + U * rl, 1);
+        if (dense_n)
+            copy_dense(m, l, pk + U * rl, 1);
         if ((s = ember__dist_allreduce(d, pk, U * rl + dense_n, EMBER_DIST_F32, EMBER_DIST_SUM,
                                        err)))
             return s;
         for (int64_t u = 0; u < U; u++)
             memcpy(l->grads + l->touched[u] * rl, pk + u * rl, (size_t)rl * sizeof *pk);
-        copy_dense(m, l, pk + U * rl, 0);
+        if (dense_n)
+            copy_dense(m, l, pk + U * rl, 0);
         d->sparse_steps++;
     } else {
         for (int64_t i = 0; i < l->n_touched; i++)
             mask[l->touched[i]] = 1;
+        /* with buckets, the other layers' gradients are summed already */
         if ((s = ember__dist_allreduce(d, mask, R, EMBER_DIST_U8, EMBER_DIST_MAX, err)) ||
-            (s = ember__dist_allreduce(d, m->grads, m->n_params, EMBER_DIST_F32, EMBER_DIST_SUM,
-                                       err)))
+            (s = st->n_buckets
+                     ? ember__dist_allreduce(d, l->grads, l->param_count, EMBER_DIST_F32,
+                                             EMBER_DIST_SUM, err)
+                     : ember__dist_allreduce(d, m->grads, m->n_params, EMBER_DIST_F32,
+                                             EMBER_DIST_SUM, err)))
             return s;
         for (int64_t row = 0; row < R; row++)
             if (mask[row]) {

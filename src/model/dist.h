@@ -37,6 +37,14 @@ typedef struct ember_dist_ops {
      * when it works. */
     void (*abort)(void *impl, int code);
     void (*destroy)(void *impl);
+    /* Optional (NULL: the allreduce above is used, blocking, at the start):
+     * start an in-place allreduce of buf[0..n) and return its request in
+     * *req; buf must not be touched until wait. progress lets outstanding
+     * requests move on (MPI_Test; never blocks); wait ends one request. */
+    ember_status (*iallreduce)(void *impl, void *buf, int64_t n, ember_dist_type t,
+                               ember_dist_op op, void **req, ember_error *err);
+    void (*progress)(void *impl, void *req);
+    ember_status (*wait)(void *impl, void *req, ember_error *err);
 } ember_dist_ops;
 
 struct ember_dist {
@@ -60,6 +68,13 @@ ember_status ember__dist_allreduce(ember_dist *d, void *buf, int64_t n, ember_di
 ember_status ember__dist_allgatherv_i64(ember_dist *d, const int64_t *mine, int64_t *all,
                                         const int64_t *counts, ember_error *err);
 
+/* The nonblocking allreduce, timed like the others (the time to start it
+ * and, in wait, the time spent waiting). */
+ember_status ember__dist_iallreduce(ember_dist *d, void *buf, int64_t n, ember_dist_type t,
+                                    ember_dist_op op, void **req, ember_error *err);
+void ember__dist_progress(ember_dist *d, void *req);
+ember_status ember__dist_wait(ember_dist *d, void *req, ember_error *err);
+
 /* Buffers of the per-step exchange, sized once per fit (no allocation in
  * the step). */
 typedef struct ember_dist_step {
@@ -70,12 +85,30 @@ typedef struct ember_dist_step {
     int64_t *all_ids;      /* [cap] every rank's touched rows, rank order */
     unsigned char *mask;   /* [rows], all 0 between steps */
     float *pack;           /* [cap * row_len + other layers' parameters] */
+    /* Buckets (bucket_floats > 0): the gradients of the layers other than
+     * the sparse one, cut into slices [lo, hi) of the gradient block, last
+     * layers first. Bucket k is complete once layer b_layer[k]'s backward
+     * has run; its allreduce starts then, overlapping the backward of the
+     * layers before it, and the exchange waits for it. */
+    int n_buckets, next;
+    int64_t *b_lo, *b_hi;
+    int *b_layer;
+    void **b_req;
+    ember_status b_status; /* the first failure of a bucket start */
+    ember_error b_err;
 } ember_dist_step;
 
-/* After prepare_arena (the capacity is the arena's). Errors: EMBER_ERR_NOMEM,
- * EMBER_ERR_UNSUPPORTED (two lazy embeddings). */
+/* After prepare_arena (the capacity is the arena's). bucket_floats: 0 for
+ * one exchange after the whole backward pass, else the bucket size (a
+ * bucket closes at the first layer boundary at or past it). Errors:
+ * EMBER_ERR_NOMEM, EMBER_ERR_UNSUPPORTED (two lazy embeddings). */
 ember_status ember__dist_step_init(ember_dist_step *st, const ember_model *m, const ember_dist *d,
-                                   ember_error *err);
+                                   int64_t bucket_floats, ember_error *err);
+/* Backward hook: layer `layer` has finished its backward; start the buckets
+ * it completes and let the started ones progress. Errors are kept in
+ * st->b_status and returned by the exchange (every rank still starts every
+ * bucket, in order, so none waits forever). */
+void ember__dist_after_layer(ember_dist_step *st, ember_dist *d, ember_model *m, int layer);
 void ember__dist_step_deinit(ember_dist_step *st);
 /* Sum the shard results of one step over all ranks: *loss_sum, *correct and
  * the gradient block (and, with a lazy embedding, make its touched rows the

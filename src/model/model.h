@@ -85,6 +85,12 @@ void ember__model_backward(ember_model *m, const float *dout, int64_t B, const e
  * (the recommender's towers take id embeddings plus features) use it. */
 void ember__model_backward_input(ember_model *m, const float *dout, int64_t B,
                                  const ember_step_ctx *ctx, float *dinput);
+/* The same, calling after(user, i) once layer i's backward is done (its
+ * parameter gradients are final): data-parallel fit starts a bucket's
+ * allreduce there. after may be NULL. */
+void ember__model_backward_each(ember_model *m, const float *dout, int64_t B,
+                                const ember_step_ctx *ctx, float *dinput,
+                                void (*after)(void *user, int layer), void *user);
 /* Logits of the last layer for the fused loss (valid after forward). */
 const float *ember__model_logits(const ember_model *m);
 /* Add a layer of `kind` with a heap config (taken over, freed on failure). */

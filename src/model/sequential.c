@@ -592,6 +592,13 @@ void ember__model_backward(ember_model *m, const float *dout, int64_t B, const e
 void ember__model_backward_input(ember_model *m, const float *dout, int64_t B,
                                  const ember_step_ctx *ctx, float *dinput)
 {
+    ember__model_backward_each(m, dout, B, ctx, dinput, NULL, NULL);
+}
+
+void ember__model_backward_each(ember_model *m, const float *dout, int64_t B,
+                                const ember_step_ctx *ctx, float *dinput,
+                                void (*after)(void *user, int layer), void *user)
+{
     const float *dy = dout;
     float *bufs[2] = {m->grad_a, m->grad_b};
     int which = 0;
@@ -603,6 +610,8 @@ void ember__model_backward_input(ember_model *m, const float *dout, int64_t B,
             dx = bufs[which];
         }
         l->ops->backward(l, dx, dy, m->acts[i], m->acts[i + 1], B, ctx);
+        if (after)
+            after(user, i);
         dy = dx;
         which ^= 1;
     }

@@ -497,7 +497,20 @@ ember_fit_config ember_fit_config_default(void)
     c.batch_size = 32;
     c.shuffle = 1;
     c.checkpoint_keep = EMBER_CHECKPOINT_KEEP_DEFAULT;
+    c.dist_bucket_kb = EMBER_DIST_BUCKET_KB_DEFAULT;
     return c;
+}
+
+typedef struct bucket_hook {
+    ember_dist_step *st;
+    ember_dist *d;
+    ember_model *m;
+} bucket_hook;
+
+static void after_layer(void *user, int layer)
+{
+    bucket_hook *h = user;
+    ember__dist_after_layer(h->st, h->d, h->m, layer);
 }
 
 /* Apply f to each range of a layer's parameters that can hold a non-zero
@@ -546,8 +559,12 @@ static ember_status train_step(ember_model *m, const targets_info *ti, int64_t B
             s += m->row_loss[r];
         /* distributed: backward even on NaN (it only spreads), so all ranks
          * reach the exchange */
-        if (isfinite(s) || dist)
+        if (dist && dst->n_buckets) {
+            bucket_hook h = {dst, dist, m};
+            ember__model_backward_each(m, dout, B, ctx, NULL, after_layer, &h);
+        } else if (isfinite(s) || dist) {
             ember__model_backward(m, dout, B, ctx);
+        }
     }
     if (dist) {
         ember_status xs = ember__dist_exchange(dst, m, dist, &s, correct, err);
@@ -846,7 +863,9 @@ static ember_status fit_inner(ember_model *m, model_input *in, model_input *vinp
     ember_dist_step dst;
     memset(&dst, 0, sizeof dst);
     int agreed = 0; /* an error every rank meets alike (ember_dist_error_is_shared) */
-    if (dist && (s = ember__dist_step_init(&dst, m, dist, err)))
+    if (dist && (s = ember__dist_step_init(&dst, m, dist,
+                                           cfg->dist_bucket_kb > 0 ? cfg->dist_bucket_kb * 256 : 0,
+                                           err)))
         return s;
     int64_t steps = (N + batch - 1) / batch;
     int augment = cfg->augment_flip || cfg->augment_crop_pad > 0;

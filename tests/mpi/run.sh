@@ -98,6 +98,23 @@ close mlp 2 "${IMG[@]}" --arch "$T/mlp.arch" --epochs 3 --batch-size 20 --optimi
     --lr 0.05 --momentum 0.9 --weight-decay 1e-4 --clip-norm 1
 close cnn 2 "${IMG[@]}" --arch "$T/cnn.arch" --epochs 2 --batch-size 16 --augment-flip \
     --augment-crop 1
+# gradient buckets started during the backward pass (MPI_Iallreduce) against
+# one exchange after it: with 2 ranks every sum is a + b, so the weights must
+# be the same bit for bit
+for kb in 0 1; do
+    "${MPI[@]}" -np 2 "$EMBER" train "${IMG[@]}" --arch "$T/cnn.arch" --epochs 1 --batch-size 16 \
+        --distributed --bucket-kb $kb --out "$T/bucket$kb.st" --quiet 2>"$T/err" \
+        || fail "--bucket-kb $kb: $(head -c 300 "$T/err")"
+done
+if same_weights "$T/bucket0.st" "$T/bucket1.st"; then ok; else
+    fail "--bucket-kb 1 and 0 (2 ranks): different weights"; fi
+"${MPI[@]}" -np 2 "$EMBER" train "${TEXT[@]}" --epochs 1 --batch-size 32 --distributed \
+    --bucket-kb 1 --out "$T/tbucket.st" --quiet 2>"$T/err" || fail "text, --bucket-kb 1: $(head -c 300 "$T/err")"
+"${MPI[@]}" -np 2 "$EMBER" train "${TEXT[@]}" --epochs 1 --batch-size 32 --distributed \
+    --bucket-kb 0 --out "$T/tnobucket.st" --quiet 2>"$T/err" || fail "text, --bucket-kb 0: $(head -c 300 "$T/err")"
+if same_weights "$T/tbucket.st" "$T/tnobucket.st"; then ok; else
+    fail "text model, --bucket-kb 1 and 0 (2 ranks): different weights"; fi
+
 # the two-tower recommender: shards of each batch's rows, shared negatives,
 # touched embedding rows exchanged as their union. SGD with momentum: with
 # Adam, near-cancelling gradients (an item both a positive and a negative)

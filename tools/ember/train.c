@@ -102,7 +102,9 @@ static const char train_usage[] =
     "distributed (docs/distributed.md):\n"
     "  --distributed          data-parallel over MPI: run as mpirun -np N ember train ...\n"
     "                         --distributed; --batch-size is the global batch, split over\n"
-    "                         the ranks; rank 0 prints and writes checkpoints and --out\n";
+    "                         the ranks; rank 0 prints and writes checkpoints and --out\n"
+    "  --bucket-kb N          gradient buckets of about N KiB whose allreduce starts while\n"
+    "                         the backward pass goes on (256); 0: one exchange after it\n";
 
 typedef struct train_args {
     const char *train, *train_labels, *valid, *valid_labels, *out, *arch, *opt_s;
@@ -112,6 +114,7 @@ typedef struct train_args {
     long long epochs, batch, seed, threads, emb_dim, hidden, aug_crop, channels;
     long long resize_h, resize_w, crop_h, crop_w;
     long long ckpt_every, ckpt_keep; /* -1: not given */
+    long long bucket_kb;             /* -1: not given */
     int nesterov, shuffle, dense_emb, aug_flip, normalize, skip_bad, resume, skip_nan;
     int distributed;
     ember_text_options topt;
@@ -177,6 +180,8 @@ static int parse_args(int argc, char **argv, train_args *a)
                 NEED_INT("--checkpoint-every", 1, 1000000000000LL, a->ckpt_every)
         } else if (OPT("--keep-checkpoints")) {
             NEED_INT("--keep-checkpoints", 1, 1000000, a->ckpt_keep)
+        } else if (OPT("--bucket-kb")) {
+            NEED_INT("--bucket-kb", 0, 1048576, a->bucket_kb)
         } else if (OPT("--on-nan")) {
             if (v && strcmp(v, "stop") && strcmp(v, "skip-batch"))
                 return cli_fail(&a->o, C, EXIT_USAGE, "--on-nan: '%s' is not stop or skip-batch", v);
@@ -716,6 +721,7 @@ int cmd_train(int argc, char **argv)
     a.shuffle = 1;
     a.ckpt_every = -1;
     a.ckpt_keep = -1;
+    a.bucket_kb = -1;
     a.topt = ember_text_options_default();
     const char *C = "train";
     int pr = parse_args(argc, argv, &a);
@@ -918,6 +924,8 @@ int cmd_train(int argc, char **argv)
         fc.checkpoint_keep = (int)a.ckpt_keep;
     fc.resume = a.resume;
     fc.dist = dist;
+    if (a.bucket_kb >= 0)
+        fc.dist_bucket_kb = a.bucket_kb;
     if (dist && !o->quiet && !o->json)
         printf("distributed: %d ranks, global batch %lld\n", ember_dist_size(dist), a.batch);
     cp.pp.out = stdout;
