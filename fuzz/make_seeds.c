@@ -496,6 +496,72 @@ static void model_seeds(void)
     seed("safetensors", "handmade.safetensors", NULL, 0, hand, 8 + hl + 4);
 }
 
+/* ----------------------------------------------------------- recommenders */
+
+static void rec_seed(ember_recommender *r, const char *name)
+{
+    ember_error err;
+    char p[512];
+    path_of(p, sizeof p, "rec_load", name);
+    if (ember_recommender_save(r, p, &err))
+        die(err.message);
+    ember_recommender_destroy(r);
+}
+
+static void rec_seeds(const char *tmpdir)
+{
+    ember_error err;
+    char ip[512], up[512], fp[512];
+    snprintf(ip, sizeof ip, "%s/rec_clicks.tsv", tmpdir);
+    snprintf(up, sizeof up, "%s/rec_users.csv", tmpdir);
+    snprintf(fp, sizeof fp, "%s/rec_items.csv", tmpdir);
+    FILE *f = fopen(ip, "w"), *u = fopen(up, "w"), *it = fopen(fp, "w");
+    if (!f || !u || !it)
+        die(tmpdir);
+    for (int k = 0; k < 24; k++)
+        fprintf(f, "u%d\ti%d\t%d\t%d\n", k % 6, (k * 5) % 7, 1 + k % 5, 100 + k);
+    fprintf(u, "user,age,group\nu0,20,a\nu1,30,b\nu2,40,a\nu3,,b\nu4,50,a\nu5,60,b\nnew,33,a\n");
+    fprintf(it, "item,g1,g2\ni0,1,0\ni1,0,1\ni2,1,1\ni3,0,0\ni4,1,0\ni5,0,1\ni6,1,0\ncold,1,1\n");
+    fclose(f), fclose(u), fclose(it);
+    ember_interactions *d = NULL;
+    ember_features *uf = NULL, *itf = NULL;
+    if (ember_interactions_load(&d, ip, &err) || ember_features_load(&uf, up, &err) ||
+        ember_features_load(&itf, fp, &err))
+        die(err.message);
+    ember_mf_config mc = ember_mf_config_default();
+    mc.dim = 3;
+    mc.epochs = 2;
+    ember_recommender *r = NULL;
+    if (ember_recommender_train_mf(&r, d, &mc, NULL, NULL, &err))
+        die(err.message);
+    if (ember_recommender_set_metadata(r, "lineage.metrics", "{\"loss\":1.5}", &err))
+        die(err.message);
+    rec_seed(r, "mf.safetensors");
+    mc = ember_mf_config_bpr();
+    mc.dim = 2;
+    mc.epochs = 1;
+    if (ember_recommender_train_mf(&r, d, &mc, NULL, NULL, &err))
+        die(err.message);
+    rec_seed(r, "bpr.safetensors");
+    ember_two_tower_config tc = ember_two_tower_config_default();
+    tc.dim = 3;
+    tc.id_dim = 2;
+    tc.hidden = 4;
+    tc.epochs = 1;
+    tc.negatives = 3;
+    if (ember_recommender_train_two_tower(&r, d, uf, itf, &tc, NULL, NULL, &err))
+        die(err.message);
+    rec_seed(r, "two_tower.safetensors");
+    tc.hidden = 0;
+    if (ember_recommender_train_two_tower(&r, d, NULL, NULL, &tc, NULL, NULL, &err))
+        die(err.message);
+    rec_seed(r, "two_tower_ids.safetensors");
+    ember_interactions_destroy(d);
+    ember_features_destroy(uf);
+    ember_features_destroy(itf);
+    remove(ip), remove(up), remove(fp);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -510,5 +576,6 @@ int main(int argc, char **argv)
     image_seeds(root);
     json_seeds();
     model_seeds();
+    rec_seeds(root);
     return 0;
 }

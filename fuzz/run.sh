@@ -35,7 +35,7 @@ set -uo pipefail
 # about 3.5 minutes in all). Raise one when its harness gets faster.
 declare -A CI_RUNS=(
     [arch]=280000 [idx]=90000 [image]=40000 [image_options]=1200000
-    [model_load]=190000 [pipeline_json]=440000 [safetensors]=280000
+    [model_load]=190000 [pipeline_json]=440000 [rec_load]=150000 [safetensors]=280000
     [serve_answers]=180000 [serve_body]=120000 [text_csv]=70000 [text_fasttext]=70000
 )
 

@@ -1660,8 +1660,10 @@ ember_status ember_recommender_top_k(const ember_recommender *r, const char *use
 ember_status ember_recommender_similar(const ember_recommender *r, const char *item, int k,
                                        int64_t *items, float *scores, int *n_out,
                                        ember_error *err);
-/* Item id of model item index k (0 <= k < item count), borrowed from r. */
+/* Item id of model item index k (0 <= k < item count), borrowed from r;
+ * NULL out of range. The same for users. */
 const char *ember_recommender_item_id(const ember_recommender *r, int64_t k);
+const char *ember_recommender_user_id(const ember_recommender *r, int64_t k);
 
 /* Rank every item for each user of `test` that the model knows, leaving out
  * the items the user has in `train` (the data the model was trained on), and

@@ -292,7 +292,12 @@ ember_status ember_recommender_similar(const ember_recommender *r, const char *i
 
 const char *ember_recommender_item_id(const ember_recommender *r, int64_t k)
 {
-    return ember__idmap_get(&r->items, k);
+    return r && k >= 0 && k < r->items.n ? ember__idmap_get(&r->items, k) : NULL;
+}
+
+const char *ember_recommender_user_id(const ember_recommender *r, int64_t k)
+{
+    return r && k >= 0 && k < r->users.n ? ember__idmap_get(&r->users, k) : NULL;
 }
 
 ember_status ember_recommender_top_k(const ember_recommender *r, const char *user, int k,
