@@ -92,7 +92,7 @@ VALGRIND_DIR := build-valgrind
 # corpora; not the training runs (fashion_*), the scripts (cli, serve_*,
 # install), the long gradient checks (conv) or hash_vocab's 280,000-token case,
 # which take minutes there (ASan covers them).
-VALGRIND_TESTS ?= ^(api_guards|calibrate|conv_edges|data_check|data_manifest|embedding|idx|image_data|layers|metrics|model_file|model_torture|optim|safetensors|serve|share|text_pipeline|text_reader|fuzz_.*)$$
+VALGRIND_TESTS ?= ^(api_guards|calibrate|conv_edges|data_check|data_manifest|embedding|idx|image_data|layers|metrics|model_file|model_torture|optim|safetensors|serve|serve_recommend|share|text_pipeline|text_reader|fuzz_.*)$$
 # memcheck: any error or a definitely/indirectly lost block fails the test
 # (exit 1). No suppressions: with OpenMP off and one OpenBLAS thread nothing
 # outside Ember is reported (libgomp's and OpenBLAS's thread pools, which

@@ -1331,6 +1331,21 @@ ember_status ember_model_describe_json(const ember_model *m, char **json, ember_
  * Errors: EMBER_ERR_IO, EMBER_ERR_FORMAT (names the field or tensor). */
 ember_status ember_model_load(ember_model **out, const char *path, ember_error *err);
 
+/* Which kind of Ember file `path` is, from its header alone (no tensor is
+ * read or checked): the metadata value ember.format, copied into
+ * format[cap] — EMBER_FILE_FORMAT_MODEL for ember_model_load,
+ * EMBER_FILE_FORMAT_RECOMMENDER for ember_recommender_load, "" when a
+ * safetensors file has no ember.format (not an Ember file; the loaders
+ * refuse it). For programs that accept either kind and then call the
+ * loader that fits. Errors: EMBER_ERR_ARG (NULL, cap < 2), EMBER_ERR_IO
+ * (cannot open), EMBER_ERR_FORMAT (not a safetensors file: too short, a
+ * header length out of range, a header that is not a JSON object; an
+ * ember.format that is not a string or not shorter than cap; each names the
+ * file), EMBER_ERR_NOMEM. */
+#define EMBER_FILE_FORMAT_MODEL "ember-model"
+#define EMBER_FILE_FORMAT_RECOMMENDER "ember-recommender"
+ember_status ember_file_format(const char *path, char *format, size_t cap, ember_error *err);
+
 /* ------------------------------------------------------------- report */
 
 /* What the report shows besides what the model file holds. */
