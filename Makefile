@@ -82,7 +82,7 @@ noomp:
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 VALGRIND_PACKAGES := valgrind
 FUZZ_DIR := build-fuzz
-# Seconds per harness for `make fuzz` (11 harnesses, 2 at a time: about half
+# Seconds per harness for `make fuzz` (12 harnesses, 2 at a time: about half
 # an hour). `make fuzz-ci` runs a fixed number of inputs per harness from a
 # fixed seed instead (fuzz/run.sh --ci: reproducible, about 3.5 minutes).
 FUZZ_SECONDS ?= 300

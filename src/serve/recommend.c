@@ -144,17 +144,23 @@ static int64_t find_item(const generation *g, const char *id)
 
 ember_status ember__serve_rec_load(generation *g, const char *path, ember_error *err)
 {
-    ember_status st = ember_recommender_load(&g->rec, path, err);
-    if (st)
-        return st;
+    ember_recommender *rec = NULL;
+    ember_status st = ember_recommender_load(&rec, path, err);
+    if (!st && (st = ember__serve_rec_adopt(g, rec, err)))
+        ember__error_prefix(err, "%s", path);
+    return st;
+}
+
+ember_status ember__serve_rec_adopt(generation *g, ember_recommender *rec, ember_error *err)
+{
     g->kind = GEN_RECOMMENDER;
-    int64_t n = ember_recommender_item_count(g->rec);
+    g->rec = rec;
+    int64_t n = ember_recommender_item_count(rec);
     g->items = malloc((size_t)(n > 0 ? n : 1) * sizeof *g->items);
     if (!g->items)
-        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "%s: out of memory indexing %lld items", path,
-                          (long long)n);
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory indexing %lld items", (long long)n);
     for (int64_t i = 0; i < n; i++)
-        g->items[i] = (rec_item){ember_recommender_item_id(g->rec, i), i};
+        g->items[i] = (rec_item){ember_recommender_item_id(rec, i), i};
     qsort(g->items, (size_t)n, sizeof *g->items, item_cmp);
     g->n_items = n;
     return EMBER_OK;

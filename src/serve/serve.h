@@ -165,6 +165,10 @@ void ember__serve_rec_body_free(ember__serve_rec_body *b);
 /* Load the recommender at path into g (kind, rec, items). Errors: those of
  * ember_recommender_load, EMBER_ERR_NOMEM. */
 ember_status ember__serve_rec_load(generation *g, const char *path, ember_error *err);
+/* The same for a recommender already in memory: g takes rec (freed with g,
+ * also on failure) and indexes its items (a loader step, exposed for the
+ * fuzzer). Errors: EMBER_ERR_NOMEM. */
+ember_status ember__serve_rec_adopt(generation *g, ember_recommender *rec, ember_error *err);
 /* g->info (GET /v1/model) for a loaded recommender; g->version and
  * g->sha256 must be set. Errors: EMBER_ERR_NOMEM. */
 ember_status ember__serve_rec_info(generation *g, const char *path, ember_error *err);
