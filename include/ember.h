@@ -1380,6 +1380,40 @@ typedef struct ember_report_options {
 ember_status ember_report_write_html(const ember_model *m, const ember_report_options *opt,
                                      const char *path, ember_error *err);
 
+/* The same kind of page for a recommender (`ember report REC.safetensors`):
+ * the model summary (kind, users, items, settings) and, with test data, the
+ * RMSE and MAE of a rating (MSE) model and for every model the top-K metrics
+ * of ember_recommender_evaluate_ranking (Recall, NDCG, HR, MAP at K and
+ * coverage) for the model next to the `popular` and `random` baselines, as
+ * a table (one row per system, <tr data-system="model|popular|random">) and
+ * an inline-SVG grouped bar chart (one <rect class="bar" data-system=...
+ * data-metric="recall|ndcg|hr|map|coverage"> per system and metric).
+ * struct ember_recommender and ember_interactions are declared with the
+ * recommender below. */
+struct ember_recommender;
+struct ember_interactions;
+typedef struct ember_recommender_report_options {
+    const char *title;                      /* NULL: model_path, else "recommender" */
+    const char *model_path;                 /* shown in the title */
+    const struct ember_interactions *test;  /* NULL: the summary only */
+    /* The model's training data: each user's training items are left out of
+     * their ranked list. Required with test (EMBER_ERR_ARG without it). */
+    const struct ember_interactions *train;
+    const char *test_path, *train_path;     /* shown with the figures */
+    int k;                                  /* the K of the metrics (0: 10) */
+    uint64_t seed;                          /* the random baseline's shuffle */
+    int threads;                            /* for RMSE/MAE (0: 1) */
+} ember_recommender_report_options;
+
+/* Write the page to path (a temporary file, renamed). The figures are
+ * computed here: ember_recommender_evaluate (MSE models only; a test file
+ * without ratings gives none) and ember_recommender_evaluate_ranking.
+ * Errors: EMBER_ERR_ARG (NULL r or path, test without train, k < 0), those
+ * of the two evaluations, EMBER_ERR_IO (path named), EMBER_ERR_NOMEM. */
+ember_status ember_report_write_recommender_html(const struct ember_recommender *r,
+                                                 const ember_recommender_report_options *opt,
+                                                 const char *path, ember_error *err);
+
 /* ------------------------------------------------------------- serving */
 
 /* An HTTP service for a text model (`ember serve`; docs/serve.md has the
