@@ -3,7 +3,8 @@
  * (test_serve.c, test_serve_recommend.c): one request per connection or
  * several on one (dial, send_all, read_resp), the response's status,
  * headers and body, and a Prometheus value from /metrics. Blocking
- * sockets with a 10 s receive timeout; loopback only.
+ * sockets with a 10 s receive timeout; loopback only. Also the two file
+ * helpers both tests use for their fixtures.
  */
 #ifndef EMBER_TEST_SERVE_CLIENT_H
 #define EMBER_TEST_SERVE_CLIENT_H
@@ -16,6 +17,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 
@@ -132,6 +134,32 @@ static inline int get(int port, const char *path, resp *r)
     return http(port, "GET", path, NULL, NULL, 0, r);
 }
 
+/* Write text to path (tests' fixtures; errors show up when the file is read). */
+static inline void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* Copy a file; 1 on success. */
+static inline int copy_file(const char *from, const char *to)
+{
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    int ok = a && b;
+    char buf[65536];
+    size_t n;
+    while (ok && (n = fread(buf, 1, sizeof buf, a)) > 0)
+        ok = fwrite(buf, 1, n, b) == n;
+    if (a)
+        fclose(a);
+    if (b && fclose(b) != 0)
+        ok = 0;
+    return ok;
+}
+
 /* The value of metric line `name` (its labels included) in /metrics text; -1 if absent. */
 static inline long long metric(const char *text, const char *name)
 {
@@ -139,6 +167,26 @@ static inline long long metric(const char *text, const char *name)
     while (p && p > text && p[-1] != '\n')
         p = strstr(p + 1, name);
     return p ? strtoll(p + strlen(name), NULL, 10) : -1;
+}
+
+/* GET /metrics once the server has counted the earlier requests: a request
+ * is counted by the completion callback, which can run after its client has
+ * read the response, so scrape until only the scrape itself is in flight
+ * (2 s at most; the last scrape is kept either way). 0 with *r filled, -1
+ * when a scrape failed (*r empty). */
+static inline int get_settled_metrics(int port, resp *r)
+{
+    for (int tries = 0;; tries++) {
+        if (get(port, "/metrics", r) != 0 || r->status != 200) {
+            resp_free(r);
+            return -1;
+        }
+        if (metric(r->body, "ember_http_requests_in_flight ") == 1 || tries == 199)
+            return 0;
+        resp_free(r);
+        struct timespec ms10 = {0, 10 * 1000000};
+        nanosleep(&ms10, NULL);
+    }
 }
 
 #endif

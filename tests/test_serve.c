@@ -92,30 +92,6 @@ static int train_model(const char *path, const char *const names[3], int epochs,
     return ok;
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
-static int copy_file(const char *from, const char *to)
-{
-    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
-    int ok = a && b;
-    char buf[65536];
-    size_t n;
-    while (ok && (n = fread(buf, 1, sizeof buf, a)) > 0)
-        ok = fwrite(buf, 1, n, b) == n;
-    if (a)
-        fclose(a);
-    if (b && fclose(b) != 0)
-        ok = 0;
-    return ok;
-}
-
 static int post(int port, const char *json, resp *r)
 {
     return http(port, "POST", "/v1/predict", "application/json", json, strlen(json), r);
@@ -356,18 +332,9 @@ static void test_before_ready_and_endpoints(const char *model, const char *answe
     cJSON_Delete(j);
     resp_free(&r);
 
-    /* metrics count what happened above. A request is counted by the
-     * completion callback, which can run after its client has read the
-     * response: poll until only this scrape is in flight (2 s at most). */
-    for (int tries = 0; tries < 200; tries++) {
-        CHECK(get(port, "/metrics", &r) == 0 && r.status == 200 && strstr(r.headers, "text/plain"));
-        if (metric(r.body, "ember_http_requests_in_flight ") == 1)
-            break;
-        resp_free(&r);
-        struct timespec ms10 = {0, 10 * 1000000};
-        nanosleep(&ms10, NULL);
-    }
-    CHECK_MSG(metric(r.body, "ember_http_requests_total{code=\"415\"} ") == 3 &&
+    /* metrics count what happened above */
+    CHECK(get_settled_metrics(port, &r) == 0 && strstr(r.headers, "text/plain"));
+    CHECK_MSG(r.body && metric(r.body, "ember_http_requests_total{code=\"415\"} ") == 3 &&
                   metric(r.body, "ember_http_requests_total{code=\"413\"} ") == 3 &&
                   metric(r.body, "ember_http_requests_total{code=\"503\"} ") == 3 &&
                   metric(r.body, "ember_http_requests_total{code=\"404\"} ") == 1 &&

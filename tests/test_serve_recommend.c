@@ -25,15 +25,6 @@
 
 enum { USERS = 30, ITEMS = 20 };
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
 /* Made-up ratings of users u1..u30 for items i1..i20 (a rank-1 pattern, two
  * pairs in three rated), an MF model on them, saved at path. */
 static int train_model(const char *path, uint64_t seed)
@@ -261,15 +252,8 @@ static void test_lists(const char *model)
     cJSON_Delete(j);
     resp_free(&r);
     /* 30 + 2 + 1 + 2 (exclude) + 4 (similar) + 1 (escaped id) lists answered */
-    for (int tries = 0; tries < 200; tries++) { /* until only this scrape is in flight */
-        CHECK(get(port, "/metrics", &r) == 0 && r.status == 200);
-        if (metric(r.body, "ember_http_requests_in_flight ") == 1)
-            break;
-        resp_free(&r);
-        struct timespec ms10 = {0, 10 * 1000000};
-        nanosleep(&ms10, NULL);
-    }
-    CHECK_MSG(metric(r.body, "ember_recommendations_total ") == 40 &&
+    CHECK(get_settled_metrics(port, &r) == 0);
+    CHECK_MSG(r.body && metric(r.body, "ember_recommendations_total ") == 40 &&
                   metric(r.body, "ember_http_requests_total{code=\"400\"} ") == 21 &&
                   metric(r.body, "ember_http_requests_total{code=\"404\"} ") == 1 &&
                   metric(r.body, "ember_predictions_total ") == 0 &&
@@ -298,21 +282,6 @@ static void *client_run(void *arg)
         resp_free(&r);
     }
     return NULL;
-}
-
-static int copy_file(const char *from, const char *to)
-{
-    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
-    int ok = a && b;
-    char buf[65536];
-    size_t n;
-    while (ok && (n = fread(buf, 1, sizeof buf, a)) > 0)
-        ok = fwrite(buf, 1, n, b) == n;
-    if (a)
-        fclose(a);
-    if (b && fclose(b) != 0)
-        ok = 0;
-    return ok;
 }
 
 /* model is overwritten (a copy of the trained model: main passes one) */

@@ -379,45 +379,12 @@ static ember_status build_info(ember_server *s, generation *g, ember_error *err)
     return EMBER_OK;
 }
 
-static ember_status gen_load(ember_server *s, generation **out, ember_error *err)
+/* A text classifier's generation: the model, its pipeline (which must fit
+ * it), the labels, the answers file and the threshold. */
+static ember_status load_classifier(ember_server *s, generation *g, const char *path,
+                                    ember_error *err)
 {
-    generation *g = calloc(1, sizeof *g);
-    if (!g)
-        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory");
-    pthread_mutex_init(&g->pool_lock, NULL);
-    const char *path = s->cfg.model_path;
-    ember_status st = file_sha256(path, g->sha256, err);
-    /* The kind of file from its header (ember_file_format), then the one
-     * loader that fits: a corrupt recommender gets the recommender loader's
-     * message, not the classifier's "not an Ember model", and nothing is
-     * loaded twice. */
-    char format[64];
-    if (!st)
-        st = ember_file_format(path, format, sizeof format, err);
-    if (!st && !strcmp(format, EMBER_FILE_FORMAT_RECOMMENDER)) {
-        if (s->cfg.answers_path)
-            st = EMBER_FAIL(err, EMBER_ERR_ARG, "%s is a recommender model: an answers file (%s) "
-                            "goes with a text model only", path, s->cfg.answers_path);
-        else if (s->cfg.threshold >= 0.0)
-            st = EMBER_FAIL(err, EMBER_ERR_ARG, "%s is a recommender model: a hand-off "
-                            "threshold goes with a text model only", path);
-        if (!st)
-            st = ember__serve_rec_load(g, path, err);
-        if (!st) {
-            pthread_mutex_lock(&s->lock);
-            g->version = s->next_version;
-            pthread_mutex_unlock(&s->lock);
-            st = ember__serve_rec_info(g, path, err);
-        }
-        if (st) {
-            gen_free(g);
-            return st;
-        }
-        *out = g;
-        return EMBER_OK;
-    }
-    if (!st)
-        st = ember_model_load(&g->model, path, err);
+    ember_status st = ember_model_load(&g->model, path, err);
     const char *pj = st ? NULL : ember_model_get_metadata(g->model, EMBER_META_TEXT_PIPELINE);
     if (!st && !pj)
         st = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: not a text model (no %s metadata); "
@@ -475,11 +442,45 @@ static ember_status gen_load(ember_server *s, generation **out, ember_error *err
             g->threshold_source = t ? "calibrated" : "default";
         }
     }
+    return st;
+}
+
+/* A recommender's generation; the settings of a text model are refused. */
+static ember_status load_recommender(ember_server *s, generation *g, const char *path,
+                                     ember_error *err)
+{
+    if (s->cfg.answers_path)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "%s is a recommender model: an answers file (%s) "
+                          "goes with a text model only", path, s->cfg.answers_path);
+    if (s->cfg.threshold >= 0.0)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "%s is a recommender model: a hand-off "
+                          "threshold goes with a text model only", path);
+    return ember__serve_rec_load(g, path, err);
+}
+
+static ember_status gen_load(ember_server *s, generation **out, ember_error *err)
+{
+    generation *g = calloc(1, sizeof *g);
+    if (!g)
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&g->pool_lock, NULL);
+    const char *path = s->cfg.model_path;
+    ember_status st = file_sha256(path, g->sha256, err);
+    /* The kind of file from its header (ember_file_format), then the one
+     * loader that fits: a corrupt recommender gets the recommender loader's
+     * message, not the classifier's "not an Ember model", and nothing is
+     * loaded twice. */
+    char format[64];
+    if (!st)
+        st = ember_file_format(path, format, sizeof format, err);
+    int rec = !st && !strcmp(format, EMBER_FILE_FORMAT_RECOMMENDER);
+    if (!st)
+        st = rec ? load_recommender(s, g, path, err) : load_classifier(s, g, path, err);
     if (!st) {
         pthread_mutex_lock(&s->lock);
         g->version = s->next_version;
         pthread_mutex_unlock(&s->lock);
-        st = build_info(s, g, err);
+        st = rec ? ember__serve_rec_info(g, path, err) : build_info(s, g, err);
     }
     if (st) {
         gen_free(g);
