@@ -1419,7 +1419,9 @@ ember_status ember_report_write_recommender_html(const struct ember_recommender 
 /* An HTTP service for a text model (`ember serve`; docs/serve.md has the
  * endpoints and the JSON): it classifies texts, answers the intents an
  * answers file covers when the top probability reaches the threshold, and
- * hands off to a human otherwise. libmicrohttpd runs `threads` worker
+ * hands off to a human otherwise. Given a recommender file instead (told by
+ * ember_file_format), it answers POST /v1/recommend: the top items for a
+ * user, leaving out the "exclude" ids, or the items similar to an item. libmicrohttpd runs `threads` worker
  * threads, each with its own poll() loop; a request is handled start to end on
  * its thread with its own ember_model_share of the weights.
  *
@@ -1437,7 +1439,8 @@ typedef struct ember_server ember_server;
 typedef void (*ember_log_fn)(void *user, const char *line);
 
 typedef struct ember_server_config {
-    const char *model_path;     /* text model file (required); loads read it again */
+    const char *model_path;     /* text model or recommender file (required); loads
+                                   read it again */
     const char *answers_path;   /* JSON object intent -> reply text; NULL: no answers */
     const char *host;           /* address to bind (numeric or a name); default 127.0.0.1 */
     int port;                   /* 0: an ephemeral port (see ember_server_port) */
@@ -1463,9 +1466,11 @@ ember_status ember_server_create(ember_server **out, const ember_server_config *
 int ember_server_port(const ember_server *s);
 /* Load (or reload) the model and answers files and swap them in. On failure
  * the previous model, if any, keeps serving. Thread-safe; loads run one at a
- * time. Errors: those of ember_model_load, EMBER_ERR_FORMAT (not a text
- * model; an answers file that is not a JSON object of strings or names an
- * intent the model does not have; a stored threshold outside [0, 1]). */
+ * time. Errors: those of ember_file_format, ember_model_load and
+ * ember_recommender_load, EMBER_ERR_FORMAT (not a text model; an answers
+ * file that is not a JSON object of strings or names an intent the model
+ * does not have; a stored threshold outside [0, 1]), EMBER_ERR_ARG (an
+ * answers file or a threshold with a recommender). */
 ember_status ember_server_load(ember_server *s, ember_error *err);
 /* 1 once a model is loaded. */
 int ember_server_ready(const ember_server *s);
