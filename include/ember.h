@@ -1600,7 +1600,9 @@ void ember_recommender_destroy(ember_recommender *r); /* NULL ok */
 /* Predicted rating of (user, item) by id. A user or item not seen in
  * training contributes no factors and no bias: the prediction falls back to
  * mu + the known bias(es) (mu alone when both are unknown). *known gets bit 0
- * set when the user is known and bit 1 when the item is (NULL: not wanted). */
+ * set when the user is known and bit 1 when the item is (NULL: not wanted).
+ * For a two-tower model: the score u . v (an unknown user: the unknown
+ * user's vector; an unknown item: 0). */
 float ember_recommender_predict(const ember_recommender *r, const char *user, const char *item,
                                 int *known);
 int64_t ember_recommender_user_count(const ember_recommender *r);
@@ -1634,7 +1636,9 @@ ember_status ember_recommender_evaluate(const ember_recommender *r, const ember_
  * EMBER_ERR_FORMAT naming ember.format. */
 ember_status ember_recommender_save(const ember_recommender *r, const char *path, ember_error *err);
 ember_status ember_recommender_load(ember_recommender **out, const char *path, ember_error *err);
-/* Top-K ranking (issue 10, part 2; the model so far is the rating model).
+/* Top-K ranking (issue 10, part 2), for both models. Scores of all items
+ * for a block of users are one matrix product (OpenBLAS sgemm), then a
+ * partial sort per user: exact.
  *
  * Leave-last-out split: for every user with at least 2 records, the latest
  * (largest timestamp; on a tie the later line) goes to *test, the others to
@@ -1681,14 +1685,17 @@ ember_status ember_ranking_metrics_compute(const int64_t *top, int64_t n_users, 
 /* The k items of highest predicted rating for `user` (model item indices, best
  * first; ties: the lower index first), leaving out `n_exclude` item indices
  * (e.g. those the user has already rated). *n_out = how many were found (less
- * than k when the catalogue runs out). An unknown user gets the items of the
- * highest bias. Scores are the predicted ratings. scores may be NULL. Errors:
+ * than k when the catalogue runs out). MF: an unknown user gets the items of
+ * the highest bias; scores are the predicted ratings. Two-tower: scores are
+ * u . v; an unknown user is scored with the unknown user's vector. scores
+ * may be NULL. Errors:
  * EMBER_ERR_ARG (k < 1, an exclude index out of range), EMBER_ERR_NOMEM. */
 ember_status ember_recommender_top_k(const ember_recommender *r, const char *user, int k,
                                      const int64_t *exclude, int64_t n_exclude, int64_t *items,
                                      float *scores, int *n_out, ember_error *err);
 /* The k items most similar to `item`: cosine of the item factors
- * q_i . q_j / (|q_i| |q_j|) (0 when either is all zeros), best first, ties to
+ * q_i . q_j / (|q_i| |q_j|) (two-tower: of the item vectors v) (0 when
+ * either is all zeros), best first, ties to
  * the lower index, the item itself left out. Errors: EMBER_ERR_ARG (k < 1;
  * an item the model does not know, named), EMBER_ERR_NOMEM. */
 ember_status ember_recommender_similar(const ember_recommender *r, const char *item, int k,
@@ -1711,6 +1718,90 @@ ember_status ember_recommender_evaluate_ranking(const ember_recommender *r,
                                                 ember_ranking_metrics *popular,
                                                 ember_ranking_metrics *random,
                                                 ember_error *err);
+
+/* ------------------------------------------------- two-tower (part 2)
+ * Feature tables: one row of floats per user or item id, for the two-tower
+ * model. ember_features_load reads
+ *   - MovieLens u.item (24 '|'-separated fields, Latin-1): the 19 genre
+ *     flags, columns named after the genres;
+ *   - MovieLens u.user (id|age|gender|occupation|zip, no header): age
+ *     standardised, gender and occupation one-hot, the zip code's first
+ *     character one-hot (columns "gender=M", "occupation=writer", "zip1=9");
+ *   - any other CSV, TSV or '|'-separated file WITH a header line: the first
+ *     column is the id, every other column a feature. A column whose values
+ *     are all 0 or 1 is used as it is; another numeric column is
+ *     standardised ((x - mean) / std over the file; empty = 0); any other
+ *     column becomes one-hot flags of its 32 most frequent values ("name=
+ *     value"; rarer values and empty cells: all flags 0). A column that is
+ *     empty in every row is dropped.
+ * Errors: EMBER_ERR_IO, EMBER_ERR_FORMAT naming file:line and field (a row
+ * with another field count than the header, an empty or repeated id, a bad
+ * age, no feature column, no rows), EMBER_ERR_NOMEM. */
+typedef struct ember_features ember_features;
+ember_status ember_features_load(ember_features **out, const char *path, ember_error *err);
+void ember_features_destroy(ember_features *f); /* NULL ok */
+int64_t ember_features_rows(const ember_features *f);
+int64_t ember_features_width(const ember_features *f);   /* floats per row */
+const char *ember_features_id(const ember_features *f, int64_t k);
+int64_t ember_features_find(const ember_features *f, const char *id); /* -1: absent */
+const float *ember_features_row(const ember_features *f, int64_t k);  /* [width] */
+const char *ember_features_column(const ember_features *f, int64_t j); /* name of float j */
+
+/* The two-tower model for implicit feedback:
+ *   user tower  u = f_U([e_user ; x_user])   item tower  v = f_I([e_item ; x_item])
+ *   score(user, item) = u . v
+ * e: an id embedding of id_dim floats; x: the features (none without a
+ * feature file); f: Dense(hidden, relu) -> Dense(dim) (just Dense(dim) with
+ * hidden = 0), Ember's Dense layers and optimizers. Trained with a sampled
+ * softmax: each batch row's positive item against `negatives` items drawn
+ * uniformly from the items of the training data, shared by the batch (a
+ * negative equal to the row's positive is left out of that row), mean
+ * cross-entropy over the rows; ratings are ignored (every record is a
+ * positive). Id dropout: each time a row is used, its user id and each item
+ * id are replaced with probability id_dropout by the "unknown" embedding, so
+ * the towers also learn to score from features alone. Users and items that
+ * are only in the feature files (cold start: no interactions) are in the
+ * model and always use the unknown embedding: they are scored from their
+ * features; a user the model does not know at all gets the unknown
+ * embedding and no features. */
+typedef struct ember_two_tower_config {
+    int64_t dim;          /* output vector length D (64) */
+    int64_t id_dim;       /* id embedding length (32) */
+    int64_t hidden;       /* units of each tower's ReLU layer, 0 = none (128) */
+    int epochs;           /* passes over the records (20) */
+    int64_t batch_size;   /* records per step (256) */
+    int64_t negatives;    /* sampled items per step (256) */
+    ember_optimizer_config optimizer; /* (Adam, learning rate 1e-3); weight_decay and
+                                         clip_norm must be 0 */
+    float id_dropout;     /* in [0, 1) (0.1) */
+    uint64_t seed;        /* initialisation, shuffling, sampling, dropout (42) */
+    int threads;          /* >= 1 (1); the result depends on the seed only */
+} ember_two_tower_config;
+ember_two_tower_config ember_two_tower_config_default(void);
+
+/* Train on `train` (ratings ignored) with optional user and item feature
+ * tables (NULL: ids only). The model's users are the training data's, then
+ * the feature table's other ids (cold start); the same for items. Progress:
+ * one EMBER_PROGRESS_EPOCH_END per epoch (loss: the mean sampled-softmax
+ * loss of the epoch's steps). Errors: EMBER_ERR_ARG (a bad config field,
+ * named; no interactions), EMBER_ERR_NUMERIC (the loss became NaN/Inf),
+ * EMBER_ERR_NOMEM. */
+ember_status ember_recommender_train_two_tower(ember_recommender **out,
+                                               const ember_interactions *train,
+                                               const ember_features *users,
+                                               const ember_features *items,
+                                               const ember_two_tower_config *cfg,
+                                               ember_progress_fn progress, void *user,
+                                               ember_error *err);
+/* "mf" or "two-tower". */
+const char *ember_recommender_model(const ember_recommender *r);
+/* The settings of a two-tower model; NULL for MF (and ember_recommender_config
+ * is NULL for a two-tower model). */
+const ember_two_tower_config *ember_recommender_two_tower_config(const ember_recommender *r);
+/* Users / items of the model that had no training interactions (scored from
+ * their features alone); 0 for MF. */
+int64_t ember_recommender_cold_users(const ember_recommender *r);
+int64_t ember_recommender_cold_items(const ember_recommender *r);
 /* ========================================================== end recommend */
 
 #ifdef __cplusplus

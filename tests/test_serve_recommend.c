@@ -7,8 +7,8 @@
  * default and the capped k, unknown users and items, every refused body
  * (400 naming the field, 413), /v1/predict and /v1/recommend each refused
  * for the other kind of model, /v1/model and /metrics, settings that go with
- * a text model only, a reload, and clients in parallel. Also the format
- * probe ember_file_format. The model is trained here on made-up ratings.
+ * a text model only, a reload, clients in parallel, and a two-tower model
+ * behind the same endpoint. Also the format probe ember_file_format. The model is trained here on made-up ratings.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
@@ -242,6 +242,7 @@ static void test_lists(const char *model)
     cJSON *j = cJSON_Parse(r.body);
     CHECK_MSG(j && !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(j, "kind")), "recommender") &&
                   cJSON_GetNumberValue(cJSON_GetObjectItem(j, "users")) == USERS &&
+                  !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(j, "model")), "mf") &&
                   cJSON_GetNumberValue(cJSON_GetObjectItem(j, "items")) == ITEMS &&
                   cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "settings"),
                                                            "dim")) == 8 &&
@@ -420,6 +421,58 @@ static void test_kinds_and_probe(const char *model)
     ember_server_destroy(s);
 }
 
+/* A two-tower model (ids only) behind the same endpoint: its lists equal
+ * the API's, and /v1/model names it. */
+static void test_two_tower(void)
+{
+    char data[512], path[512];
+    snprintf(data, sizeof data, "%s/ratings.tsv", DIR);
+    snprintf(path, sizeof path, "%s/two_tower.safetensors", DIR);
+    ember_error err;
+    ember_interactions *d = NULL;
+    ember_recommender *rec = NULL;
+    ember_two_tower_config c = ember_two_tower_config_default();
+    c.dim = 8;
+    c.id_dim = 8;
+    c.hidden = 0;
+    c.epochs = 3;
+    c.negatives = 8;
+    c.batch_size = 32;
+    CHECK_OK(ember_interactions_load(&d, data, &err), &err);
+    CHECK_OK(ember_recommender_train_two_tower(&rec, d, NULL, NULL, &c, NULL, NULL, &err), &err);
+    CHECK_OK(ember_recommender_save(rec, path, &err), &err);
+    ember_interactions_destroy(d);
+    ember_server *s = start(path, &err);
+    CHECK_MSG(s != NULL, "%s", err.message);
+    if (!s || !rec) {
+        ember_server_destroy(s);
+        ember_recommender_destroy(rec);
+        return;
+    }
+    CHECK_OK(ember_server_load(s, &err), &err);
+    int port = ember_server_port(s);
+    int64_t items[ITEMS];
+    float scores[ITEMS];
+    int n = 0;
+    char body[256];
+    static const char *const users[] = {"u1", "u9", "u30", "stranger"};
+    for (int i = 0; i < 4; i++) {
+        CHECK_OK(ember_recommender_top_k(rec, users[i], 6, NULL, 0, items, scores, &n, &err),
+                 &err);
+        snprintf(body, sizeof body, "{\"user\":\"%s\",\"k\":6}", users[i]);
+        expect_list(port, body, rec, "user", users[i], i < 3, items, scores, n);
+    }
+    CHECK_OK(ember_recommender_similar(rec, "i5", 3, items, scores, &n, &err), &err);
+    expect_list(port, "{\"item\":\"i5\",\"k\":3}", rec, "item", "i5", 1, items, scores, n);
+    resp r;
+    CHECK(get(port, "/v1/model", &r) == 0 && r.status == 200 &&
+          strstr(r.body, "\"kind\":\"recommender\",\"model\":\"two-tower\"") &&
+          strstr(r.body, "\"id_dim\":8"));
+    resp_free(&r);
+    ember_server_destroy(s);
+    ember_recommender_destroy(rec);
+}
+
 int main(void)
 {
     if (system("mkdir -p " DIR) != 0)
@@ -435,5 +488,6 @@ int main(void)
     CHECK(copy_file(model, live));
     test_parallel_and_reload(live, model2);
     test_kinds_and_probe(model);
+    test_two_tower();
     return check_summary("serve_recommend");
 }

@@ -80,6 +80,11 @@ const float *ember__model_forward(ember_model *m, int64_t B, const ember_step_ct
 /* Backward from dout (gradient w.r.t. the output, or the logits when fused),
  * accumulating parameter gradients. */
 void ember__model_backward(ember_model *m, const float *dout, int64_t B, const ember_step_ctx *ctx);
+/* The same, also writing the gradient w.r.t. the input batch into
+ * dinput[B][input_size] (NULL: not computed). Models fed by another part
+ * (the recommender's towers take id embeddings plus features) use it. */
+void ember__model_backward_input(ember_model *m, const float *dout, int64_t B,
+                                 const ember_step_ctx *ctx, float *dinput);
 /* Logits of the last layer for the fused loss (valid after forward). */
 const float *ember__model_logits(const ember_model *m);
 /* Add a layer of `kind` with a heap config (taken over, freed on failure). */

@@ -586,12 +586,18 @@ const float *ember__model_logits(const ember_model *m)
 
 void ember__model_backward(ember_model *m, const float *dout, int64_t B, const ember_step_ctx *ctx)
 {
+    ember__model_backward_input(m, dout, B, ctx, NULL);
+}
+
+void ember__model_backward_input(ember_model *m, const float *dout, int64_t B,
+                                 const ember_step_ctx *ctx, float *dinput)
+{
     const float *dy = dout;
     float *bufs[2] = {m->grad_a, m->grad_b};
     int which = 0;
     for (int i = m->n_layers - 1; i >= 0; i--) {
         ember_layer *l = m->layers[i];
-        float *dx = i > 0 ? bufs[which] : NULL;
+        float *dx = i > 0 ? bufs[which] : dinput;
         if (dx == dy) {
             which ^= 1;
             dx = bufs[which];

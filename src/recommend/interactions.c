@@ -25,7 +25,7 @@ static const char *const field_names[MAX_FIELDS] = {"user", "item", "rating", "t
 
 /* Split line (modified in place) at `sep` (sep_len bytes) into at most
  * `max` fields; returns the count, or max + 1 when there are more. */
-static int split(char *line, const char *sep, size_t sep_len, char **f, int max)
+int ember__rec_split(char *line, const char *sep, size_t sep_len, char **f, int max)
 {
     int n = 0;
     char *s = line;
@@ -49,16 +49,7 @@ static size_t chomp(char *line, size_t len)
     return len;
 }
 
-/* Lines of a file, one at a time, without their ends; blank lines skipped. */
-typedef struct line_reader {
-    FILE *f;
-    const char *path; /* borrowed */
-    char *line;
-    size_t cap;
-    long long lineno;
-} line_reader;
-
-static ember_status lines_open(line_reader *r, const char *path, ember_error *err)
+ember_status ember__lines_open(ember_line_reader *r, const char *path, ember_error *err)
 {
     memset(r, 0, sizeof *r);
     r->path = path;
@@ -69,7 +60,7 @@ static ember_status lines_open(line_reader *r, const char *path, ember_error *er
 
 /* The next non-blank line in r->line (NUL-terminated, modifiable): *got 1,
  * or 0 at the end of the file. Errors: a NUL byte in a line, a read error. */
-static ember_status lines_next(line_reader *r, int *got, ember_error *err)
+ember_status ember__lines_next(ember_line_reader *r, int *got, ember_error *err)
 {
     ssize_t n;
     *got = 0;
@@ -89,7 +80,7 @@ static ember_status lines_next(line_reader *r, int *got, ember_error *err)
     return EMBER_OK;
 }
 
-static void lines_close(line_reader *r)
+void ember__lines_close(ember_line_reader *r)
 {
     free(r->line);
     if (r->f)
@@ -98,7 +89,7 @@ static void lines_close(line_reader *r)
     r->line = NULL;
 }
 
-static int parse_float(const char *s, float *out)
+int ember__rec_parse_float(const char *s, float *out)
 {
     if (!*s)
         return -1;
@@ -206,8 +197,8 @@ ember_status ember_interactions_load(ember_interactions **out, const char *path,
     if (!out || !path)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "interactions: NULL argument");
     *out = NULL;
-    line_reader lr;
-    ember_status s = lines_open(&lr, path, err);
+    ember_line_reader lr;
+    ember_status s = ember__lines_open(&lr, path, err);
     if (s)
         return s;
     ember_interactions *d = calloc(1, sizeof *d);
@@ -220,7 +211,7 @@ ember_status ember_interactions_load(ember_interactions **out, const char *path,
     const char *sep = NULL;
     size_t sep_len = 1;
     int nfields = 0, got;
-    while (!(s = lines_next(&lr, &got, err)) && got) {
+    while (!(s = ember__lines_next(&lr, &got, err)) && got) {
         char *line = lr.line;
         long long lineno = lr.lineno;
         int first = sep == NULL;
@@ -233,7 +224,7 @@ ember_status ember_interactions_load(ember_interactions **out, const char *path,
                 sep = ",";
         }
         char *fl[MAX_FIELDS + 1] = {NULL};
-        int nf = split(line, sep, sep_len, fl, MAX_FIELDS);
+        int nf = ember__rec_split(line, sep, sep_len, fl, MAX_FIELDS);
         const char *sep_name = sep[0] == '\t' ? "tab" : sep_len == 2 ? "'::'" : "comma";
         if (first) {
             if (nf < 2 || nf > MAX_FIELDS) {
@@ -248,7 +239,7 @@ ember_status ember_interactions_load(ember_interactions **out, const char *path,
             d->has_rating = nf >= 3;
             d->has_time = nf >= 4;
             float r;
-            if (is_user_column(fl[0]) || (nf >= 3 && parse_float(fl[2], &r)))
+            if (is_user_column(fl[0]) || (nf >= 3 && ember__rec_parse_float(fl[2], &r)))
                 continue; /* header */
         } else if (nf != nfields) {
             s = EMBER_FAIL(err, EMBER_ERR_FORMAT,
@@ -265,7 +256,7 @@ ember_status ember_interactions_load(ember_interactions **out, const char *path,
             }
         float r = 1.0f;
         int64_t t = 0;
-        if (nf >= 3 && parse_float(fl[2], &r)) {
+        if (nf >= 3 && ember__rec_parse_float(fl[2], &r)) {
             s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s:%lld: field 3 (rating): '%.*s' is not a "
                            "finite number", path, lineno, SHOW_MAX, fl[2]);
             goto done;
@@ -285,7 +276,7 @@ ember_status ember_interactions_load(ember_interactions **out, const char *path,
         s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: no interactions (an empty file%s)", path,
                        lr.lineno ? " or a header only" : "");
 done:
-    lines_close(&lr);
+    ember__lines_close(&lr);
     if (s) {
         ember_interactions_destroy(d);
         return s;
@@ -411,8 +402,8 @@ ember_status ember_items_load_movielens(ember_items **out, const char *path, emb
     if (!out || !path)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "items: NULL argument");
     *out = NULL;
-    line_reader lr;
-    ember_status s = lines_open(&lr, path, err);
+    ember_line_reader lr;
+    ember_status s = ember__lines_open(&lr, path, err);
     if (s)
         return s;
     ember_items *t = calloc(1, sizeof *t);
@@ -422,11 +413,11 @@ ember_status ember_items_load_movielens(ember_items **out, const char *path, emb
     }
     ember__idmap_init(&t->ids);
     int got;
-    while (!(s = lines_next(&lr, &got, err)) && got) {
+    while (!(s = ember__lines_next(&lr, &got, err)) && got) {
         char *line = lr.line;
         long long lineno = lr.lineno;
         char *fl[ITEM_FIELDS + 1] = {NULL};
-        int nf = split(line, "|", 1, fl, ITEM_FIELDS);
+        int nf = ember__rec_split(line, "|", 1, fl, ITEM_FIELDS);
         if (nf != ITEM_FIELDS) {
             s = EMBER_FAIL(err, EMBER_ERR_FORMAT,
                            "%s:%lld: %s%d '|'-separated fields; expected %d: id|title|release "
@@ -478,7 +469,7 @@ ember_status ember_items_load_movielens(ember_items **out, const char *path, emb
     if (!s && t->n == 0)
         s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: no items (an empty file)", path);
 done:
-    lines_close(&lr);
+    ember__lines_close(&lr);
     if (s) {
         ember_items_destroy(t);
         return s;

@@ -211,6 +211,7 @@ void ember_recommender_destroy(ember_recommender *r)
     if (!r)
         return;
     ember__free(r->w);
+    ember__tt_free(r->tt);
     ember__idmap_deinit(&r->users);
     ember__idmap_deinit(&r->items);
     free(r);
@@ -476,12 +477,22 @@ float ember_recommender_predict(const ember_recommender *r, const char *user, co
     int64_t i = ember__idmap_find(&r->items, item, strlen(item));
     if (known)
         *known = (u >= 0) | (i >= 0) << 1;
+    if (r->two_tower) { /* the score u . v; an unknown item scores 0 */
+        const ember_tt *t = r->tt;
+        if (i < 0)
+            return 0.0f;
+        return ember__mf_score(t->uvec + (u >= 0 ? u : t->U) * t->D, t->ivec + i * t->D, t->D,
+                               0.0f, 0.0f, 0.0f);
+    }
     return predict_idx(r, u, i);
 }
 
-int64_t ember_recommender_user_count(const ember_recommender *r) { return r->L.U; }
-int64_t ember_recommender_item_count(const ember_recommender *r) { return r->L.I; }
-const ember_mf_config *ember_recommender_config(const ember_recommender *r) { return &r->cfg; }
+int64_t ember_recommender_user_count(const ember_recommender *r) { return r->users.n; }
+int64_t ember_recommender_item_count(const ember_recommender *r) { return r->items.n; }
+const ember_mf_config *ember_recommender_config(const ember_recommender *r)
+{
+    return r->two_tower ? NULL : &r->cfg;
+}
 double ember_recommender_global_mean(const ember_recommender *r) { return r->mu; }
 
 void ember__map_ids(int64_t *dst, const ember_idmap *from, const ember_idmap *to)
@@ -499,9 +510,10 @@ ember_status ember_recommender_evaluate(const ember_recommender *r, const ember_
         return EMBER_FAIL(err, EMBER_ERR_ARG, "recommender evaluate: NULL argument");
     if (threads < 1)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "threads must be >= 1, got %d", threads);
-    if (r->cfg.loss == EMBER_MF_LOSS_BPR)
-        return EMBER_FAIL(err, EMBER_ERR_ARG, "a BPR model's scores rank items and are not "
-                          "ratings: evaluate it with the ranking metrics");
+    if (r->two_tower || r->cfg.loss == EMBER_MF_LOSS_BPR)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "a %s model's scores rank items and are not "
+                          "ratings: evaluate it with the ranking metrics",
+                          r->two_tower ? "two-tower" : "BPR");
     if (!d->has_rating || d->n == 0)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "RMSE and MAE need ratings: the test data has %s",
                           d->n ? "no rating column" : "no interactions");

@@ -7,10 +7,12 @@
  * an id list that does not match the tensor shapes or repeats an id, and a
  * missing or wrong checksum are errors naming the field.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "rec_internal.h"
 #include "io/json_util.h"
 #include "io/safetensors.h"
 #include "model/checkpoint.h"
+#include "model/model.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -23,11 +25,20 @@
 #define FORMAT_VERSION 1
 #define META_HASH_KEY "ember.meta_sha256"
 
+/* MF files have the first N_KEYS_MF keys; two-tower files all of them. */
 static const char *const known_keys[] = {
     "ember.format", "ember.format_version", "ember.version", "ember.git_commit",
     "recommend.model", "recommend.config", "recommend.users", "recommend.items",
-    META_HASH_KEY, EMBER_ST_CHECKSUM_KEY};
-#define N_KEYS ((int)(sizeof known_keys / sizeof known_keys[0]))
+    META_HASH_KEY, EMBER_ST_CHECKSUM_KEY, "recommend.user_features",
+    "recommend.item_features"};
+#define N_KEYS_MF 10
+#define N_KEYS_TT ((int)(sizeof known_keys / sizeof known_keys[0]))
+
+/* Two-tower tensors, in file order (features only when the width is > 0). */
+enum { TT_UEMB, TT_IEMB, TT_UFEAT, TT_IFEAT, TT_UWARM, TT_IWARM, TT_UTOWER, TT_ITOWER, TT_N };
+static const char *const tt_names[TT_N] = {
+    "tt.user_embedding", "tt.item_embedding", "tt.user_features", "tt.item_features",
+    "tt.user_warm", "tt.item_warm", "tt.user_tower", "tt.item_tower"};
 
 static char *ids_json(const ember_idmap *m)
 {
@@ -43,6 +54,34 @@ static char *ids_json(const ember_idmap *m)
     char *out = a ? cJSON_PrintUnformatted(a) : NULL;
     cJSON_Delete(a);
     return out;
+}
+
+static char *names_json(char *const *names, int64_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int64_t k = 0; a && k < n; k++) {
+        cJSON *x = cJSON_CreateString(names[k]);
+        if (!x || !cJSON_AddItemToArray(a, x)) {
+            cJSON_Delete(x);
+            cJSON_Delete(a);
+            return NULL;
+        }
+    }
+    char *out = a ? cJSON_PrintUnformatted(a) : NULL;
+    cJSON_Delete(a);
+    return out;
+}
+
+static void add_optimizer(cJSON *j, cJSON *o, const ember_optimizer_config *c)
+{
+    cJSON_AddStringToObject(o, "name", c->kind == EMBER_OPT_ADAM ? "adam" : "sgd");
+    cJSON_AddNumberToObject(o, "learning_rate", c->learning_rate);
+    cJSON_AddNumberToObject(o, "momentum", c->momentum);
+    cJSON_AddBoolToObject(o, "nesterov", c->nesterov);
+    cJSON_AddNumberToObject(o, "beta1", c->beta1);
+    cJSON_AddNumberToObject(o, "beta2", c->beta2);
+    cJSON_AddNumberToObject(o, "epsilon", c->epsilon);
+    cJSON_AddItemToObject(j, "optimizer", o);
 }
 
 static char *config_json(const ember_recommender *r)
@@ -67,16 +106,92 @@ static char *config_json(const ember_recommender *r)
     cJSON_AddNumberToObject(j, "init_std", c->init_std);
     cJSON_AddStringToObject(j, "seed", seed);
     cJSON_AddNumberToObject(j, "threads", c->threads);
-    cJSON_AddStringToObject(o, "name", c->optimizer.kind == EMBER_OPT_ADAM ? "adam" : "sgd");
-    cJSON_AddNumberToObject(o, "learning_rate", c->optimizer.learning_rate);
-    cJSON_AddNumberToObject(o, "momentum", c->optimizer.momentum);
-    cJSON_AddBoolToObject(o, "nesterov", c->optimizer.nesterov);
-    cJSON_AddNumberToObject(o, "beta1", c->optimizer.beta1);
-    cJSON_AddNumberToObject(o, "beta2", c->optimizer.beta2);
-    cJSON_AddNumberToObject(o, "epsilon", c->optimizer.epsilon);
-    cJSON_AddItemToObject(j, "optimizer", o);
+    add_optimizer(j, o, &c->optimizer);
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
+    return s;
+}
+
+static char *tt_config_json(const ember_two_tower_config *c)
+{
+    char seed[32];
+    snprintf(seed, sizeof seed, "%" PRIu64, c->seed);
+    cJSON *j = cJSON_CreateObject(), *o = cJSON_CreateObject();
+    if (!j || !o) {
+        cJSON_Delete(j);
+        cJSON_Delete(o);
+        return NULL;
+    }
+    cJSON_AddNumberToObject(j, "version", 1);
+    cJSON_AddNumberToObject(j, "dim", (double)c->dim);
+    cJSON_AddNumberToObject(j, "id_dim", (double)c->id_dim);
+    cJSON_AddNumberToObject(j, "hidden", (double)c->hidden);
+    cJSON_AddNumberToObject(j, "epochs", c->epochs);
+    cJSON_AddNumberToObject(j, "batch_size", (double)c->batch_size);
+    cJSON_AddNumberToObject(j, "negatives", (double)c->negatives);
+    cJSON_AddNumberToObject(j, "id_dropout", c->id_dropout);
+    cJSON_AddStringToObject(j, "seed", seed);
+    cJSON_AddNumberToObject(j, "threads", c->threads);
+    add_optimizer(j, o, &c->optimizer);
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return s;
+}
+
+/* Shape and data of two-tower tensor k (warm flags converted into w0/w1). */
+static void tt_tensor(const ember_tt *t, int k, ember_st_tensor *x, const float *wu,
+                      const float *wi)
+{
+    memset(x, 0, sizeof *x);
+    x->name = tt_names[k];
+    x->ndim = 2;
+    switch (k) {
+    case TT_UEMB: x->shape[0] = t->U + 1, x->shape[1] = t->E, x->data = t->uemb; break;
+    case TT_IEMB: x->shape[0] = t->I + 1, x->shape[1] = t->E, x->data = t->iemb; break;
+    case TT_UFEAT: x->shape[0] = t->U, x->shape[1] = t->Fu, x->data = t->ufeat; break;
+    case TT_IFEAT: x->shape[0] = t->I, x->shape[1] = t->Fi, x->data = t->ifeat; break;
+    case TT_UWARM: x->ndim = 1, x->shape[0] = t->U, x->data = wu; break;
+    case TT_IWARM: x->ndim = 1, x->shape[0] = t->I, x->data = wi; break;
+    case TT_UTOWER: x->ndim = 1, x->shape[0] = t->utower->n_params, x->data = t->utower->params; break;
+    default: x->ndim = 1, x->shape[0] = t->itower->n_params, x->data = t->itower->params; break;
+    }
+}
+
+static ember_status tt_save(const ember_recommender *r, const char *path, ember_error *err)
+{
+    const ember_tt *t = r->tt;
+    float *wu = malloc((size_t)(t->U + 1) * sizeof *wu), *wi = malloc((size_t)(t->I + 1) * sizeof *wi);
+    char *cfg = tt_config_json(&t->cfg), *users = ids_json(&r->users), *items = ids_json(&r->items);
+    char *uf = names_json(t->ucols, t->Fu), *itf = names_json(t->icols, t->Fi);
+    ember_status s = EMBER_OK;
+    if (!wu || !wi || !cfg || !users || !items || !uf || !itf) {
+        s = EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory saving %s", path);
+        goto done;
+    }
+    for (int64_t k = 0; k < t->U; k++)
+        wu[k] = t->uwarm[k];
+    for (int64_t k = 0; k < t->I; k++)
+        wi[k] = t->iwarm[k];
+    ember_st_tensor ts[TT_N];
+    int nt = 0;
+    for (int k = 0; k < TT_N; k++)
+        if (!((k == TT_UFEAT && !t->Fu) || (k == TT_IFEAT && !t->Fi)))
+            tt_tensor(t, k, &ts[nt++], wu, wi);
+    char version[16];
+    snprintf(version, sizeof version, "%d", FORMAT_VERSION);
+    char mh[EMBER_SHA256_HEX_LEN + 1] = "";
+    const char *keys[] = {"ember.format", "ember.format_version", "ember.version",
+                          "ember.git_commit", "recommend.model", "recommend.config",
+                          "recommend.users", "recommend.items", "recommend.user_features",
+                          "recommend.item_features", META_HASH_KEY};
+    const char *vals[] = {FORMAT_NAME, version, ember_version(), ember_git_commit(), "two-tower",
+                          cfg, users, items, uf, itf, mh};
+    int nm = (int)(sizeof keys / sizeof keys[0]);
+    if ((s = ember__meta_hash(nm, keys, vals, META_HASH_KEY, mh, err)))
+        goto done;
+    s = ember__st_write(path, ts, nt, keys, vals, nm, err);
+done:
+    free(wu), free(wi), free(cfg), free(users), free(items), free(uf), free(itf);
     return s;
 }
 
@@ -84,6 +199,8 @@ ember_status ember_recommender_save(const ember_recommender *r, const char *path
 {
     if (!r || !path)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "recommender save: NULL argument");
+    if (r->two_tower)
+        return tt_save(r, path, err);
     const ember_mf_layout *L = &r->L;
     ember_st_tensor ts[5];
     memset(ts, 0, sizeof ts);
@@ -179,32 +296,86 @@ static ember_status cfg_num(const cJSON *j, const char *name, double lo, double 
     return EMBER_OK;
 }
 
+/* Every key of object j is one of keys[0..n) (prefix names the object). */
+static ember_status only_keys(const cJSON *j, const char *const *keys, size_t n,
+                              const char *prefix, const char *path, ember_error *err)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, j) {
+        int ok = 0;
+        for (size_t k = 0; k < n; k++)
+            ok |= !strcmp(e->string, keys[k]);
+        if (!ok)
+            return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata recommend.config: unknown "
+                              "key '%s%.40s'", path, prefix, e->string);
+    }
+    return EMBER_OK;
+}
+
+static ember_status seed_threads_load(const cJSON *j, uint64_t *seed, int *threads,
+                                      const char *path, ember_error *err)
+{
+    double v;
+    v = 0.0;
+    ember_status s = cfg_num(j, "threads", 1, 256, &v, path, err);
+    if (s)
+        return s;
+    *threads = (int)v;
+    const cJSON *sd = cJSON_GetObjectItemCaseSensitive(j, "seed");
+    char *end = NULL;
+    if (!cJSON_IsString(sd) || !sd->valuestring[0] ||
+        (*seed = strtoull(sd->valuestring, &end, 10), *end))
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata recommend.config: seed is not a "
+                          "decimal string", path);
+    return EMBER_OK;
+}
+
+static ember_status optimizer_load(const cJSON *j, ember_optimizer_config *c, const char *path,
+                                   ember_error *err)
+{
+    static const char *const okeys[] = {"name", "learning_rate", "momentum", "nesterov",
+                                        "beta1", "beta2", "epsilon"};
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "optimizer");
+    const cJSON *nm = cJSON_GetObjectItemCaseSensitive(o, "name");
+    ember_status s;
+    double v = 0.0;
+    if (!cJSON_IsObject(o) || !cJSON_IsString(nm) ||
+        (strcmp(nm->valuestring, "sgd") && strcmp(nm->valuestring, "adam")))
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata recommend.config: optimizer.name "
+                          "must be \"sgd\" or \"adam\"", path);
+    if ((s = only_keys(o, okeys, sizeof okeys / sizeof okeys[0], "optimizer.", path, err)))
+        return s;
+    c->kind = strcmp(nm->valuestring, "adam") ? EMBER_OPT_SGD : EMBER_OPT_ADAM;
+    float *fields[] = {&c->learning_rate, &c->momentum, &c->beta1, &c->beta2, &c->epsilon};
+    const char *fnames[] = {"learning_rate", "momentum", "beta1", "beta2", "epsilon"};
+    for (int k = 0; k < 5; k++) {
+        if ((s = cfg_num(o, fnames[k], 0, 1e30, &v, path, err)))
+            return s;
+        *fields[k] = (float)v;
+    }
+    const cJSON *nv = cJSON_GetObjectItemCaseSensitive(o, "nesterov");
+    if (!cJSON_IsBool(nv))
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata recommend.config: optimizer.nesterov "
+                          "is not true or false", path);
+    c->nesterov = cJSON_IsTrue(nv);
+    return EMBER_OK;
+}
+
 static ember_status config_load(ember_mf_config *c, int *epochs_done, const char *json,
                                 const char *path, ember_error *err)
 {
     static const char *const keys[] = {"version", "loss", "dim", "epochs", "epochs_done", "l2", "l2_bias", "lr_decay",
                                        "init_std", "seed", "threads", "optimizer"};
-    static const char *const okeys[] = {"name", "learning_rate", "momentum", "nesterov",
-                                        "beta1", "beta2", "epsilon"};
     cJSON *j = cJSON_Parse(json);
     ember_status s = EMBER_OK;
-    double v;
+    double v = 0.0;
     if (!cJSON_IsObject(j)) {
         s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata recommend.config is not a JSON object",
                        path);
         goto done;
     }
-    const cJSON *e;
-    cJSON_ArrayForEach(e, j) {
-        int ok = 0;
-        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
-            ok |= !strcmp(e->string, keys[k]);
-        if (!ok) {
-            s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata recommend.config: unknown key "
-                           "'%.40s'", path, e->string);
-            goto done;
-        }
-    }
+    if ((s = only_keys(j, keys, sizeof keys / sizeof keys[0], "", path, err)))
+        goto done;
     memset(c, 0, sizeof *c);
     const cJSON *ls = cJSON_GetObjectItemCaseSensitive(j, "loss");
     if (!cJSON_IsString(ls) || (strcmp(ls->valuestring, "mse") && strcmp(ls->valuestring, "bpr"))) {
@@ -235,53 +406,181 @@ static ember_status config_load(ember_mf_config *c, int *epochs_done, const char
     if ((s = cfg_num(j, "init_std", 0, 1e30, &v, path, err)))
         goto done;
     c->init_std = (float)v;
-    if ((s = cfg_num(j, "threads", 1, 256, &v, path, err)))
+    if ((s = seed_threads_load(j, &c->seed, &c->threads, path, err)))
         goto done;
-    c->threads = (int)v;
-    const cJSON *sd = cJSON_GetObjectItemCaseSensitive(j, "seed");
-    char *end = NULL;
-    if (!cJSON_IsString(sd) || !sd->valuestring[0] ||
-        (c->seed = strtoull(sd->valuestring, &end, 10), *end)) {
-        s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata recommend.config: seed is not a "
-                       "decimal string", path);
+    s = optimizer_load(j, &c->optimizer, path, err);
+done:
+    cJSON_Delete(j);
+    return s;
+}
+
+static ember_status tt_config_load(ember_two_tower_config *c, const char *json, const char *path,
+                                   ember_error *err)
+{
+    static const char *const keys[] = {"version", "dim", "id_dim", "hidden", "epochs",
+                                       "batch_size", "negatives", "id_dropout", "seed",
+                                       "threads", "optimizer"};
+    cJSON *j = cJSON_Parse(json);
+    ember_status s = EMBER_OK;
+    double v[8];
+    const char *names[8] = {"version", "dim", "id_dim", "hidden", "epochs", "batch_size",
+                            "negatives", "id_dropout"};
+    const double lo[8] = {1, 1, 1, 0, 1, 1, 1, 0}, hi[8] = {1, 65536, 65536, 65536, 1e9, 1e6, 1e6, 0.99};
+    if (!cJSON_IsObject(j)) {
+        s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata recommend.config is not a JSON object",
+                       path);
         goto done;
     }
-    const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "optimizer");
-    const cJSON *nm = cJSON_GetObjectItemCaseSensitive(o, "name");
-    if (!cJSON_IsObject(o) || !cJSON_IsString(nm) ||
-        (strcmp(nm->valuestring, "sgd") && strcmp(nm->valuestring, "adam"))) {
-        s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata recommend.config: optimizer.name "
-                       "must be \"sgd\" or \"adam\"", path);
+    if ((s = only_keys(j, keys, sizeof keys / sizeof keys[0], "", path, err)))
+        goto done;
+    for (int k = 0; k < 8; k++)
+        if ((s = cfg_num(j, names[k], lo[k], hi[k], &v[k], path, err)))
+            goto done;
+    memset(c, 0, sizeof *c);
+    c->dim = (int64_t)v[1], c->id_dim = (int64_t)v[2], c->hidden = (int64_t)v[3];
+    c->epochs = (int)v[4], c->batch_size = (int64_t)v[5], c->negatives = (int64_t)v[6];
+    c->id_dropout = (float)v[7];
+    if ((s = seed_threads_load(j, &c->seed, &c->threads, path, err)))
+        goto done;
+    s = optimizer_load(j, &c->optimizer, path, err);
+done:
+    cJSON_Delete(j);
+    return s;
+}
+
+/* Feature names: a JSON array of strings; *n its length, names copied into
+ * *out (allocated here). */
+static ember_status names_load(const ember_st_file *f, const char *key, char ***out, int64_t *n,
+                               const char *path, ember_error *err)
+{
+    cJSON *a = cJSON_Parse(ember__st_meta(f, key));
+    ember_status s = EMBER_OK;
+    int64_t q = 0;
+    *out = NULL;
+    *n = 0;
+    if (!cJSON_IsArray(a)) {
+        s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata %s is not a JSON array of names",
+                       path, key);
         goto done;
     }
-    cJSON_ArrayForEach(e, o) {
-        int ok = 0;
-        for (size_t k = 0; k < sizeof okeys / sizeof okeys[0]; k++)
-            ok |= !strcmp(e->string, okeys[k]);
-        if (!ok) {
-            s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata recommend.config: unknown key "
-                           "'optimizer.%.40s'", path, e->string);
+    int64_t m = cJSON_GetArraySize(a);
+    if (!(*out = calloc((size_t)(m ? m : 1), sizeof **out))) {
+        s = EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory loading %s", path);
+        goto done;
+    }
+    const cJSON *e;
+    cJSON_ArrayForEach(e, a) {
+        if (!cJSON_IsString(e)) {
+            s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata %s[%lld] is %s, not a string",
+                           path, key, (long long)q, ember__json_type(e));
+            goto done;
+        }
+        if (!((*out)[q++] = strdup(e->valuestring))) {
+            s = EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory loading %s", path);
             goto done;
         }
     }
-    c->optimizer.kind = strcmp(nm->valuestring, "adam") ? EMBER_OPT_SGD : EMBER_OPT_ADAM;
-    float *fields[] = {&c->optimizer.learning_rate, &c->optimizer.momentum, &c->optimizer.beta1,
-                       &c->optimizer.beta2, &c->optimizer.epsilon};
-    const char *fnames[] = {"learning_rate", "momentum", "beta1", "beta2", "epsilon"};
-    for (int k = 0; k < 5; k++) {
-        if ((s = cfg_num(o, fnames[k], 0, 1e30, &v, path, err)))
-            goto done;
-        *fields[k] = (float)v;
+    *n = m;
+done:
+    if (s && *out) {
+        for (int64_t j = 0; j < q; j++)
+            free((*out)[j]);
+        free(*out);
+        *out = NULL;
     }
-    const cJSON *nv = cJSON_GetObjectItemCaseSensitive(o, "nesterov");
-    if (!cJSON_IsBool(nv)) {
-        s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata recommend.config: optimizer.nesterov "
-                       "is not true or false", path);
+    cJSON_Delete(a);
+    return s;
+}
+
+static ember_status tt_load(ember_recommender **out, const ember_st_file *f, const char *path,
+                            ember_error *err)
+{
+    ember_two_tower_config cfg;
+    ember_status s = tt_config_load(&cfg, ember__st_meta(f, "recommend.config"), path, err);
+    if (s)
+        return s;
+    char **ucols = NULL, **icols = NULL;
+    int64_t Fu = 0, Fi = 0, shp[EMBER_MAX_DIMS], UI[2] = {0, 0};
+    float *wu = NULL, *wi = NULL;
+    ember_recommender *r = NULL;
+    if ((s = names_load(f, "recommend.user_features", &ucols, &Fu, path, err)) ||
+        (s = names_load(f, "recommend.item_features", &icols, &Fi, path, err)))
+        goto done;
+    int want = TT_N - !Fu - !Fi;
+    if (ember__st_count(f) != want) {
+        s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %d tensors; a two-tower model with %lld user "
+                       "and %lld item features has %d", path, ember__st_count(f), (long long)Fu,
+                       (long long)Fi, want);
         goto done;
     }
-    c->optimizer.nesterov = cJSON_IsTrue(nv);
+    for (int side = 0; side < 2; side++) {
+        int idx = -1;
+        for (int t = 0; t < ember__st_count(f); t++)
+            if (!strcmp(ember__st_name(f, t), tt_names[side ? TT_IEMB : TT_UEMB]))
+                idx = t;
+        if (idx < 0) {
+            s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: tensor '%s' is missing", path,
+                           tt_names[side ? TT_IEMB : TT_UEMB]);
+            goto done;
+        }
+        ember__st_shape(f, idx, shp);
+        UI[side] = shp[0] - 1;
+    }
+    if (!(r = calloc(1, sizeof *r))) {
+        s = EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory loading %s", path);
+        goto done;
+    }
+    r->two_tower = 1;
+    ember__idmap_init(&r->users);
+    ember__idmap_init(&r->items);
+    if ((s = ember__tt_alloc(&r->tt, &cfg, UI[0], UI[1], Fu, Fi, err)))
+        goto done;
+    ember_tt *t = r->tt;
+    for (int64_t j = 0; j < Fu; j++)
+        t->ucols[j] = ucols[j], ucols[j] = NULL;
+    for (int64_t j = 0; j < Fi; j++)
+        t->icols[j] = icols[j], icols[j] = NULL;
+    wu = malloc((size_t)(t->U + 1) * sizeof *wu);
+    wi = malloc((size_t)(t->I + 1) * sizeof *wi);
+    if (!wu || !wi) {
+        s = EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory loading %s", path);
+        goto done;
+    }
+    for (int k = 0; k < TT_N; k++) {
+        if ((k == TT_UFEAT && !Fu) || (k == TT_IFEAT && !Fi))
+            continue;
+        ember_st_tensor x;
+        tt_tensor(t, k, &x, wu, wi);
+        const float *src;
+        int64_t n = x.shape[0] * (x.ndim == 2 ? x.shape[1] : 1);
+        if ((s = ember__st_get(f, x.name, x.ndim, x.shape, &src, err)))
+            goto done;
+        for (int64_t q = 0; q < n; q++)
+            if (!isfinite(src[q]) ||
+                ((k == TT_UWARM || k == TT_IWARM) && src[q] != 0.0f && src[q] != 1.0f)) {
+                s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: tensor %s: value %lld is %s", path,
+                               x.name, (long long)q, isfinite(src[q]) ? "not 0 or 1" : "not finite");
+                goto done;
+            }
+        memcpy((float *)x.data, src, (size_t)n * sizeof(float));
+    }
+    for (int64_t q = 0; q < t->U; q++)
+        t->uwarm[q] = wu[q] != 0.0f;
+    for (int64_t q = 0; q < t->I; q++)
+        t->iwarm[q] = wi[q] != 0.0f;
+    if ((s = ids_load(&r->users, f, "recommend.users", t->U, path, err)) ||
+        (s = ids_load(&r->items, f, "recommend.items", t->I, path, err)) ||
+        (s = ember__tt_refresh(t, 1, err)))
+        goto done;
+    *out = r;
+    r = NULL;
 done:
-    cJSON_Delete(j);
+    for (int64_t j = 0; ucols && j < Fu; j++)
+        free(ucols[j]);
+    for (int64_t j = 0; icols && j < Fi; j++)
+        free(icols[j]);
+    free(ucols), free(icols), free(wu), free(wi);
+    ember_recommender_destroy(r);
     return s;
 }
 
@@ -319,19 +618,29 @@ ember_status ember_recommender_load(ember_recommender **out, const char *path, e
                        "these values: the file was modified", path);
         goto done;
     }
+    const char *model = ember__st_meta(f, "recommend.model");
+    int two = model && !strcmp(model, "two-tower");
+    if (!model || (!two && strcmp(model, "mf"))) {
+        s = EMBER_FAIL(err, model ? EMBER_ERR_UNSUPPORTED : EMBER_ERR_FORMAT,
+                       "%s: metadata recommend.model %s%.40s%s: this Ember knows \"mf\" and "
+                       "\"two-tower\"", path, model ? "'" : "is missing", model ? model : "",
+                       model ? "'" : "");
+        goto done;
+    }
+    const int nk = two ? N_KEYS_TT : N_KEYS_MF;
     int nm = ember__st_meta_count(f);
-    const char *k[N_KEYS], *v[N_KEYS];
+    const char *k[N_KEYS_TT], *v[N_KEYS_TT];
     for (int i = 0; i < nm; i++) {
         const char *key = ember__st_meta_key(f, i);
         int ok = 0;
-        for (int j = 0; j < N_KEYS; j++)
+        for (int j = 0; j < nk; j++)
             ok |= !strcmp(key, known_keys[j]);
         if (!ok) {
             s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: unknown metadata key '%.60s'", path, key);
             goto done;
         }
     }
-    for (int j = 0; j < N_KEYS; j++) {
+    for (int j = 0; j < nk; j++) {
         k[j] = known_keys[j];
         v[j] = ember__st_meta(f, known_keys[j]);
         if (!v[j]) {
@@ -340,16 +649,15 @@ ember_status ember_recommender_load(ember_recommender **out, const char *path, e
         }
     }
     char want[EMBER_SHA256_HEX_LEN + 1];
-    if ((s = ember__meta_hash(N_KEYS, k, v, META_HASH_KEY, want, err)))
+    if ((s = ember__meta_hash(nk, k, v, META_HASH_KEY, want, err)))
         goto done;
     if (strcmp(want, ember__st_meta(f, META_HASH_KEY)) && !EMBER__FUZZING) {
         s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata %s does not match: the settings or "
                        "id lists were changed or corrupted", path, META_HASH_KEY);
         goto done;
     }
-    if (strcmp(ember__st_meta(f, "recommend.model"), "mf")) {
-        s = EMBER_FAIL(err, EMBER_ERR_UNSUPPORTED, "%s: metadata recommend.model '%.40s': this "
-                       "Ember knows \"mf\"", path, ember__st_meta(f, "recommend.model"));
+    if (two) {
+        s = tt_load(&r, f, path, err);
         goto done;
     }
     ember_mf_config cfg;

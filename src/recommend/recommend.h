@@ -34,6 +34,27 @@ int64_t ember__idmap_find(const ember_idmap *m, const char *id, size_t len);
 /* The id of index k (0 <= k < n), borrowed until the next add. */
 const char *ember__idmap_get(const ember_idmap *m, int64_t k);
 
+/* ------------------------------------------------------ line reading
+ * Shared by the interaction, item and feature readers (interactions.c). */
+#include <stdio.h>
+typedef struct ember_line_reader {
+    FILE *f;
+    const char *path; /* borrowed */
+    char *line;
+    size_t cap;
+    long long lineno;
+} ember_line_reader;
+ember_status ember__lines_open(ember_line_reader *r, const char *path, ember_error *err);
+/* The next non-blank line in r->line (NUL-terminated, modifiable, line end
+ * removed): *got 1, or 0 at the end. Errors: a NUL byte, a read error. */
+ember_status ember__lines_next(ember_line_reader *r, int *got, ember_error *err);
+void ember__lines_close(ember_line_reader *r);
+/* Split line in place at sep (sep_len bytes) into at most max fields;
+ * returns the count, or max + 1 when there are more. */
+int ember__rec_split(char *line, const char *sep, size_t sep_len, char **f, int max);
+/* A finite float (the whole string); 0 on success, -1 otherwise. */
+int ember__rec_parse_float(const char *s, float *out);
+
 /* ------------------------------------------------------ interactions */
 struct ember_interactions {
     int64_t n;

@@ -42,35 +42,60 @@ static double metric_of(const ember_ranking_metrics *m, int j)
 static void summary(ember_sbuf *b, const ember_recommender *r)
 {
     const ember_mf_config *c = ember_recommender_config(r);
+    const ember_two_tower_config *t = ember_recommender_two_tower_config(r);
     int bpr = c && c->loss == EMBER_MF_LOSS_BPR;
-    ember__sb_printf(b, "<p class=\"note\">A recommender: matrix factorisation trained on %s. "
-                     "Written by Ember %s (commit ", bpr ? "which items users have (BPR, "
-                     "implicit feedback: the scores rank items)" : "ratings (MSE: the scores "
-                     "are predicted ratings)", ember_version());
+    const char *what = t ? "two-tower: user and item vectors from id embeddings and features "
+                           "through Dense towers, trained on which items users have (sampled "
+                           "softmax: the scores rank items)"
+                     : bpr ? "matrix factorisation trained on which items users have (BPR, "
+                             "implicit feedback: the scores rank items)"
+                           : "matrix factorisation trained on ratings (MSE: the scores are "
+                             "predicted ratings)";
+    ember__sb_printf(b, "<p class=\"note\">A recommender: %s. Written by Ember %s (commit ",
+                     what, ember_version());
     ember__report_esc(b, ember_git_commit());
-    sb_lit(b, ").</p>\n<h2>Model</h2>\n<table class=\"kv\">");
-    ember__sb_printf(b, "<tr><th>kind</th><td>matrix factorisation (%s)</td></tr>"
-                     "<tr><th>users</th><td>%lld</td></tr><tr><th>items</th><td>%lld</td></tr>",
-                     bpr ? "BPR" : "MSE", (long long)ember_recommender_user_count(r),
+    sb_lit(b, ").</p>\n<h2>Model</h2>\n<table class=\"kv\"><tr><th>kind</th><td>");
+    if (t)
+        sb_lit(b, "two-tower");
+    else
+        ember__sb_printf(b, "matrix factorisation (%s)", bpr ? "BPR" : "MSE");
+    ember__sb_printf(b, "</td></tr><tr><th>users</th><td>%lld</td></tr><tr><th>items</th><td>%lld"
+                     "</td></tr>", (long long)ember_recommender_user_count(r),
                      (long long)ember_recommender_item_count(r));
-    if (!bpr)
+    if (t)
+        ember__sb_printf(b, "<tr><th>cold users / items</th><td>%lld / %lld (no interactions: "
+                         "scored from their features)</td></tr>",
+                         (long long)ember_recommender_cold_users(r),
+                         (long long)ember_recommender_cold_items(r));
+    if (c && !bpr)
         ember__sb_printf(b, "<tr><th>global mean rating</th><td>%.4f</td></tr>",
                          ember_recommender_global_mean(r));
     sb_lit(b, "</table>\n");
-    if (!c)
+    const ember_optimizer_config *o = c ? &c->optimizer : t ? &t->optimizer : NULL;
+    if (!o)
         return;
     sb_lit(b, "<h3>Settings</h3>\n<p class=\"settings\">");
-    const ember_optimizer_config *o = &c->optimizer;
-    ember__sb_printf(b, "<span><b>loss</b>=%s</span> <span><b>dim</b>=%lld</span> "
-                     "<span><b>epochs</b>=%d</span> <span><b>optimizer</b>=%s</span> "
-                     "<span><b>learning_rate</b>=%.7g</span> <span><b>lr_decay</b>=%.7g</span> "
-                     "<span><b>l2</b>=%.7g</span> <span><b>l2_bias</b>=%.7g</span> "
-                     "<span><b>init_std</b>=%.7g</span> <span><b>seed</b>=%llu</span> "
-                     "<span><b>threads</b>=%d</span></p>\n", bpr ? "bpr" : "mse",
-                     (long long)c->dim, c->epochs, o->kind == EMBER_OPT_ADAM ? "adam" : "sgd",
-                     (double)o->learning_rate, (double)c->lr_decay, (double)c->l2,
-                     (double)c->l2_bias, (double)c->init_std, (unsigned long long)c->seed,
-                     c->threads);
+    if (c)
+        ember__sb_printf(b, "<span><b>loss</b>=%s</span> <span><b>dim</b>=%lld</span> "
+                         "<span><b>epochs</b>=%d</span> <span><b>lr_decay</b>=%.7g</span> "
+                         "<span><b>l2</b>=%.7g</span> <span><b>l2_bias</b>=%.7g</span> "
+                         "<span><b>init_std</b>=%.7g</span> <span><b>seed</b>=%llu</span> "
+                         "<span><b>threads</b>=%d</span> ", bpr ? "bpr" : "mse",
+                         (long long)c->dim, c->epochs, (double)c->lr_decay, (double)c->l2,
+                         (double)c->l2_bias, (double)c->init_std, (unsigned long long)c->seed,
+                         c->threads);
+    else
+        ember__sb_printf(b, "<span><b>dim</b>=%lld</span> <span><b>id_dim</b>=%lld</span> "
+                         "<span><b>hidden</b>=%lld</span> <span><b>epochs</b>=%d</span> "
+                         "<span><b>batch_size</b>=%lld</span> <span><b>negatives</b>=%lld</span> "
+                         "<span><b>id_dropout</b>=%.7g</span> <span><b>seed</b>=%llu</span> "
+                         "<span><b>threads</b>=%d</span> ", (long long)t->dim,
+                         (long long)t->id_dim, (long long)t->hidden, t->epochs,
+                         (long long)t->batch_size, (long long)t->negatives,
+                         (double)t->id_dropout, (unsigned long long)t->seed, t->threads);
+    ember__sb_printf(b, "<span><b>optimizer</b>=%s</span> <span><b>learning_rate</b>=%.7g</span>"
+                     "</p>\n", o->kind == EMBER_OPT_ADAM ? "adam" : "sgd",
+                     (double)o->learning_rate);
 }
 
 /* The grouped bar chart: a group per metric, a bar per system. */
@@ -176,8 +201,9 @@ ember_status ember_report_write_recommender_html(const ember_recommender *r,
     if (o.k < 0)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "report: k must be >= 1, got %d", o.k);
     int k = o.k ? o.k : DEFAULT_K;
+    /* RMSE/MAE for a model whose scores are ratings: MF trained with MSE */
     const ember_mf_config *c = ember_recommender_config(r);
-    int rating_model = !c || c->loss == EMBER_MF_LOSS_MSE;
+    int rating_model = c && c->loss == EMBER_MF_LOSS_MSE;
     ember_rating_metrics rm;
     ember_ranking_metrics m[3];
     int have_rating = 0;

@@ -174,28 +174,44 @@ void ember__serve_rec_free(generation *g)
     g->rec = NULL;
 }
 
+/* A float with float precision (0.1, not 0.100000001) into object o. */
+static void add_float(cJSON *o, const char *key, float v)
+{
+    char fb[32];
+    snprintf(fb, sizeof fb, "%.7g", (double)v);
+    cJSON_AddNumberToObject(o, key, strtod(fb, NULL));
+}
+
 ember_status ember__serve_rec_info(generation *g, const char *path, ember_error *err)
 {
     const ember_mf_config *c = ember_recommender_config(g->rec);
+    const ember_two_tower_config *t = ember_recommender_two_tower_config(g->rec);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "kind", "recommender");
+    cJSON_AddStringToObject(o, "model", ember_recommender_model(g->rec));
     cJSON_AddNumberToObject(o, "version", (double)g->version);
     cJSON_AddStringToObject(o, "path", path);
     cJSON_AddStringToObject(o, "sha256", g->sha256);
     cJSON_AddNumberToObject(o, "users", (double)ember_recommender_user_count(g->rec));
     cJSON_AddNumberToObject(o, "items", (double)ember_recommender_item_count(g->rec));
+    cJSON_AddNumberToObject(o, "cold_users", (double)ember_recommender_cold_users(g->rec));
+    cJSON_AddNumberToObject(o, "cold_items", (double)ember_recommender_cold_items(g->rec));
     cJSON *s = cJSON_AddObjectToObject(o, "settings");
     if (c) {
         cJSON_AddStringToObject(s, "loss", c->loss == EMBER_MF_LOSS_BPR ? "bpr" : "mse");
         cJSON_AddNumberToObject(s, "dim", (double)c->dim);
         cJSON_AddNumberToObject(s, "epochs", c->epochs);
-        /* floats shown with float precision (0.1, not 0.100000001) */
-        char fb[32];
-        snprintf(fb, sizeof fb, "%.7g", (double)c->l2);
-        cJSON_AddNumberToObject(s, "l2", strtod(fb, NULL));
-        snprintf(fb, sizeof fb, "%.7g", (double)c->l2_bias);
-        cJSON_AddNumberToObject(s, "l2_bias", strtod(fb, NULL));
+        add_float(s, "l2", c->l2);
+        add_float(s, "l2_bias", c->l2_bias);
         cJSON_AddNumberToObject(s, "seed", (double)c->seed);
+    } else if (t) {
+        cJSON_AddNumberToObject(s, "dim", (double)t->dim);
+        cJSON_AddNumberToObject(s, "id_dim", (double)t->id_dim);
+        cJSON_AddNumberToObject(s, "hidden", (double)t->hidden);
+        cJSON_AddNumberToObject(s, "epochs", t->epochs);
+        cJSON_AddNumberToObject(s, "negatives", (double)t->negatives);
+        add_float(s, "id_dropout", t->id_dropout);
+        cJSON_AddNumberToObject(s, "seed", (double)t->seed);
     }
     cJSON_AddNumberToObject(o, "default_k", SERVE_REC_DEFAULT_K);
     cJSON_AddNumberToObject(o, "max_k", SERVE_REC_MAX_K);

@@ -128,7 +128,61 @@ expect 2 "eval a missing model" -- "$EMBER" recommend eval "$T/none.st" --test "
 expect 2 "eval bad test file" -- "$EMBER" recommend eval "$T/m.st" --test "$T/bad.tsv"
 contains "$T/err" "bad.tsv:2" "eval names the bad line"
 expect 1 "no --out" -- "$EMBER" recommend train --train "$T/u1.base"
-expect 1 "unknown model" -- "$EMBER" recommend train --train "$T/u1.base" --out "$T/x.st" --model two-tower
+expect 1 "unknown model" -- "$EMBER" recommend train --train "$T/u1.base" --out "$T/x.st" --model svd
+contains "$T/err" "two-tower" "unknown model lists the models"
+
+# two-tower with user and item features: 30 users in two groups (features
+# file with a header), 20 items in two genres (a MovieLens u.item layout);
+# group-1 users take odd items, group-2 users even ones; item 21 (odd genre)
+# and 22 (even genre) have no interactions (cold start)
+awk 'BEGIN { for (u = 1; u <= 30; u++) for (k = 0; k < 6; k++) {
+        i = ((u * 3 + k * 3) % 10) * 2 + (u <= 15 ? 1 : 2)
+        printf "%d\t%d\t1\t%d\n", u, i, 880000000 + u * 100 + k } }' > "$T/tt.tsv"
+{ echo "user,group,age"; for u in $(seq 1 30); do
+    echo "$u,g$(( u <= 15 ? 1 : 2 )),$(( 20 + u ))"; done; } > "$T/tt_users.csv"
+for i in $(seq 1 22); do
+    if [ $((i % 2)) -eq 1 ]; then g="1|0"; else g="0|1"; fi
+    echo "$i|Film $i (1995)|01-Jan-1995||http://x|0|$g|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0"
+done > "$T/tt_u.item"
+"$EMBER" recommend split "$T/tt.tsv" --train-out "$T/tt_tr.tsv" --test-out "$T/tt_te.tsv" --quiet
+expect 0 "two-tower train" -- "$EMBER" recommend train --model two-tower --train "$T/tt_tr.tsv" \
+    --users "$T/tt_users.csv" --items "$T/tt_u.item" --epochs 40 --dim 8 --id-dim 8 --hidden 16 \
+    --negatives 8 --batch-size 32 --lr 0.01 --id-dropout 0.3 --out "$T/tt.st"
+contains "$T/out" "2 cold items" "two-tower reports its cold-start items"
+contains "$T/err" "tt_u.item: 22 items, 19 features" "two-tower reads u.item's genres"
+expect 0 "two-tower train --json" -- "$EMBER" recommend train --model two-tower --train "$T/tt_tr.tsv" \
+    --users "$T/tt_users.csv" --items "$T/tt_u.item" --epochs 40 --dim 8 --id-dim 8 --hidden 16 \
+    --negatives 8 --batch-size 32 --lr 0.01 --id-dropout 0.3 --out "$T/tt2.st" --json --threads 2
+for key in '"model":"two-tower"' '"cold_items":2' '"user_features":3' '"item_features":19' '"epoch_loss":\['; do
+    contains "$T/out" "$key" "two-tower json has $key"
+done
+if same_weights "$T/tt.st" "$T/tt2.st"; then ok; else fail "two-tower: 1 and 2 threads, same seed: different weights"; fi
+expect 0 "two-tower eval --k" -- "$EMBER" recommend eval "$T/tt.st" --test "$T/tt_te.tsv" --k 5 \
+    --train "$T/tt_tr.tsv" --json
+recall=$(sed -n 's/^{"k":5,"users":[0-9]*,"recall":\([0-9.]*\).*/\1/p' "$T/out")
+pop=$(sed -n 's/.*"popular":{"recall":\([0-9.]*\).*/\1/p' "$T/out")
+if awk -v r="$recall" -v p="$pop" 'BEGIN { exit !(r > p && r > 0.3) }'; then ok; else
+    fail "two-tower recall@5 $recall vs popular $pop on made-up taste data"; fi
+expect 0 "two-tower top, group 1" -- "$EMBER" recommend top "$T/tt.st" --user 3 -k 22 --json
+# the cold odd item 21 ranks above the cold even item 22 for a group-1 user
+p21=$(grep -o '"item":"2[12]"' "$T/out" | head -1)
+if [ "$p21" = '"item":"21"' ]; then ok; else fail "group-1 user: cold items in order $(grep -o '"item":"2[12]"' "$T/out" | tr '\n' ' ')"; fi
+expect 0 "two-tower top, group 2" -- "$EMBER" recommend top "$T/tt.st" --user 20 -k 22 --json
+p22=$(grep -o '"item":"2[12]"' "$T/out" | head -1)
+if [ "$p22" = '"item":"22"' ]; then ok; else fail "group-2 user: cold items in order $(grep -o '"item":"2[12]"' "$T/out" | tr '\n' ' ')"; fi
+expect 0 "two-tower similar" -- "$EMBER" recommend similar "$T/tt.st" --item 1 -k 3
+expect 1 "two-tower eval RMSE" -- "$EMBER" recommend eval "$T/tt.st" --test "$T/tt_te.tsv"
+contains "$T/err" "two-tower model" "RMSE of a two-tower model refused"
+expect 1 "mf option on two-tower" -- "$EMBER" recommend train --model two-tower --train "$T/tt_tr.tsv" \
+    --out "$T/x.st" --l2 0.1
+contains "$T/err" "--l2 is an option of --model mf" "mf-only option named"
+expect 1 "two-tower option on mf" -- "$EMBER" recommend train --train "$T/u1.base" --out "$T/x.st" \
+    --users "$T/tt_users.csv"
+contains "$T/err" "--users is an option of --model two-tower" "two-tower-only option named"
+printf 'user,group\n1,a\n2,b,c\n' > "$T/bad_users.csv"
+expect 2 "bad users file" -- "$EMBER" recommend train --model two-tower --train "$T/tt_tr.tsv" \
+    --users "$T/bad_users.csv" --out "$T/x.st"
+contains "$T/err" "bad_users.csv:3" "bad users file names the line"
 expect 1 "unknown option" -- "$EMBER" recommend train --train "$T/u1.base" --out "$T/x.st" --bogus
 expect 1 "bad dim" -- "$EMBER" recommend train --train "$T/u1.base" --out "$T/x.st" --dim 0
 expect 1 "unknown subcommand" -- "$EMBER" recommend frobnicate

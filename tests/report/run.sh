@@ -152,6 +152,22 @@ assert abs(float(cells.group(2)) - rating["mae"]) <= 5.1e-5
 assert 'id="rating"' not in bpr and "matrix factorisation (BPR)" in bpr and 'data-system="random"' in bpr
 assert not re.search(r'(src|href)="(https?:)?//', html), "external reference"
 PY
+# a two-tower model: its kind and settings, no RMSE, the ranking as eval gives it
+expect 0 "train a two-tower model" -- "$EMBER" recommend train --train "$T/rtr.tsv" --model two-tower \
+    --dim 8 --id-dim 8 --hidden 0 --negatives 8 --epochs 3 --out "$T/tt.st" --quiet
+expect 0 "report a two-tower model" -- "$EMBER" report "$T/tt.st" --test "$T/rte.tsv" --train "$T/rtr.tsv" \
+    --k 5 -o "$T/tt.html"
+"$EMBER" recommend eval "$T/tt.st" --test "$T/rte.tsv" --train "$T/rtr.tsv" --k 5 --json > "$T/ttrank.json"
+"$PY" - "$T/tt.html" "$T/ttrank.json" <<'PY' && ok || fail "two-tower report HTML"
+import json, re, sys
+html, rank = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
+assert "<th>kind</th><td>two-tower</td>" in html and "<b>id_dim</b>=8" in html, html[:1500]
+assert 'id="rating"' not in html
+row = re.search(r'<tr data-system="model"><td>model</td>((?:<td>[0-9.]+</td>){5})</tr>', html)
+got = [float(x) for x in re.findall(r"<td>([0-9.]+)</td>", row.group(1))]
+assert all(abs(g - rank[m]) <= 5.1e-5 for g, m in zip(got, ["recall", "ndcg", "hr", "map", "coverage"])), (got, rank)
+assert len(re.findall(r'<rect class="bar"', html)) == 15
+PY
 expect 0 "a recommender report from the model alone" -- "$EMBER" report "$T/r.st" -o "$T/r0.html"
 grep -q "No test data given" "$T/r0.html" && ! grep -q 'class="bar"' "$T/r0.html" && ok \
     || fail "the model-only recommender report has no figures"

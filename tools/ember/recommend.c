@@ -2,8 +2,9 @@
  * recommend.c - `ember recommend train` and `ember recommend eval`: a
  * rating model (biased matrix factorisation) from an interaction file, and
  * its RMSE/MAE (or top-K metrics with baselines) on a test file, and
- * `ember recommend top`. Thin over the library (ember_interactions_*,
- * ember_recommender_*). Not yet here (issue 10): two-tower, similar, serve.
+ * `ember recommend top`, `similar`, `split`; MF and two-tower models. Thin
+ * over the library (ember_interactions_*, ember_features_*,
+ * ember_recommender_*).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
@@ -21,13 +22,18 @@ static const char rec_usage[] =
     "       ember recommend similar MODEL --item I [-k K] [--items u.item] [--json]\n"
     "       ember recommend split FILE --train-out TRAIN --test-out TEST\n"
     "\n"
-    "Learn to predict ratings from user behaviour: biased matrix factorisation\n"
-    "  r(u, i) = mu + b_u + b_i + p_u . q_i\n"
+    "Learn from user behaviour. Two models:\n"
+    "  mf         biased matrix factorisation r(u, i) = mu + b_u + b_i + p_u . q_i\n"
+    "             (ratings with --loss mse, or which items a user has with --loss bpr)\n"
+    "  two-tower  score(u, i) = f_U([e_u ; x_u]) . f_I([e_i ; x_i]): id embeddings e and\n"
+    "             features x (--users, --items) through Dense towers, trained with a\n"
+    "             sampled softmax on which items a user has; users and items only in\n"
+    "             the feature files (cold start) are scored from their features\n"
     "FILE: user,item[,rating][,timestamp] as CSV or TSV (a header line is recognised),\n"
     "or MovieLens u.data / u1.base / u1.test as they are. Ids are any strings.\n"
     "\n"
     "train options (defaults in parentheses; chosen on MovieLens 100k, docs/recommend.md):\n"
-    "  --model mf             the model (mf: matrix factorisation)\n"
+    "  --model mf|two-tower   the model (mf)\n"
     "  --loss mse|bpr         mse: fit the ratings (default); bpr: learn which items a\n"
     "                         user has (implicit feedback, ratings ignored) for top-K;\n"
     "                         its defaults: dim 64, 20 epochs, lr 0.1, l2 0.01, l2-bias 0.01\n"
@@ -42,6 +48,16 @@ static const char rec_usage[] =
     "  --seed S               initialisation and shuffling (42)\n"
     "  --json                 one JSON object: the settings, epoch_loss, seconds\n"
     "  --quiet                print nothing but errors\n"
+    "two-tower options (--epochs 20, --dim 64 (the vectors), --optimizer adam, --lr\n"
+    "0.001, --threads and --seed as above; the model depends on the seed only):\n"
+    "  --users FILE           user features: MovieLens u.user, or CSV/TSV with a header,\n"
+    "                         the id first (numbers standardised, 0/1 kept, text one-hot)\n"
+    "  --items FILE           item features: MovieLens u.item (the 19 genres), or as --users\n"
+    "  --id-dim N             id embedding length (32)\n"
+    "  --hidden N             units of each tower's ReLU layer, 0 = none (128)\n"
+    "  --negatives N          items sampled per step for the softmax (256)\n"
+    "  --batch-size N         records per step (256)\n"
+    "  --id-dropout P         chance an id is replaced by the unknown id (0.1)\n"
     "\n"
     "eval: RMSE and MAE of MODEL on every rating of FILE. A user or item not seen in\n"
     "training gets the fallback mu + the known bias(es); their counts are reported.\n"
@@ -55,10 +71,11 @@ static const char rec_usage[] =
     "most-popular and random baselines ranked by the same code (JSON keys recall,\n"
     "ndcg, hr, map, coverage, and objects popular and random). --seed S: random (42).\n"
     "\n"
-    "top: the K items (10) of highest predicted rating for user U, with their scores;\n"
+    "top: the K items (10) of highest score (mf: predicted rating) for user U;\n"
     "--exclude-seen leaves out the user's items in --train FILE. --json: a list.\n"
     "\n"
-    "similar: the K items (10) whose factors have the highest cosine with item I's;\n"
+    "similar: the K items (10) whose vectors (mf: factors) have the highest cosine with\n"
+    "item I's;\n"
     "--items FILE adds the titles from a MovieLens u.item (Latin-1, shown as UTF-8).\n"
     "\n"
     "split: leave-last-out: each user's latest record (by timestamp; a tie: the later\n"
@@ -100,11 +117,98 @@ static int common_flag(const char *a, cli_out *o)
 
 #define OPT(name) ((r = cli_opt(argc, argv, &i, name, &v)) != 0)
 
+/* recommend train --model two-tower: after the options are parsed. */
+static int rec_train_tt(const cli_out *o, const char *train, const char *out,
+                        const char *users_file, const char *items_file,
+                        const ember_two_tower_config *tc)
+{
+    ember_error err;
+    memset(&err, 0, sizeof err);
+    ember_interactions *d = NULL;
+    ember_features *uf = NULL, *itf = NULL;
+    ember_recommender *rec = NULL;
+    rec_progress rp = {*o, calloc((size_t)tc->epochs, sizeof(double)),
+                       calloc((size_t)tc->epochs, sizeof(double)), tc->epochs};
+    int rc = EXIT_OK;
+    if (!rp.loss || !rp.secs) {
+        rc = cli_fail(o, "recommend train", EXIT_DATA, "out of memory");
+        goto done;
+    }
+    if (ember_interactions_load(&d, train, &err) ||
+        (users_file && ember_features_load(&uf, users_file, &err)) ||
+        (items_file && ember_features_load(&itf, items_file, &err))) {
+        rc = cli_fail_err(o, "recommend train", &err);
+        goto done;
+    }
+    if (!o->json && !o->quiet) {
+        fprintf(stderr, "%s: %lld interactions, %lld users, %lld items\n", train,
+                (long long)ember_interactions_size(d), (long long)ember_interactions_user_count(d),
+                (long long)ember_interactions_item_count(d));
+        if (uf)
+            fprintf(stderr, "%s: %lld users, %lld features\n", users_file,
+                    (long long)ember_features_rows(uf), (long long)ember_features_width(uf));
+        if (itf)
+            fprintf(stderr, "%s: %lld items, %lld features\n", items_file,
+                    (long long)ember_features_rows(itf), (long long)ember_features_width(itf));
+    }
+    double t0 = cli_now();
+    if (ember_recommender_train_two_tower(&rec, d, uf, itf, tc, on_epoch, &rp, &err)) {
+        cli_fail_err(o, "recommend train", &err);
+        rc = err.code == EMBER_ERR_ARG ? EXIT_DATA : EXIT_TRAIN;
+        goto done;
+    }
+    double secs = cli_now() - t0;
+    if (ember_recommender_save(rec, out, &err)) {
+        rc = cli_fail_err(o, "recommend train", &err);
+        goto done;
+    }
+    if (o->json) {
+        printf("{\"model\":\"two-tower\",\"train\":");
+        cli_json_str(train);
+        printf(",\"out\":");
+        cli_json_str(out);
+        printf(",\"interactions\":%lld,\"users\":%lld,\"items\":%lld,\"cold_users\":%lld,"
+               "\"cold_items\":%lld,\"user_features\":%lld,\"item_features\":%lld,"
+               "\"dim\":%lld,\"id_dim\":%lld,\"hidden\":%lld,\"epochs\":%d,"
+               "\"batch_size\":%lld,\"negatives\":%lld,\"id_dropout\":%.9g,"
+               "\"optimizer\":\"%s\",\"lr\":%.9g,\"threads\":%d,\"seed\":%llu,"
+               "\"seconds\":%.3f,\"epoch_loss\":[",
+               (long long)ember_interactions_size(d), (long long)ember_recommender_user_count(rec),
+               (long long)ember_recommender_item_count(rec),
+               (long long)ember_recommender_cold_users(rec),
+               (long long)ember_recommender_cold_items(rec), (long long)ember_features_width(uf),
+               (long long)ember_features_width(itf), (long long)tc->dim, (long long)tc->id_dim,
+               (long long)tc->hidden, tc->epochs, (long long)tc->batch_size,
+               (long long)tc->negatives, (double)tc->id_dropout,
+               tc->optimizer.kind == EMBER_OPT_ADAM ? "adam" : "sgd",
+               (double)tc->optimizer.learning_rate, tc->threads, (unsigned long long)tc->seed,
+               secs);
+        for (int e = 0; e < tc->epochs; e++)
+            printf("%s%.9g", e ? "," : "", rp.loss[e]);
+        printf("]}\n");
+    } else if (!o->quiet) {
+        printf("saved %s (two-tower, dim %lld, %d epochs, %lld cold users, %lld cold items, "
+               "%.2f s)\n", out, (long long)tc->dim, tc->epochs,
+               (long long)ember_recommender_cold_users(rec),
+               (long long)ember_recommender_cold_items(rec), secs);
+    }
+done:
+    free(rp.loss);
+    free(rp.secs);
+    ember_recommender_destroy(rec);
+    ember_features_destroy(uf);
+    ember_features_destroy(itf);
+    ember_interactions_destroy(d);
+    return rc;
+}
+
 static int rec_train(int argc, char **argv)
 {
     cli_out o = {false, false};
-    const char *train = NULL, *out = NULL, *model = "mf", *optname = "sgd", *v = NULL;
+    const char *train = NULL, *out = NULL, *model = "mf", *optname = NULL, *v = NULL;
+    const char *users_file = NULL, *items_file = NULL, *mf_only = NULL, *tt_only = NULL;
     ember_mf_config cfg = ember_mf_config_default();
+    ember_two_tower_config tc = ember_two_tower_config_default();
     const char *loss = "mse";
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
@@ -141,6 +245,48 @@ static int rec_train(int argc, char **argv)
         } else if (OPT("--loss")) {
             if (r < 0)
                 goto missing;
+            mf_only = "--loss";
+        } else if (OPT("--users")) {
+            if (r < 0)
+                goto missing;
+            users_file = v;
+            tt_only = "--users";
+        } else if (OPT("--items")) {
+            if (r < 0)
+                goto missing;
+            items_file = v;
+            tt_only = "--items";
+        } else if (OPT("--hidden")) {
+            if (r < 0 || cli_parse_int(v, 0, 65536, &x))
+                return cli_fail(&o, "recommend train", EXIT_USAGE,
+                                "--hidden needs an integer in [0, 65536]");
+            tc.hidden = x;
+            tt_only = "--hidden";
+        } else if (OPT("--id-dim")) {
+            if (r < 0 || cli_parse_int(v, 1, 65536, &x))
+                return cli_fail(&o, "recommend train", EXIT_USAGE,
+                                "--id-dim needs an integer in [1, 65536]");
+            tc.id_dim = x;
+            tt_only = "--id-dim";
+        } else if (OPT("--negatives")) {
+            if (r < 0 || cli_parse_int(v, 1, 1000000, &x))
+                return cli_fail(&o, "recommend train", EXIT_USAGE,
+                                "--negatives needs an integer in [1, 1000000]");
+            tc.negatives = x;
+            tt_only = "--negatives";
+        } else if (OPT("--batch-size")) {
+            if (r < 0 || cli_parse_int(v, 1, 1000000, &x))
+                return cli_fail(&o, "recommend train", EXIT_USAGE,
+                                "--batch-size needs an integer in [1, 1000000]");
+            tc.batch_size = x;
+            tt_only = "--batch-size";
+        } else if (OPT("--id-dropout")) {
+            double p;
+            if (r < 0 || cli_parse_float(v, 0.0, 0.99, &p))
+                return cli_fail(&o, "recommend train", EXIT_USAGE,
+                                "--id-dropout needs a number in [0, 0.99]");
+            tc.id_dropout = (float)p;
+            tt_only = "--id-dropout";
         } else if (OPT("--optimizer")) {
             if (r < 0)
                 goto missing;
@@ -149,22 +295,22 @@ static int rec_train(int argc, char **argv)
             if (r < 0 || cli_parse_int(v, 1, 100000, &x))
                 return cli_fail(&o, "recommend train", EXIT_USAGE,
                                 "--epochs needs an integer in [1, 100000]");
-            cfg.epochs = (int)x;
+            cfg.epochs = tc.epochs = (int)x;
         } else if (OPT("--dim")) {
             if (r < 0 || cli_parse_int(v, 1, 4096, &x))
                 return cli_fail(&o, "recommend train", EXIT_USAGE,
                                 "--dim needs an integer in [1, 4096]");
-            cfg.dim = x;
+            cfg.dim = tc.dim = x;
         } else if (OPT("--threads")) {
             if (r < 0 || cli_parse_int(v, 1, 256, &x))
                 return cli_fail(&o, "recommend train", EXIT_USAGE,
                                 "--threads needs an integer in [1, 256]");
-            cfg.threads = (int)x;
+            cfg.threads = tc.threads = (int)x;
         } else if (OPT("--seed")) {
             if (r < 0 || cli_parse_int(v, 0, 9007199254740992LL, &x))
                 return cli_fail(&o, "recommend train", EXIT_USAGE,
                                 "--seed needs an integer in [0, 2^53]");
-            cfg.seed = (uint64_t)x;
+            cfg.seed = tc.seed = (uint64_t)x;
         } else if (OPT("--lr")) {
             if (r < 0 || cli_parse_float(v, 1e-9, 10.0, &lr))
                 return cli_fail(&o, "recommend train", EXIT_USAGE,
@@ -173,14 +319,17 @@ static int rec_train(int argc, char **argv)
             if (r < 0 || cli_parse_float(v, 0.0, 100.0, &l2b))
                 return cli_fail(&o, "recommend train", EXIT_USAGE,
                                 "--l2-bias needs a number in [0, 100]");
+            mf_only = "--l2-bias";
         } else if (OPT("--lr-decay")) {
             if (r < 0 || cli_parse_float(v, 1e-6, 1.0, &decay))
                 return cli_fail(&o, "recommend train", EXIT_USAGE,
                                 "--lr-decay needs a number in (0, 1]");
+            mf_only = "--lr-decay";
         } else if (OPT("--l2")) {
             if (r < 0 || cli_parse_float(v, 0.0, 100.0, &l2))
                 return cli_fail(&o, "recommend train", EXIT_USAGE,
                                 "--l2 needs a number in [0, 100]");
+            mf_only = "--l2";
         } else {
             return cli_fail(&o, "recommend train", EXIT_USAGE, "unknown option '%s' (see ember "
                             "recommend --help)", argv[i]);
@@ -192,9 +341,27 @@ static int rec_train(int argc, char **argv)
     if (!train || !out)
         return cli_fail(&o, "recommend train", EXIT_USAGE, "--train FILE and --out MODEL are "
                         "required (see ember recommend --help)");
+    if (!strcmp(model, "two-tower")) {
+        if (mf_only)
+            return cli_fail(&o, "recommend train", EXIT_USAGE, "%s is an option of --model mf; "
+                            "the two-tower model learns with a sampled softmax", mf_only);
+        if (optname && !strcmp(optname, "sgd"))
+            tc.optimizer = ember_optimizer_sgd(lr > 0 ? (float)lr : 0.01f, 0.0f, 0);
+        else if (!optname || !strcmp(optname, "adam"))
+            tc.optimizer = ember_optimizer_adam((float)(lr > 0 ? lr : ADAM_DEFAULT_LR));
+        else
+            return cli_fail(&o, "recommend train", EXIT_USAGE, "--optimizer '%s': sgd or adam",
+                            optname);
+        return rec_train_tt(&o, train, out, users_file, items_file, &tc);
+    }
     if (strcmp(model, "mf"))
-        return cli_fail(&o, "recommend train", EXIT_USAGE, "--model '%s': this version knows mf "
-                        "(explicit ratings); two-tower is not built yet", model);
+        return cli_fail(&o, "recommend train", EXIT_USAGE, "--model '%s': mf (matrix "
+                        "factorisation) or two-tower", model);
+    if (tt_only)
+        return cli_fail(&o, "recommend train", EXIT_USAGE, "%s is an option of --model "
+                        "two-tower", tt_only);
+    if (!optname)
+        optname = "sgd";
     if (!strcmp(optname, "adam"))
         cfg.optimizer = ember_optimizer_adam((float)(lr > 0 ? lr : ADAM_DEFAULT_LR));
     else if (!strcmp(optname, "sgd"))
@@ -608,9 +775,11 @@ static int rec_eval(int argc, char **argv)
         rc = cli_fail_err(&o, "recommend eval", &err);
         goto done;
     }
-    if (ember_recommender_config(rec)->loss == EMBER_MF_LOSS_BPR) {
-        rc = cli_fail(&o, "recommend eval", EXIT_USAGE, "%s was trained with --loss bpr: its "
-                      "scores rank items and are not ratings; use --k K --train FILE", model);
+    if (!ember_recommender_config(rec) ||
+        ember_recommender_config(rec)->loss == EMBER_MF_LOSS_BPR) {
+        rc = cli_fail(&o, "recommend eval", EXIT_USAGE, "%s is a %s model: its scores rank "
+                      "items and are not ratings; use --k K --train FILE", model,
+                      ember_recommender_config(rec) ? "--loss bpr" : "two-tower");
         goto done;
     }
     if (ember_interactions_load(&d, test, &err) ||
