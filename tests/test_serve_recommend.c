@@ -25,9 +25,9 @@
 
 enum { USERS = 30, ITEMS = 20 };
 
-/* Made-up ratings of users u1..u30 for items i1..i20 (a rank-1 pattern, two
- * pairs in three rated), an MF model on them, saved at path. */
-static int train_model(const char *path, uint64_t seed)
+/* Made-up ratings of users u1..u30 for items i1..i20 (two pairs in three
+ * rated), an MF model (or a two-tower one) on them, saved at path. */
+static int train_model(const char *path, uint64_t seed, int two_tower)
 {
     char data[512];
     snprintf(data, sizeof data, "%s/ratings.tsv", DIR);
@@ -46,8 +46,17 @@ static int train_model(const char *path, uint64_t seed)
     c.dim = 8;
     c.epochs = 20;
     c.seed = seed;
+    /* the two-tower model: small and quick, ids only */
+    ember_two_tower_config t = ember_two_tower_config_default();
+    t.dim = t.id_dim = 8;
+    t.hidden = 0;
+    t.epochs = 3;
+    t.negatives = 8;
+    t.batch_size = 32;
+    t.seed = seed;
     int ok = !ember_interactions_load(&d, data, &err) &&
-             !ember_recommender_train_mf(&r, d, &c, NULL, NULL, &err) &&
+             !(two_tower ? ember_recommender_train_two_tower(&r, d, NULL, NULL, &t, NULL, NULL, &err)
+                         : ember_recommender_train_mf(&r, d, &c, NULL, NULL, &err)) &&
              !ember_recommender_save(r, path, &err);
     if (!ok)
         fprintf(stderr, "train_model: %s\n", err.message);
@@ -425,23 +434,13 @@ static void test_kinds_and_probe(const char *model)
  * the API's, and /v1/model names it. */
 static void test_two_tower(void)
 {
-    char data[512], path[512];
-    snprintf(data, sizeof data, "%s/ratings.tsv", DIR);
+    char path[512];
     snprintf(path, sizeof path, "%s/two_tower.safetensors", DIR);
     ember_error err;
-    ember_interactions *d = NULL;
     ember_recommender *rec = NULL;
-    ember_two_tower_config c = ember_two_tower_config_default();
-    c.dim = 8;
-    c.id_dim = 8;
-    c.hidden = 0;
-    c.epochs = 3;
-    c.negatives = 8;
-    c.batch_size = 32;
-    CHECK_OK(ember_interactions_load(&d, data, &err), &err);
-    CHECK_OK(ember_recommender_train_two_tower(&rec, d, NULL, NULL, &c, NULL, NULL, &err), &err);
-    CHECK_OK(ember_recommender_save(rec, path, &err), &err);
-    ember_interactions_destroy(d);
+    CHECK(train_model(path, 42, 1));
+    CHECK_OK(ember_recommender_load(&rec, path, &err), &err);
+    CHECK(rec && !strcmp(ember_recommender_model(rec), "two-tower"));
     ember_server *s = start(path, &err);
     CHECK_MSG(s != NULL, "%s", err.message);
     if (!s || !rec) {
@@ -480,8 +479,8 @@ int main(void)
     char model[512], model2[512];
     snprintf(model, sizeof model, "%s/rec.safetensors", DIR);
     snprintf(model2, sizeof model2, "%s/rec2.safetensors", DIR);
-    CHECK(train_model(model, 42));
-    CHECK(train_model(model2, 7));
+    CHECK(train_model(model, 42, 0));
+    CHECK(train_model(model2, 7, 0));
     test_lists(model);
     char live[512];
     snprintf(live, sizeof live, "%s/live.safetensors", DIR);
