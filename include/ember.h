@@ -270,7 +270,8 @@ struct ember_text_read_options;
  * the same reader `ember train` uses, so a file train would refuse is
  * refused here too. The JSON (caller frees with free()):
  *   {"format": "ember.manifest", "version": 1, "inputs": [paths],
- *    "options": {"text_column", "label_column", "skip_bad_lines"},
+ *    "options": {"text_column", "label_column", "skip_bad_lines", "lines"
+ *                (true only with format EMBER_TEXT_LINES)},
  *    "files_count", "bytes", "records", "content_sha256",
  *    "files": [{"path", "bytes", "sha256", "format", "class" (class folder
  *               files), "records" (null for binary), "skipped" (when
@@ -310,7 +311,10 @@ typedef enum ember_text_format {
     EMBER_TEXT_CSV,      /* RFC 4180, comma, header row */
     EMBER_TEXT_TSV,      /* tab-separated, header row, same quoting rules */
     EMBER_TEXT_FASTTEXT, /* "__label__a __label__b text" per line */
-    EMBER_TEXT_FOLDER    /* one sub-folder per class, one example per file */
+    EMBER_TEXT_FOLDER,   /* one sub-folder per class, one example per file */
+    EMBER_TEXT_LINES     /* ember_data_fingerprint only: every file's lines are its
+                            records, nothing parsed (the recommender's interaction
+                            and feature files); the text readers refuse it */
 } ember_text_format;
 
 typedef struct ember_text_read_options {
@@ -1776,6 +1780,15 @@ typedef struct ember_two_tower_config {
     float id_dropout;     /* in [0, 1) (0.1) */
     uint64_t seed;        /* initialisation, shuffling, sampling, dropout (42) */
     int threads;          /* >= 1 (1); the result depends on the seed only */
+    /* Data-parallel training (docs/distributed.md): NULL or one rank trains
+     * alone. With several ranks (ember_dist_mpi_create under mpirun) every
+     * rank must call with the same data and settings; each takes a
+     * contiguous shard of every batch's rows (the negatives are shared),
+     * the tower gradients are summed with one allreduce and the embedding
+     * rows touched by any rank sparsely (their union), so every rank holds
+     * the same model, equal to one process's up to the order of float sums.
+     * Borrowed for the call; not kept in the model. */
+    struct ember_dist *dist;
 } ember_two_tower_config;
 ember_two_tower_config ember_two_tower_config_default(void);
 
@@ -1802,6 +1815,17 @@ const ember_two_tower_config *ember_recommender_two_tower_config(const ember_rec
  * their features alone); 0 for MF. */
 int64_t ember_recommender_cold_users(const ember_recommender *r);
 int64_t ember_recommender_cold_items(const ember_recommender *r);
+/* Metadata of the caller's own, saved in the model file with the rest and
+ * covered by its metadata checksum; `ember recommend train` stores the
+ * lineage.* keys here (EMBER_META_LINEAGE_*: data manifests, settings, run,
+ * per-epoch history, final metrics). Keys may not be empty or start with
+ * "ember." or "recommend." (EMBER_ERR_ARG); setting a key again replaces its
+ * value. get: NULL when absent. */
+ember_status ember_recommender_set_metadata(ember_recommender *r, const char *key,
+                                            const char *value, ember_error *err);
+const char *ember_recommender_get_metadata(const ember_recommender *r, const char *key);
+int ember_recommender_metadata_count(const ember_recommender *r);
+const char *ember_recommender_metadata_key(const ember_recommender *r, int i);
 /* ========================================================== end recommend */
 
 #ifdef __cplusplus

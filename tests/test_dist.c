@@ -8,12 +8,15 @@
  * for bit equal to rank 0's (they applied the same reduced gradients).
  * Cases: a lazy-embedding text model (rows exchanged sparsely; and whole,
  * with a tiny vocabulary), 3 ranks with empty shards (batch 2), and an MLP
- * with dropout and SGD momentum. Runs without MPI and under ASan/UBSan;
+ * with dropout and SGD momentum; the two-tower recommender (shards of each
+ * batch, shared negatives, embedding rows exchanged sparsely and whole, 3
+ * ranks with empty shards). Runs without MPI and under ASan/UBSan;
  * tests/mpi/run.sh covers the real mpirun path.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "model/dist.h"
+#include "recommend/rec_internal.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -297,6 +300,143 @@ static void free_data(data *d)
     ember_tensor_destroy(d->y);
 }
 
+/* ------------------------------------------------- two-tower recommender */
+
+typedef struct tt_job {
+    const ember_interactions *d;
+    ember_two_tower_config cfg;
+    ember_recommender *r; /* out */
+    ember_status s;
+    ember_error err;
+} tt_job;
+
+static void *run_tt(void *p)
+{
+    tt_job *j = p;
+    j->s = ember_recommender_train_two_tower(&j->r, j->d, NULL, NULL, &j->cfg, NULL, NULL, &j->err);
+    return NULL;
+}
+
+static double rel_diff_f(const float *a, const float *b, int64_t n)
+{
+    double worst = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double x = a[i], y = b[i], d = fabs(x - y);
+        double den = fmax(fmax(fabs(x), fabs(y)), DIST_FLOOR);
+        if (!(d / den <= worst))
+            worst = d / den;
+    }
+    return worst;
+}
+
+/* every parameter of two two-tower models: largest relative difference */
+static double tt_diff(const ember_recommender *a, const ember_recommender *b, int *identical)
+{
+    const ember_tt *x = a->tt, *y = b->tt;
+    const float *pa[4] = {x->uemb, x->iemb, x->utower->params, x->itower->params};
+    const float *pb[4] = {y->uemb, y->iemb, y->utower->params, y->itower->params};
+    int64_t n[4] = {(x->U + 1) * x->E, (x->I + 1) * x->E, x->utower->n_params,
+                    x->itower->n_params};
+    double worst = 0.0;
+    *identical = 1;
+    for (int k = 0; k < 4; k++) {
+        double d = rel_diff_f(pa[k], pb[k], n[k]);
+        worst = d > worst ? d : worst;
+        *identical &= !memcmp(pa[k], pb[k], (size_t)n[k] * sizeof(float));
+    }
+    return worst;
+}
+
+static void compare_tt(const char *name, const ember_interactions *d, int P, int64_t batch,
+                       int64_t negatives, int epochs, int want_sparse_only)
+{
+    ember_two_tower_config cfg = ember_two_tower_config_default();
+    cfg.dim = 8;
+    cfg.id_dim = 8;
+    cfg.hidden = 16;
+    cfg.epochs = epochs;
+    cfg.batch_size = batch;
+    cfg.negatives = negatives;
+    /* SGD with momentum: Adam divides each gradient by its own size, so a
+     * gradient that is a near-cancelling sum (an item that is a positive in
+     * some rows and a negative in others) moves its weight by up to a whole
+     * step whichever way the last bits of the sum fall: one process and two
+     * ranks then part by ~1e-2 after one step and chaotically after more
+     * (measured; docs/distributed.md). The exchange itself is exact up to
+     * the order of the sums, which SGD shows: <= 2e-6. */
+    cfg.optimizer = ember_optimizer_sgd(0.1f, 0.9f, 0);
+    tt_job single = {d, cfg, NULL, EMBER_OK, {0}};
+    run_tt(&single);
+    CHECK_MSG(single.s == EMBER_OK, "%s single: %s", name, single.err.message);
+    world w;
+    memset(&w, 0, sizeof w);
+    w.P = P;
+    pthread_barrier_init(&w.bar, NULL, (unsigned)P);
+    tt_job jobs[MAX_RANKS];
+    ember_dist *dist[MAX_RANKS];
+    pthread_t th[MAX_RANKS];
+    for (int r = 0; r < P; r++) {
+        fake *f = malloc(sizeof *f);
+        f->w = &w;
+        f->rank = r;
+        ember_error e;
+        CHECK(ember__dist_create(&dist[r], r, P, &fake_ops, f, &e) == EMBER_OK);
+        jobs[r] = (tt_job){d, cfg, NULL, EMBER_OK, {0}};
+        jobs[r].cfg.dist = dist[r];
+    }
+    for (int r = 0; r < P; r++)
+        pthread_create(&th[r], NULL, run_tt, &jobs[r]);
+    for (int r = 0; r < P; r++)
+        pthread_join(th[r], NULL);
+    pthread_barrier_destroy(&w.bar);
+    for (int r = 0; r < P; r++)
+        CHECK_MSG(jobs[r].s == EMBER_OK, "%s rank %d: %s", name, r, jobs[r].err.message);
+    if (single.r && jobs[0].r) {
+        int same;
+        double diff = tt_diff(single.r, jobs[0].r, &same);
+        printf("%s: %d ranks vs 1 process: max relative difference %.3g\n", name, P, diff);
+        CHECK_MSG(diff <= DIST_REL_TOL, "%s: %.3g > %g", name, diff, DIST_REL_TOL);
+        CHECK_MSG(jobs[0].r->tt->cfg.dist == NULL, "%s: the model kept the dist", name);
+        for (int r = 1; r < P; r++)
+            if (jobs[r].r) {
+                tt_diff(jobs[r].r, jobs[0].r, &same);
+                CHECK_MSG(same, "%s: rank %d's weights differ from rank 0's", name, r);
+            }
+    }
+    ember_dist_stats st;
+    ember_dist_get_stats(dist[0], &st);
+    CHECK_MSG(st.calls > 0, "%s: no collective was called", name);
+    if (want_sparse_only >= 0)
+        CHECK_MSG(want_sparse_only ? st.dense_exchanges == 0 && st.sparse_exchanges > 0
+                                   : st.dense_exchanges > 0,
+                  "%s: %lld sparse and %lld dense table exchanges", name,
+                  (long long)st.sparse_exchanges, (long long)st.dense_exchanges);
+    ember_recommender_destroy(single.r);
+    for (int r = 0; r < P; r++) {
+        ember_recommender_destroy(jobs[r].r);
+        ember_dist_destroy(dist[r]);
+    }
+}
+
+static ember_interactions *make_clicks(int users, int items, int per_user)
+{
+    ember_interactions *d = NULL;
+    ember_error e;
+    if (ember__interactions_create(&d, 0, 0, &e))
+        return NULL;
+    for (int u = 0; u < users; u++)
+        for (int k = 0; k < per_user; k++) {
+            char us[16], it[16];
+            snprintf(us, sizeof us, "u%d", u);
+            snprintf(it, sizeof it, "i%d", (u * 7 + k * 3) % items + (u % 2) * 0);
+            if (ember__interactions_add(d, us, it, 1.0f, 0, &e)) {
+                ember_interactions_destroy(d);
+                return NULL;
+            }
+        }
+    return d;
+}
+
 int main(void)
 {
     data text, tiny, dense;
@@ -308,6 +448,17 @@ int main(void)
     compare("text, table whole", &tiny, 2, 64, 2, 0, 10);
     compare("text, 3 ranks, empty shards", &text, 3, 2, 1, -1, -1);
     compare("mlp, dropout, sgd momentum", &dense, 2, 20, 3, 0, 0);
+    /* two-tower: 200 users x 300 items (rows sparse: a step touches few of
+     * them); 12 items (every table row is touched: whole); 3 ranks, batch 2 */
+    ember_interactions *clicks = make_clicks(200, 300, 5), *few = make_clicks(40, 12, 4);
+    CHECK(clicks && few);
+    if (clicks && few) {
+        compare_tt("two-tower, rows sparse", clicks, 2, 32, 16, 2, 1);
+        compare_tt("two-tower, tables whole", few, 2, 64, 16, 2, 0);
+        compare_tt("two-tower, 3 ranks, empty shards", few, 3, 2, 4, 1, -1);
+    }
+    ember_interactions_destroy(clicks);
+    ember_interactions_destroy(few);
     free_data(&text);
     free_data(&tiny);
     free_data(&dense);

@@ -145,7 +145,7 @@ typedef struct tt_case {
 static double tt_loss(void *p)
 {
     tt_case *c = p;
-    return ember__tt_step(c->t, c->urow, c->ufr, c->irow, c->ifr, c->items, 2, 3, 0, 1);
+    return ember__tt_step(c->t, c->urow, c->ufr, c->irow, c->ifr, c->items, 2, 3, 2, 0, 1);
 }
 
 static void test_gradcheck(void)
@@ -183,7 +183,7 @@ static void test_gradcheck(void)
     }
     memset(t->gu, 0, (size_t)((t->U + 1) * t->E) * sizeof(float));
     memset(t->gi, 0, (size_t)((t->I + 1) * t->E) * sizeof(float));
-    double l = ember__tt_step(t, c.urow, c.ufr, c.irow, c.ifr, c.items, 2, 3, 1, 1);
+    double l = ember__tt_step(t, c.urow, c.ufr, c.irow, c.ifr, c.items, 2, 3, 2, 1, 1);
     CHECK_MSG(l > 0 && isfinite(l), "loss %g", l);
     CHECK(tt_loss(&c) == l); /* without gradients: the same value */
     /* row 0's softmax leaves out negative 0 (its own item) */

@@ -414,6 +414,8 @@ static ember_status fingerprint_file(file_info *f, const ember_text_read_options
     } else if (is_idx_head(head, hn)) {
         f->format = "idx";
         s = content_idx(f, &dg, err);
+    } else if (topt->format == EMBER_TEXT_LINES) {
+        s = content_other(f, 0, &dg, err);
     } else if (!f->cls && (ends_with(base, ".csv") || ends_with(base, ".tsv"))) {
         int tsv = ends_with(base, ".tsv");
         f->format = tsv ? "tsv" : "csv";
@@ -616,7 +618,8 @@ static ember_status options_json(cJSON *o, const ember_text_read_options *t, emb
         !cJSON_AddItemToObject(o, "label_column", t->label_column
                                                       ? cJSON_CreateString(t->label_column)
                                                       : cJSON_CreateNull()) ||
-        !cJSON_AddBoolToObject(o, "skip_bad_lines", t->skip_bad_lines != 0))
+        !cJSON_AddBoolToObject(o, "skip_bad_lines", t->skip_bad_lines != 0) ||
+        (t->format == EMBER_TEXT_LINES && !cJSON_AddBoolToObject(o, "lines", 1)))
         return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory writing a manifest");
     return EMBER_OK;
 }
@@ -790,6 +793,8 @@ ember_status ember_data_verify(const char *manifest, const char *root, char **re
     topt.text_column = jstr(opts, "text_column");
     topt.label_column = jstr(opts, "label_column");
     topt.skip_bad_lines = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(opts, "skip_bad_lines"));
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(opts, "lines")))
+        topt.format = EMBER_TEXT_LINES;
     int i = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, files) {

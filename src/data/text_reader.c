@@ -849,6 +849,7 @@ static const char *format_name(ember_text_format f)
     case EMBER_TEXT_TSV: return "TSV";
     case EMBER_TEXT_FASTTEXT: return "fastText";
     case EMBER_TEXT_FOLDER: return "FOLDER";
+    case EMBER_TEXT_LINES: return "LINES";
     }
     return "unknown";
 }
@@ -920,6 +921,9 @@ ember_status ember_text_dataset_load(ember_text_dataset **out, const char *path,
         return EMBER_FAIL(err, EMBER_ERR_ARG, "ember_text_dataset_load: path is NULL");
     ember_text_read_options o = opt ? *opt : ember_text_read_options_default();
     ember_text_format fmt = o.format;
+    if (fmt == EMBER_TEXT_LINES)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "ember_text_dataset_load: format EMBER_TEXT_LINES "
+                          "is for ember_data_fingerprint only (unlabelled lines)");
     if (fmt != EMBER_TEXT_AUTO && fmt != EMBER_TEXT_CSV && fmt != EMBER_TEXT_TSV &&
         fmt != EMBER_TEXT_FASTTEXT && fmt != EMBER_TEXT_FOLDER)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "ember_text_dataset_load: format %d is not an "
@@ -951,7 +955,8 @@ ember_status ember_text_dataset_load(ember_text_dataset **out, const char *path,
     case EMBER_TEXT_TSV: s = read_csv(path, '\t', &o, d, err); break;
     case EMBER_TEXT_FASTTEXT: s = read_fasttext(path, skip, d, err); break;
     case EMBER_TEXT_FOLDER: s = read_folder(path, skip, d, err); break;
-    case EMBER_TEXT_AUTO: break; /* resolved above */
+    case EMBER_TEXT_AUTO: /* resolved above */
+    case EMBER_TEXT_LINES: break; /* refused above */
     }
     if (s) {
         ember_text_dataset_destroy(d);

@@ -212,6 +212,12 @@ void ember_recommender_destroy(ember_recommender *r)
         return;
     ember__free(r->w);
     ember__tt_free(r->tt);
+    for (int i = 0; i < r->n_meta; i++) {
+        free(r->meta_keys[i]);
+        free(r->meta_values[i]);
+    }
+    free(r->meta_keys);
+    free(r->meta_values);
     ember__idmap_deinit(&r->users);
     ember__idmap_deinit(&r->items);
     free(r);

@@ -138,6 +138,81 @@ static char *tt_config_json(const ember_two_tower_config *c)
     return s;
 }
 
+static int reserved_key(const char *key)
+{
+    return !*key || !strncmp(key, "ember.", 6) || !strncmp(key, "recommend.", 10) ||
+           !strcmp(key, "__metadata__");
+}
+
+ember_status ember_recommender_set_metadata(ember_recommender *r, const char *key,
+                                            const char *value, ember_error *err)
+{
+    if (!r || !key || !value)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "recommender set_metadata: NULL argument");
+    if (reserved_key(key))
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "metadata key '%.60s' is empty or reserved "
+                          "(ember.*, recommend.*)", key);
+    char *v = strdup(value);
+    if (!v)
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < r->n_meta; i++)
+        if (!strcmp(r->meta_keys[i], key)) {
+            free(r->meta_values[i]);
+            r->meta_values[i] = v;
+            return EMBER_OK;
+        }
+    char *k = strdup(key);
+    char **nk = k ? realloc(r->meta_keys, (size_t)(r->n_meta + 1) * sizeof *nk) : NULL;
+    if (nk)
+        r->meta_keys = nk;
+    char **nv = nk ? realloc(r->meta_values, (size_t)(r->n_meta + 1) * sizeof *nv) : NULL;
+    if (!nv) {
+        free(k);
+        free(v);
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory");
+    }
+    r->meta_values = nv;
+    r->meta_keys[r->n_meta] = k;
+    r->meta_values[r->n_meta++] = v;
+    return EMBER_OK;
+}
+
+const char *ember_recommender_get_metadata(const ember_recommender *r, const char *key)
+{
+    for (int i = 0; r && key && i < r->n_meta; i++)
+        if (!strcmp(r->meta_keys[i], key))
+            return r->meta_values[i];
+    return NULL;
+}
+
+int ember_recommender_metadata_count(const ember_recommender *r) { return r ? r->n_meta : 0; }
+
+const char *ember_recommender_metadata_key(const ember_recommender *r, int i)
+{
+    return r && i >= 0 && i < r->n_meta ? r->meta_keys[i] : NULL;
+}
+
+/* keys/vals of a save: the model's n fixed pairs, then the user metadata
+ * (allocated here; *nm the total). */
+static ember_status with_user_meta(const ember_recommender *r, const char *const *keys,
+                                   const char *const *vals, int n, const char ***k,
+                                   const char ***v, int *nm, ember_error *err)
+{
+    *nm = n + r->n_meta;
+    *k = malloc((size_t)*nm * sizeof **k);
+    *v = malloc((size_t)*nm * sizeof **v);
+    if (!*k || !*v) {
+        free(*k), free(*v);
+        *k = *v = NULL;
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < n; i++)
+        (*k)[i] = keys[i], (*v)[i] = vals[i];
+    for (int i = 0; i < r->n_meta; i++)
+        (*k)[n + i] = r->meta_keys[i], (*v)[n + i] = r->meta_values[i];
+    return EMBER_OK;
+}
+
 /* Shape and data of two-tower tensor k (warm flags converted into w0/w1). */
 static void tt_tensor(const ember_tt *t, int k, ember_st_tensor *x, const float *wu,
                       const float *wi)
@@ -160,6 +235,7 @@ static void tt_tensor(const ember_tt *t, int k, ember_st_tensor *x, const float 
 static ember_status tt_save(const ember_recommender *r, const char *path, ember_error *err)
 {
     const ember_tt *t = r->tt;
+    const char **ak = NULL, **av = NULL;
     float *wu = malloc((size_t)(t->U + 1) * sizeof *wu), *wi = malloc((size_t)(t->I + 1) * sizeof *wi);
     char *cfg = tt_config_json(&t->cfg), *users = ids_json(&r->users), *items = ids_json(&r->items);
     char *uf = names_json(t->ucols, t->Fu), *itf = names_json(t->icols, t->Fi);
@@ -186,11 +262,14 @@ static ember_status tt_save(const ember_recommender *r, const char *path, ember_
                           "recommend.item_features", META_HASH_KEY};
     const char *vals[] = {FORMAT_NAME, version, ember_version(), ember_git_commit(), "two-tower",
                           cfg, users, items, uf, itf, mh};
-    int nm = (int)(sizeof keys / sizeof keys[0]);
-    if ((s = ember__meta_hash(nm, keys, vals, META_HASH_KEY, mh, err)))
+    int nm;
+    if ((s = with_user_meta(r, keys, vals, (int)(sizeof keys / sizeof keys[0]), &ak, &av, &nm,
+                            err)) ||
+        (s = ember__meta_hash(nm, ak, av, META_HASH_KEY, mh, err)))
         goto done;
-    s = ember__st_write(path, ts, nt, keys, vals, nm, err);
+    s = ember__st_write(path, ts, nt, ak, av, nm, err);
 done:
+    free(ak), free(av);
     free(wu), free(wi), free(cfg), free(users), free(items), free(uf), free(itf);
     return s;
 }
@@ -202,6 +281,7 @@ ember_status ember_recommender_save(const ember_recommender *r, const char *path
     if (r->two_tower)
         return tt_save(r, path, err);
     const ember_mf_layout *L = &r->L;
+    const char **ak = NULL, **av = NULL;
     ember_st_tensor ts[5];
     memset(ts, 0, sizeof ts);
     const char *tn[5] = {"mf.user_factors", "mf.item_factors", "mf.user_bias", "mf.item_bias",
@@ -230,11 +310,14 @@ ember_status ember_recommender_save(const ember_recommender *r, const char *path
                           "recommend.users", "recommend.items", META_HASH_KEY};
     const char *vals[] = {FORMAT_NAME, version, ember_version(), ember_git_commit(), "mf", cfg,
                           users, items, mh};
-    int nm = (int)(sizeof keys / sizeof keys[0]);
-    if ((s = ember__meta_hash(nm, keys, vals, META_HASH_KEY, mh, err)))
+    int nm;
+    if ((s = with_user_meta(r, keys, vals, (int)(sizeof keys / sizeof keys[0]), &ak, &av, &nm,
+                            err)) ||
+        (s = ember__meta_hash(nm, ak, av, META_HASH_KEY, mh, err)))
         goto done;
-    s = ember__st_write(path, ts, 5, keys, vals, nm, err);
+    s = ember__st_write(path, ts, 5, ak, av, nm, err);
 done:
+    free(ak), free(av);
     free(cfg);
     free(users);
     free(items);
@@ -591,6 +674,7 @@ ember_status ember_recommender_load(ember_recommender **out, const char *path, e
     *out = NULL;
     ember_st_file *f = NULL;
     ember_recommender *r = NULL;
+    const char **mk = NULL, **mv = NULL;
     ember_status s = ember__st_read(&f, path, err);
     if (s)
         return s;
@@ -628,11 +712,11 @@ ember_status ember_recommender_load(ember_recommender **out, const char *path, e
         goto done;
     }
     const int nk = two ? N_KEYS_TT : N_KEYS_MF;
+    /* the model's keys, and the caller's own (not ember.* / recommend.*) */
     int nm = ember__st_meta_count(f);
-    const char *k[N_KEYS_TT], *v[N_KEYS_TT];
     for (int i = 0; i < nm; i++) {
         const char *key = ember__st_meta_key(f, i);
-        int ok = 0;
+        int ok = !reserved_key(key);
         for (int j = 0; j < nk; j++)
             ok |= !strcmp(key, known_keys[j]);
         if (!ok) {
@@ -640,16 +724,22 @@ ember_status ember_recommender_load(ember_recommender **out, const char *path, e
             goto done;
         }
     }
-    for (int j = 0; j < nk; j++) {
-        k[j] = known_keys[j];
-        v[j] = ember__st_meta(f, known_keys[j]);
-        if (!v[j]) {
-            s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata %s is missing", path, k[j]);
+    for (int j = 0; j < nk; j++)
+        if (!ember__st_meta(f, known_keys[j])) {
+            s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata %s is missing", path,
+                           known_keys[j]);
             goto done;
         }
+    if (!(mk = malloc((size_t)nm * sizeof *mk)) || !(mv = malloc((size_t)nm * sizeof *mv))) {
+        s = EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory loading %s", path);
+        goto done;
+    }
+    for (int i = 0; i < nm; i++) {
+        mk[i] = ember__st_meta_key(f, i);
+        mv[i] = ember__st_meta(f, mk[i]);
     }
     char want[EMBER_SHA256_HEX_LEN + 1];
-    if ((s = ember__meta_hash(nk, k, v, META_HASH_KEY, want, err)))
+    if ((s = ember__meta_hash(nm, mk, mv, META_HASH_KEY, want, err)))
         goto done;
     if (strcmp(want, ember__st_meta(f, META_HASH_KEY)) && !EMBER__FUZZING) {
         s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata %s does not match: the settings or "
@@ -719,6 +809,12 @@ ember_status ember_recommender_load(ember_recommender **out, const char *path, e
         (s = ids_load(&r->items, f, "recommend.items", I, path, err)))
         goto done;
 done:
+    for (int i = 0; !s && r && i < ember__st_meta_count(f); i++) {
+        const char *key = ember__st_meta_key(f, i);
+        if (!reserved_key(key) && strcmp(key, EMBER_ST_CHECKSUM_KEY))
+            s = ember_recommender_set_metadata(r, key, ember__st_meta(f, key), err);
+    }
+    free(mk), free(mv);
     ember__st_free(f);
     if (s) {
         ember_recommender_destroy(r);

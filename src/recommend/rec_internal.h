@@ -53,6 +53,8 @@ struct ember_recommender {
     float *w;            /* [L.n] parameters (layout in recommend.h) */
     int epochs_done;
     ember_idmap users, items; /* id <-> dense index, as in training */
+    int n_meta;               /* user metadata (ember_recommender_set_metadata) */
+    char **meta_keys, **meta_values;
 };
 
 ember_status ember__recommender_alloc(ember_recommender **out, const ember_mf_config *cfg,
@@ -71,12 +73,14 @@ void ember__tt_free(ember_tt *t);
  * rows. urow/irow: embedding rows (U or I = the unknown row); ufr/ifr:
  * feature rows (U or I = zeros); items: the real item of each of the B + N
  * item rows (a negative equal to a row's positive is left out of that row's
- * softmax). Returns the mean sampled-softmax loss; with grads, accumulates
+ * softmax). Returns the rows' sampled-softmax loss summed and divided by
+ * Bglobal (B, or the global batch of which these rows are a shard); with
+ * grads, accumulates the gradients of that, i.e.
  * the towers' parameter gradients and the embedding gradients (gu, gi,
  * touched lists). */
 double ember__tt_step(ember_tt *t, const int64_t *urow, const int64_t *ufr, const int64_t *irow,
-                      const int64_t *ifr, const int64_t *items, int64_t B, int64_t N, int grads,
-                      int threads);
+                      const int64_t *ifr, const int64_t *items, int64_t B, int64_t N,
+                      int64_t Bglobal, int grads, int threads);
 /* Make room for batches of B rows and N negatives. */
 ember_status ember__tt_reserve(ember_tt *t, int64_t B, int64_t N, ember_error *err);
 /* Recompute uvec and ivec from the current weights. */

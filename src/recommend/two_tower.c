@@ -19,6 +19,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "kernels/gemm.h"
+#include "model/dist.h"
 #include "model/model.h"
 #include "optim/optim.h"
 #include "rec_internal.h"
@@ -144,6 +145,7 @@ ember_status ember__tt_alloc(ember_tt **out, const ember_two_tower_config *cfg, 
     if (!t)
         return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for the two-tower model");
     t->cfg = *cfg;
+    t->cfg.dist = NULL; /* borrowed for the training call only */
     t->U = U, t->I = I, t->E = cfg->id_dim, t->Fu = Fu, t->Fi = Fi, t->D = cfg->dim;
     int fail = 0;
     t->uemb = zalloc((U + 1) * t->E, sizeof(float), &fail);
@@ -252,9 +254,11 @@ static void scatter(float *gemb, int64_t *touched, int64_t *n_touched, unsigned 
 }
 
 double ember__tt_step(ember_tt *t, const int64_t *urow, const int64_t *ufr, const int64_t *irow,
-                      const int64_t *ifr, const int64_t *items, int64_t B, int64_t N, int grads,
-                      int threads)
+                      const int64_t *ifr, const int64_t *items, int64_t B, int64_t N,
+                      int64_t Bglobal, int grads, int threads)
 {
+    if (B == 0) /* an empty shard of a distributed step */
+        return 0.0;
     const int64_t D = t->D, E = t->E;
     ember_step_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
@@ -268,7 +272,7 @@ double ember__tt_step(ember_tt *t, const int64_t *urow, const int64_t *ufr, cons
     float *S = t->S;
     ember__gemm(threads, 0, 1, B, N, D, 1.0f, Uo, Vn, 0.0f, S);
     double loss = 0.0;
-    const float inv_b = 1.0f / (float)B;
+    const float inv_b = 1.0f / (float)Bglobal;
     for (int64_t b = 0; b < B; b++) {
         float *s = S + b * N;
         float p0 = dotf(Uo + b * D, Vo + b * D, D);
@@ -292,7 +296,7 @@ double ember__tt_step(ember_tt *t, const int64_t *urow, const int64_t *ufr, cons
             s[j] *= scale;
     }
     if (!grads)
-        return loss / (double)B;
+        return loss / (double)Bglobal;
     /* dU = dS Vn + dpos V_pos;  dV_neg = dS^T U;  dV_pos = dpos U */
     ember__gemm(threads, 0, 0, B, D, N, 1.0f, S, Vn, 0.0f, t->dU);
     for (int64_t b = 0; b < B; b++)
@@ -305,7 +309,7 @@ double ember__tt_step(ember_tt *t, const int64_t *urow, const int64_t *ufr, cons
     ember__model_backward_input(t->itower, t->dV, B + N, &ctx, t->dXi);
     scatter(t->gu, t->touched_u, &t->n_tu, t->mark_u, t->dXu, E + t->Fu, E, urow, B);
     scatter(t->gi, t->touched_i, &t->n_ti, t->mark_i, t->dXi, E + t->Fi, E, irow, B + N);
-    return loss / (double)B;
+    return loss / (double)Bglobal;
 }
 
 /* Apply the step: towers through their optimizers, embedding rows lazily. */
@@ -330,6 +334,156 @@ static void apply_step(ember_tt *t, ember_optim *ou, ember_optim *oi)
         }
         *n[k] = 0;
     }
+}
+
+/* ------------------------------------------------ data-parallel steps
+ * After each rank's shard step: one i64 allreduce of the touched-row counts
+ * of both tables, two allgathers of the touched rows (the union, in rank
+ * order without repeats, is the same list on every rank and becomes every
+ * rank's touched list, so the lazy optimizer updates the same rows), and
+ * one fused f32 allreduce of the towers' gradients, the union rows'
+ * embedding gradients (or a whole table when that is smaller) and the
+ * loss. */
+typedef struct tt_dist {
+    ember_dist *d;
+    int64_t *counts;            /* [2 size] */
+    int64_t *all;               /* [size (Bmax + N)] gathered row ids */
+    int64_t *uni_u, *uni_i;     /* union lists */
+    int64_t nu_u, nu_i;
+    int dense_u, dense_i;       /* the whole table travels */
+    unsigned char *umask;       /* [max(U, I) + 1], zero between steps */
+    float *pack;
+    int64_t pack_cap;
+} tt_dist;
+
+static void tt_dist_free(tt_dist *x)
+{
+    free(x->counts), free(x->all), free(x->uni_u), free(x->uni_i), free(x->umask), free(x->pack);
+}
+
+static ember_status tt_dist_init(tt_dist *x, ember_dist *d, const ember_tt *t, int64_t Bmax,
+                                 int64_t N, ember_error *err)
+{
+    memset(x, 0, sizeof *x);
+    x->d = d;
+    int64_t P = d->size, R = (t->U > t->I ? t->U : t->I) + 1;
+    int64_t ru = P * Bmax < t->U + 1 ? P * Bmax : t->U + 1;
+    int64_t ri = P * (Bmax + N) < t->I + 1 ? P * (Bmax + N) : t->I + 1;
+    x->pack_cap = t->utower->n_params + t->itower->n_params + (ru + ri) * t->E + 1;
+    int fail = 0;
+    x->counts = zalloc(2 * P, sizeof(int64_t), &fail);
+    x->all = zalloc(P * (Bmax + N), sizeof(int64_t), &fail);
+    x->uni_u = zalloc(t->U + 1, sizeof(int64_t), &fail);
+    x->uni_i = zalloc(t->I + 1, sizeof(int64_t), &fail);
+    x->umask = zalloc(R, 1, &fail);
+    x->pack = zalloc(x->pack_cap, sizeof(float), &fail);
+    if (fail) {
+        tt_dist_free(x);
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for the distributed exchange");
+    }
+    return EMBER_OK;
+}
+
+/* The union of every rank's touched rows of one table (ids gathered into
+ * x->all from offset 0, `total` of them) into uni, without repeats. */
+static int64_t union_rows(tt_dist *x, int64_t total, int64_t *uni)
+{
+    int64_t n = 0;
+    for (int64_t k = 0; k < total; k++) {
+        int64_t r = x->all[k];
+        if (!x->umask[r]) {
+            x->umask[r] = 1;
+            uni[n++] = r;
+        }
+    }
+    for (int64_t k = 0; k < n; k++)
+        x->umask[uni[k]] = 0;
+    return n;
+}
+
+static ember_status gather_table(tt_dist *x, const int64_t *mine, int64_t side, int64_t rows,
+                                 int64_t *uni, int64_t *nu, int *dense, int64_t E,
+                                 ember_error *err)
+{
+    int64_t P = x->d->size, total = 0, cnt[256] = {0};
+    for (int64_t r = 0; r < P; r++)
+        total += cnt[r] = x->counts[2 * r + side];
+    ember_status s = ember__dist_allgatherv_i64(x->d, mine, x->all, cnt, err);
+    if (s)
+        return s;
+    *nu = union_rows(x, total, uni);
+    *dense = *nu * E >= rows * E;
+    return EMBER_OK;
+}
+
+static ember_status tt_exchange(tt_dist *x, ember_tt *t, double *loss, ember_error *err)
+{
+    ember_dist *d = x->d;
+    int64_t P = d->size, E = t->E;
+    memset(x->counts, 0, (size_t)(2 * P) * sizeof(int64_t));
+    x->counts[2 * d->rank] = t->n_tu;
+    x->counts[2 * d->rank + 1] = t->n_ti;
+    ember_status s = ember__dist_allreduce(d, x->counts, 2 * P, EMBER_DIST_I64, EMBER_DIST_SUM, err);
+    if (!s)
+        s = gather_table(x, t->touched_u, 0, t->U + 1, x->uni_u, &x->nu_u, &x->dense_u, E, err);
+    if (!s)
+        s = gather_table(x, t->touched_i, 1, t->I + 1, x->uni_i, &x->nu_i, &x->dense_i, E, err);
+    if (s)
+        return s;
+    /* pack: towers, user rows (or table), item rows (or table), loss */
+    float *p = x->pack;
+    ember_model *tw[2] = {t->utower, t->itower};
+    for (int k = 0; k < 2; k++) {
+        memcpy(p, tw[k]->grads, (size_t)tw[k]->n_params * sizeof(float));
+        p += tw[k]->n_params;
+    }
+    float *g[2] = {t->gu, t->gi};
+    int64_t *uni[2] = {x->uni_u, x->uni_i}, nu[2] = {x->nu_u, x->nu_i};
+    int64_t rows[2] = {t->U + 1, t->I + 1};
+    int dense[2] = {x->dense_u, x->dense_i};
+    for (int k = 0; k < 2; k++) {
+        if (dense[k]) {
+            memcpy(p, g[k], (size_t)(rows[k] * E) * sizeof(float));
+            p += rows[k] * E;
+        } else {
+            for (int64_t q = 0; q < nu[k]; q++, p += E)
+                memcpy(p, g[k] + uni[k][q] * E, (size_t)E * sizeof(float));
+        }
+        d->sparse_steps += !dense[k];
+        d->dense_steps += dense[k];
+    }
+    *p++ = (float)*loss;
+    int64_t n = p - x->pack;
+    if (n > x->pack_cap)
+        return EMBER_FAIL(err, EMBER_ERR_STATE, "two-tower exchange: %lld floats for a buffer of "
+                          "%lld", (long long)n, (long long)x->pack_cap);
+    if ((s = ember__dist_allreduce(d, x->pack, n, EMBER_DIST_F32, EMBER_DIST_SUM, err)))
+        return s;
+    p = x->pack;
+    for (int k = 0; k < 2; k++) {
+        memcpy(tw[k]->grads, p, (size_t)tw[k]->n_params * sizeof(float));
+        p += tw[k]->n_params;
+    }
+    int64_t *list[2] = {t->touched_u, t->touched_i}, *nt[2] = {&t->n_tu, &t->n_ti};
+    unsigned char *mark[2] = {t->mark_u, t->mark_i};
+    for (int k = 0; k < 2; k++) {
+        if (dense[k]) {
+            memcpy(g[k], p, (size_t)(rows[k] * E) * sizeof(float));
+            p += rows[k] * E;
+        } else {
+            for (int64_t q = 0; q < nu[k]; q++, p += E)
+                memcpy(g[k] + uni[k][q] * E, p, (size_t)E * sizeof(float));
+        }
+        /* the union is every rank's touched list */
+        for (int64_t q = 0; q < *nt[k]; q++)
+            mark[k][list[k][q]] = 0;
+        memcpy(list[k], uni[k], (size_t)nu[k] * sizeof(int64_t));
+        *nt[k] = nu[k];
+        for (int64_t q = 0; q < nu[k]; q++)
+            mark[k][uni[k][q]] = 1;
+    }
+    *loss = *p;
+    return EMBER_OK;
 }
 
 ember_status ember__tt_refresh(ember_tt *t, int threads, ember_error *err)
@@ -423,9 +577,16 @@ ember_status ember_recommender_train_two_tower(ember_recommender **out,
     ember__idmap_init(&r->users);
     ember__idmap_init(&r->items);
     int64_t *order = NULL, *buf = NULL;
+    const int P = cfg->dist ? cfg->dist->size : 1, rank = cfg->dist ? cfg->dist->rank : 0;
+    tt_dist xd;
+    memset(&xd, 0, sizeof xd);
     ember_optim ou, oi;
     memset(&ou, 0, sizeof ou);
     memset(&oi, 0, sizeof oi);
+    if (P > 256) {
+        s = EMBER_FAIL(err, EMBER_ERR_ARG, "two-tower: at most 256 ranks, got %d", P);
+        goto fail;
+    }
     if ((s = build_side(&r->users, &d->users, users, err)) ||
         (s = build_side(&r->items, &d->items, items, err)))
         goto fail;
@@ -451,6 +612,8 @@ ember_status ember_recommender_train_two_tower(ember_recommender **out,
     }
     int64_t *urow = buf, *ufr = urow + Bmax, *irow = ufr + Bmax, *ifr = irow + Bmax + N;
     int64_t *its = ifr + Bmax + N;
+    if (P > 1 && (s = tt_dist_init(&xd, cfg->dist, t, Bmax, N, err)))
+        goto fail;
     if ((s = ember__tt_reserve(t, Bmax, N, err)) ||
         (s = ember__optim_init(&ou, &cfg->optimizer, (t->U + 1) * t->E, err)) ||
         (s = ember__optim_init(&oi, &cfg->optimizer, (t->I + 1) * t->E, err)))
@@ -482,11 +645,29 @@ ember_status ember_recommender_train_two_tower(ember_recommender **out,
                 its[B + j] = ifr[B + j] = it;
                 irow[B + j] = ember__rng_uniform(&rs) < p ? t->I : it;
             }
-            loss += ember__tt_step(t, urow, ufr, irow, ifr, its, B, N, 1, cfg->threads);
+            if (P == 1) {
+                loss += ember__tt_step(t, urow, ufr, irow, ifr, its, B, N, B, 1, cfg->threads);
+            } else {
+                /* this rank's rows [s0, s0 + Bs) of the batch, moved in front of the
+                 * negatives (which every rank shares) */
+                int64_t s0 = B * rank / P, Bs = B * (rank + 1) / P - s0;
+                int64_t *arr[3] = {irow, ifr, its};
+                for (int k = 0; k < 3; k++) {
+                    memmove(arr[k], arr[k] + s0, (size_t)Bs * sizeof(int64_t));
+                    memmove(arr[k] + Bs, arr[k] + B, (size_t)N * sizeof(int64_t));
+                }
+                double l = ember__tt_step(t, urow + s0, ufr + s0, irow, ifr, its, Bs, N, B, 1,
+                                          cfg->threads);
+                if ((s = tt_exchange(&xd, t, &l, err)))
+                    goto fail;
+                loss += l;
+            }
             apply_step(t, &ou, &oi);
         }
         loss /= (double)steps;
-        if (!isfinite(loss)) {
+        if (!isfinite(loss)) { /* the summed loss: every rank stops here */
+            if (cfg->dist)
+                cfg->dist->error_shared = 1;
             s = EMBER_FAIL(err, EMBER_ERR_NUMERIC, "epoch %d: the mean loss is %g; lower the "
                            "learning rate (%g)", ep + 1, loss, (double)cfg->optimizer.learning_rate);
             goto fail;
@@ -509,6 +690,7 @@ ember_status ember_recommender_train_two_tower(ember_recommender **out,
     *out = r;
     r = NULL;
 fail:
+    tt_dist_free(&xd);
     ember__optim_deinit(&ou);
     ember__optim_deinit(&oi);
     free(order);

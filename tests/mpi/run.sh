@@ -20,7 +20,8 @@
 # Cases: the text model (lazy Adam) with the embedding rows exchanged
 # sparsely, and whole (small vocabulary, large batch); 3 ranks with shards of
 # unequal size and empty shards (batch 2); an MLP with dropout, SGD momentum,
-# L2 and clipping; a small CNN with flip/crop augmentation; BatchNormalization
+# L2 and clipping; a small CNN with flip/crop augmentation; the two-tower
+# recommender (2 and 3 ranks, SGD); BatchNormalization
 # refused. Then a failure: one rank of a checkpointed run is SIGKILLed; the
 # job must end (mpirun's abort, non-zero, naming the killed process) within
 # 60 s; resuming from the newest checkpoint with 2 ranks and with 1 process
@@ -97,6 +98,38 @@ close mlp 2 "${IMG[@]}" --arch "$T/mlp.arch" --epochs 3 --batch-size 20 --optimi
     --lr 0.05 --momentum 0.9 --weight-decay 1e-4 --clip-norm 1
 close cnn 2 "${IMG[@]}" --arch "$T/cnn.arch" --epochs 2 --batch-size 16 --augment-flip \
     --augment-crop 1
+# the two-tower recommender: shards of each batch's rows, shared negatives,
+# touched embedding rows exchanged as their union. SGD with momentum: with
+# Adam, near-cancelling gradients (an item both a positive and a negative)
+# are amplified to whole steps whichever way their last bits fall, so the
+# weights of 1 and 2 ranks part chaotically (docs/distributed.md).
+awk 'BEGIN { for (u = 1; u <= 120; u++) for (k = 0; k < 8; k++)
+        printf "u%d\ti%d\n", u, (u * 7 + k * 13) % 150 }' > "$T/clicks.tsv"
+REC=(--model two-tower --train "$T/clicks.tsv" --dim 16 --id-dim 8 --hidden 16 --negatives 32
+     --optimizer sgd --lr 0.1 --threads 1 --seed 3)
+rclose() {
+    local name=$1 np=$2; shift 2
+    if ! "$EMBER" recommend train "${REC[@]}" "$@" --out "$T/$name-1.st" --quiet 2>"$T/err"; then
+        fail "$name: single-process run: $(head -c 300 "$T/err")"; return
+    fi
+    if ! "${MPI[@]}" -np "$np" "$EMBER" recommend train "${REC[@]}" "$@" --distributed \
+        --out "$T/$name-$np.st" --json >"$T/$name.json" 2>"$T/err"; then
+        fail "$name: mpirun -np $np: $(head -c 300 "$T/err")"; return
+    fi
+    contains "$T/$name.json" "\"ranks\":$np" "$name: rank 0 reports $np ranks"
+    local d
+    if d=$(python3 "$HERE/compare.py" "$T/$name-1.st" "$T/$name-$np.st" "$TOL"); then
+        ok
+    else
+        fail "$name: -np $np vs 1 process: $d (tolerance $TOL)"
+    fi
+    echo "$name (-np $np): $d"
+}
+rclose two-tower 2 --epochs 3 --batch-size 64
+rclose two-tower-3ranks 3 --epochs 2 --batch-size 32
+expect 1 "MF refuses --distributed" -- "$EMBER" recommend train --train "$T/clicks.tsv" \
+    --loss bpr --distributed --out "$T/x.st"
+
 expect 2 "BatchNormalization refused" -- "${MPI[@]}" -np 2 "$EMBER" train "${IMG[@]}" \
     --arch "$T/bn.arch" --distributed --out "$T/bn.st" --quiet
 contains "$T/err" "BatchNormalization is not supported" "BatchNormalization: the reason"

@@ -36,12 +36,12 @@ expect 0 "train --json, 2 threads" -- "$EMBER" recommend train --train "$T/u1.ba
 contains "$T/out" '"epoch_loss":\[' "train json has the loss per epoch"
 "$EMBER" recommend train --train "$T/u1.base" --out "$T/b.st" --threads 2 --seed 7 --dim 16 \
     --epochs 5 --quiet
-if cmp -s "$T/a.st" "$T/b.st"; then ok; else fail "same seed and threads: different model files"; fi
+if same_weights "$T/a.st" "$T/b.st"; then ok; else fail "same seed and threads: different weights"; fi
 # the two blocks of a round run one after the other when OpenMP may use one
 # thread: the same model, byte for byte (stratified SGD, docs/recommend.md)
 OMP_THREAD_LIMIT=1 "$EMBER" recommend train --train "$T/u1.base" --out "$T/s.st" --threads 2 \
     --seed 7 --dim 16 --epochs 5 --quiet
-if cmp -s "$T/a.st" "$T/s.st"; then ok; else fail "2 threads run serially: a different model"; fi
+if same_weights "$T/a.st" "$T/s.st"; then ok; else fail "2 threads run serially: different weights"; fi
 "$EMBER" recommend train --train "$T/u1.base" --out "$T/c.st" --threads 2 --seed 8 --dim 16 \
     --epochs 5 --quiet
 if ! same_weights "$T/a.st" "$T/c.st"; then ok; else fail "another seed gave the same weights"; fi
@@ -171,6 +171,25 @@ expect 0 "two-tower top, group 2" -- "$EMBER" recommend top "$T/tt.st" --user 20
 p22=$(grep -o '"item":"2[12]"' "$T/out" | head -1)
 if [ "$p22" = '"item":"22"' ]; then ok; else fail "group-2 user: cold items in order $(grep -o '"item":"2[12]"' "$T/out" | tr '\n' ' ')"; fi
 expect 0 "two-tower similar" -- "$EMBER" recommend similar "$T/tt.st" --item 1 -k 3
+# lineage: what trained the model, shown by ember inspect
+expect 0 "inspect a two-tower model" -- "$EMBER" inspect "$T/tt.st"
+contains "$T/out" "recommender (two-tower): 30 users (0 cold), 22 items (2 cold)" "inspect summary"
+contains "$T/out" "$(sha256sum "$T/tt_tr.tsv" | cut -c1-64)" "lineage has the train file's sha256"
+contains "$T/out" "$(sha256sum "$T/tt_u.item" | cut -c1-64)" "lineage has the items file's sha256"
+contains "$T/out" "command   ember recommend train --model two-tower" "lineage has the command"
+contains "$T/out" "final  loss" "lineage has the final loss"
+expect 0 "inspect --json" -- "$EMBER" inspect "$T/tt.st" --json
+/usr/bin/env python3 - "$T/out" "$T/manifest.json" <<'PY' && ok || fail "lineage.history: 40 losses, manifest extracted"
+import json, sys
+j = json.load(open(sys.argv[1]))
+h = j["metadata"]["lineage.history"]
+assert h["epochs"] == 40 and len(h["loss"]) == 40 and len(h["seconds"]) == 40, h
+assert j["metadata"]["lineage.config"]["options"]["negatives"] == 8
+json.dump(j["metadata"]["lineage.data"]["train"], open(sys.argv[2], "w"))
+PY
+expect 0 "the recorded train data verifies" -- "$EMBER" data verify "$T/manifest.json"
+printf '99\t1\t1\t1\n' >> "$T/tt_tr.tsv"
+expect 2 "a changed train file does not" -- "$EMBER" data verify "$T/manifest.json"
 expect 1 "two-tower eval RMSE" -- "$EMBER" recommend eval "$T/tt.st" --test "$T/tt_te.tsv"
 contains "$T/err" "two-tower model" "RMSE of a two-tower model refused"
 expect 1 "mf option on two-tower" -- "$EMBER" recommend train --model two-tower --train "$T/tt_tr.tsv" \

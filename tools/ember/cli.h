@@ -109,6 +109,11 @@ void cli_lineage_arg(cli_lineage *L, const char *arg);
 /* epoch_seconds: [epochs] seconds per epoch (NaN: not timed), or NULL. */
 int cli_lineage_finish(cli_lineage *L, ember_model *m, const ember_history *h,
                        const double *epoch_seconds, ember_error *err);
+/* The same for `ember recommend train`: the history is the loss per epoch
+ * ("loss", "seconds"), the final metrics {"loss"}. */
+int cli_lineage_finish_recommender(cli_lineage *L, ember_recommender *r, const double *loss,
+                                   const double *epoch_seconds, int epochs, int threads,
+                                   ember_error *err);
 void cli_lineage_free(cli_lineage *L);
 
 /* Reshape x [N, ...] to [N, model input shape] when the example sizes

@@ -16,7 +16,8 @@
 static const char inspect_usage[] =
     "usage: ember inspect MODEL [--json]\n"
     "\n"
-    "Print what a model file records about itself: its layers and parameters, and the\n"
+    "Print what a model file records about itself: its layers and parameters (for a\n"
+    "recommender: the model, users and items), and the\n"
     "lineage `ember train` stored: the data it was trained and validated on (each\n"
     "file's SHA-256, record count and content hash), every setting with its resolved\n"
     "value (defaults included), the seed and thread count, Ember's version and git\n"
@@ -136,16 +137,37 @@ int cmd_inspect(int argc, char **argv)
         return cli_fail(&o, C, EXIT_USAGE, "give the MODEL (see --help)");
     ember_error err = {0};
     ember_model *m = NULL;
+    ember_recommender *rec = NULL;
     char *desc = NULL;
-    if (ember_model_load(&m, path, &err) || ember_model_describe_json(m, &desc, &err)) {
-        ember_model_destroy(m);
-        return cli_fail_err(&o, C, &err);
+    if (ember_model_load(&m, path, &err)) {
+        /* a recommender file is inspected too (its own loader checks it) */
+        ember_error e2 = {0};
+        if (err.code != EMBER_ERR_FORMAT || !strstr(err.message, "ember-recommender") ||
+            ember_recommender_load(&rec, path, &e2))
+            return cli_fail_err(&o, C, rec || e2.code ? &e2 : &err);
+    }
+    cJSON *arch = NULL;
+    if (m) {
+        if (ember_model_describe_json(m, &desc, &err)) {
+            ember_model_destroy(m);
+            return cli_fail_err(&o, C, &err);
+        }
+        arch = cJSON_Parse(desc);
+        free(desc);
+    } else {
+        arch = cJSON_CreateObject();
+        cJSON_AddStringToObject(arch, "recommender", ember_recommender_model(rec));
+        cJSON_AddNumberToObject(arch, "users", (double)ember_recommender_user_count(rec));
+        cJSON_AddNumberToObject(arch, "items", (double)ember_recommender_item_count(rec));
+        cJSON_AddNumberToObject(arch, "cold_users", (double)ember_recommender_cold_users(rec));
+        cJSON_AddNumberToObject(arch, "cold_items", (double)ember_recommender_cold_items(rec));
     }
     /* every metadata key; JSON values parsed */
-    cJSON *meta = cJSON_CreateObject(), *arch = cJSON_Parse(desc);
-    free(desc);
-    for (int i = 0; meta && i < ember_model_metadata_count(m); i++) {
-        const char *k = ember_model_metadata_key(m, i), *v = ember_model_get_metadata(m, k);
+    cJSON *meta = cJSON_CreateObject();
+    int nmeta = m ? ember_model_metadata_count(m) : ember_recommender_metadata_count(rec);
+    for (int i = 0; meta && i < nmeta; i++) {
+        const char *k = m ? ember_model_metadata_key(m, i) : ember_recommender_metadata_key(rec, i);
+        const char *v = m ? ember_model_get_metadata(m, k) : ember_recommender_get_metadata(rec, k);
         cJSON *j = v && (v[0] == '{' || v[0] == '[') ? cJSON_Parse(v) : NULL;
         cJSON_AddItemToObject(meta, k, j ? j : cJSON_CreateString(v ? v : ""));
     }
@@ -164,7 +186,14 @@ int cmd_inspect(int argc, char **argv)
         cJSON_Delete(out);
     } else if (!o.quiet) {
         printf("model: %s\n", path);
-        ember_model_summary(m, stdout);
+        if (m)
+            ember_model_summary(m, stdout);
+        else
+            printf("recommender (%s): %lld users (%lld cold), %lld items (%lld cold)\n",
+                   ember_recommender_model(rec), (long long)ember_recommender_user_count(rec),
+                   (long long)ember_recommender_cold_users(rec),
+                   (long long)ember_recommender_item_count(rec),
+                   (long long)ember_recommender_cold_items(rec));
         const cJSON *run = get(meta, CLI_META_LINEAGE_RUN), *cfg = get(meta, CLI_META_LINEAGE_CONFIG);
         if (!cJSON_IsObject(run)) {
             printf("\nno lineage recorded (not trained by `ember train`, or by a version before "
@@ -184,9 +213,11 @@ int cmd_inspect(int argc, char **argv)
             printf("  command   ember");
             cJSON_ArrayForEach(a, get(run, "command"))
                 printf(" %s", a->valuestring);
-            printf("\n  re-run    ember train");
-            cJSON_ArrayForEach(a, get(cfg, "args"))
-                printf(" %s", a->valuestring);
+            if (cJSON_GetArraySize(get(cfg, "args")) > 0) {
+                printf("\n  re-run    ember train");
+                cJSON_ArrayForEach(a, get(cfg, "args"))
+                    printf(" %s", a->valuestring);
+            }
             printf("\n\ndata\n");
             print_data(get(meta, CLI_META_LINEAGE_DATA));
             printf("\nsettings (resolved, defaults included)\n");
@@ -226,5 +257,6 @@ int cmd_inspect(int argc, char **argv)
     cJSON_Delete(meta);
     cJSON_Delete(arch);
     ember_model_destroy(m);
+    ember_recommender_destroy(rec);
     return rc;
 }

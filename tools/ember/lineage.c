@@ -95,16 +95,81 @@ static void iso_time(long long t, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* Where the lineage goes: a Sequential model or a recommender. */
+typedef struct sink {
+    ember_model *m;
+    ember_recommender *r;
+} sink;
+
 /* Set key to the JSON text of j (deleted here). */
-static int set_json(ember_model *m, const char *key, cJSON *j, ember_error *err)
+static int set_json(const sink *to, const char *key, cJSON *j, ember_error *err)
 {
     char *t = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
     if (!t)
         return nomem(err);
-    int r = ember_model_set_metadata(m, key, t, err) ? -1 : 0;
+    int r = (to->m ? ember_model_set_metadata(to->m, key, t, err)
+                   : ember_recommender_set_metadata(to->r, key, t, err))
+                ? -1
+                : 0;
     free(t);
     return r;
+}
+
+/* seconds per epoch into hist, when timed here (NaN: not timed by this run) */
+static void add_seconds(cJSON *hist, const double *epoch_seconds, int epochs)
+{
+    cJSON *secs = epoch_seconds ? cJSON_AddArrayToObject(hist, "seconds") : NULL;
+    for (int e = 0; secs && e < epochs; e++)
+        cJSON_AddItemToArray(secs, isfinite(epoch_seconds[e])
+                                       ? cJSON_CreateNumber(round(epoch_seconds[e] * 1000) / 1000)
+                                       : cJSON_CreateNull());
+}
+
+/* Store data, config, run, hist and fin (all taken over) into `to`. */
+static int store(cli_lineage *L, const sink *to, int threads, cJSON *hist, cJSON *fin,
+                 ember_error *err)
+{
+    /* when, where, which code */
+    cJSON *run = cJSON_CreateObject(), *cmd = cJSON_CreateArray();
+    char host[256] = "", t0[32], t1[32];
+    if (gethostname(host, sizeof host - 1) != 0)
+        snprintf(host, sizeof host, "unknown");
+    long long now = (long long)time(NULL);
+    iso_time(L->started, t0);
+    iso_time(now, t1);
+    for (int i = 0; cmd && i < L->argc; i++)
+        cJSON_AddItemToArray(cmd, cJSON_CreateString(L->argv[i]));
+    const cJSON *seed = cJSON_GetObjectItemCaseSensitive(L->options, "seed");
+    if (run) {
+        cJSON_AddStringToObject(run, "started", t0);
+        cJSON_AddStringToObject(run, "finished", t1);
+        cJSON_AddNumberToObject(run, "seconds", round((cli_now() - L->t0) * 1000) / 1000);
+        cJSON_AddStringToObject(run, "host", host);
+        cJSON_AddStringToObject(run, "ember_version", ember_version());
+        cJSON_AddStringToObject(run, "git_commit", ember_git_commit());
+        cJSON_AddNumberToObject(run, "seed", cJSON_IsNumber(seed) ? seed->valuedouble : 0);
+        cJSON_AddNumberToObject(run, "threads", threads);
+        cJSON_AddItemToObject(run, "command", cmd);
+        cmd = NULL;
+    }
+    cJSON_Delete(cmd);
+    cJSON *config = cJSON_CreateObject();
+    if (config) {
+        cJSON_AddItemToObject(config, "options", L->options);
+        cJSON_AddItemToObject(config, "args", L->args);
+        L->options = L->args = NULL;
+    }
+    cJSON *data = L->data;
+    L->data = NULL;
+    /* each call frees its JSON, so all are made; the first error is kept */
+    ember_error e2 = {0};
+    int r = set_json(to, CLI_META_LINEAGE_DATA, data, err);
+    r = set_json(to, CLI_META_LINEAGE_CONFIG, config, r ? &e2 : err) || r;
+    r = set_json(to, CLI_META_LINEAGE_RUN, run, r ? &e2 : err) || r;
+    r = set_json(to, CLI_META_LINEAGE_HISTORY, hist, r ? &e2 : err) || r;
+    r = set_json(to, CLI_META_LINEAGE_METRICS, fin, r ? &e2 : err) || r;
+    return r ? -1 : 0;
 }
 
 int cli_lineage_finish(cli_lineage *L, ember_model *m, const ember_history *h,
@@ -135,50 +200,28 @@ int cli_lineage_finish(cli_lineage *L, ember_model *m, const ember_history *h,
         if (isfinite(last))
             cJSON_AddNumberToObject(fin, name, last);
     }
-    /* seconds per epoch, when timed here (a resumed run's earlier epochs are not) */
-    cJSON *secs = epoch_seconds ? cJSON_AddArrayToObject(hist, "seconds") : NULL;
-    for (int e = 0; secs && e < epochs; e++)
-        cJSON_AddItemToArray(secs, isfinite(epoch_seconds[e])
-                                       ? cJSON_CreateNumber(round(epoch_seconds[e] * 1000) / 1000)
-                                       : cJSON_CreateNull());
-    /* when, where, which code */
-    cJSON *run = cJSON_CreateObject(), *cmd = cJSON_CreateArray();
-    char host[256] = "", t0[32], t1[32];
-    if (gethostname(host, sizeof host - 1) != 0)
-        snprintf(host, sizeof host, "unknown");
-    long long now = (long long)time(NULL);
-    iso_time(L->started, t0);
-    iso_time(now, t1);
-    for (int i = 0; cmd && i < L->argc; i++)
-        cJSON_AddItemToArray(cmd, cJSON_CreateString(L->argv[i]));
-    const cJSON *seed = cJSON_GetObjectItemCaseSensitive(L->options, "seed");
-    if (run) {
-        cJSON_AddStringToObject(run, "started", t0);
-        cJSON_AddStringToObject(run, "finished", t1);
-        cJSON_AddNumberToObject(run, "seconds", round((cli_now() - L->t0) * 1000) / 1000);
-        cJSON_AddStringToObject(run, "host", host);
-        cJSON_AddStringToObject(run, "ember_version", ember_version());
-        cJSON_AddStringToObject(run, "git_commit", ember_git_commit());
-        cJSON_AddNumberToObject(run, "seed", cJSON_IsNumber(seed) ? seed->valuedouble : 0);
-        cJSON_AddNumberToObject(run, "threads", ember_model_get_threads(m));
-        cJSON_AddItemToObject(run, "command", cmd);
-        cmd = NULL;
+    add_seconds(hist, epoch_seconds, epochs);
+    sink to = {m, NULL};
+    return store(L, &to, ember_model_get_threads(m), hist, fin, err);
+}
+
+int cli_lineage_finish_recommender(cli_lineage *L, ember_recommender *r, const double *loss,
+                                   const double *epoch_seconds, int epochs, int threads,
+                                   ember_error *err)
+{
+    cJSON *hist = cJSON_CreateObject(), *fin = cJSON_CreateObject();
+    cJSON *a = hist ? cJSON_AddArrayToObject(hist, "loss") : NULL;
+    if (!a || !fin) {
+        cJSON_Delete(hist);
+        cJSON_Delete(fin);
+        return nomem(err);
     }
-    cJSON_Delete(cmd);
-    cJSON *config = cJSON_CreateObject();
-    if (config) {
-        cJSON_AddItemToObject(config, "options", L->options);
-        cJSON_AddItemToObject(config, "args", L->args);
-        L->options = L->args = NULL;
-    }
-    cJSON *data = L->data;
-    L->data = NULL;
-    /* each call frees its JSON, so all are made; the first error is kept */
-    ember_error e2 = {0};
-    int r = set_json(m, CLI_META_LINEAGE_DATA, data, err);
-    r = set_json(m, CLI_META_LINEAGE_CONFIG, config, r ? &e2 : err) || r;
-    r = set_json(m, CLI_META_LINEAGE_RUN, run, r ? &e2 : err) || r;
-    r = set_json(m, CLI_META_LINEAGE_HISTORY, hist, r ? &e2 : err) || r;
-    r = set_json(m, CLI_META_LINEAGE_METRICS, fin, r ? &e2 : err) || r;
-    return r ? -1 : 0;
+    cJSON_AddNumberToObject(hist, "epochs", epochs);
+    for (int e = 0; e < epochs; e++)
+        cJSON_AddItemToArray(a, isfinite(loss[e]) ? cJSON_CreateNumber(loss[e]) : cJSON_CreateNull());
+    if (epochs > 0 && isfinite(loss[epochs - 1]))
+        cJSON_AddNumberToObject(fin, "loss", loss[epochs - 1]);
+    add_seconds(hist, epoch_seconds, epochs);
+    sink to = {NULL, r};
+    return store(L, &to, threads, hist, fin, err);
 }

@@ -58,6 +58,9 @@ static const char rec_usage[] =
     "  --negatives N          items sampled per step for the softmax (256)\n"
     "  --batch-size N         records per step (256)\n"
     "  --id-dropout P         chance an id is replaced by the unknown id (0.1)\n"
+    "  --distributed          data-parallel over MPI: mpirun -np N ember recommend train\n"
+    "                         --model two-tower ... --distributed; --batch-size is the\n"
+    "                         global batch (docs/distributed.md); rank 0 saves\n"
     "\n"
     "eval: RMSE and MAE of MODEL on every rating of FILE. A user or item not seen in\n"
     "training gets the fallback mu + the known bias(es); their counts are reported.\n"
@@ -117,11 +120,29 @@ static int common_flag(const char *a, cli_out *o)
 
 #define OPT(name) ((r = cli_opt(argc, argv, &i, name, &v)) != 0)
 
+/* The lineage fingerprints recommender files line by line (no CSV parsing). */
+static const ember_text_read_options lines_opt = {EMBER_TEXT_LINES, NULL, NULL, 0};
+
 /* recommend train --model two-tower: after the options are parsed. */
-static int rec_train_tt(const cli_out *o, const char *train, const char *out,
-                        const char *users_file, const char *items_file,
-                        const ember_two_tower_config *tc)
+static int rec_train_tt(const cli_out *o0, int argc, char **argv, const char *train,
+                        const char *out, const char *users_file, const char *items_file,
+                        const ember_two_tower_config *tc0, int distributed)
 {
+    cli_lineage lin;
+    memset(&lin, 0, sizeof lin);
+    cli_out oo = *o0, *o = &oo;
+    ember_two_tower_config tcl = *tc0, *tc = &tcl;
+    ember_dist *dist = NULL;
+    if (distributed) {
+        ember_error de;
+        memset(&de, 0, sizeof de);
+        if (ember_dist_mpi_create(&dist, &de))
+            return cli_fail_err(o, "recommend train", &de);
+        if (ember_dist_rank(dist) != 0)
+            oo.quiet = true; /* rank 0 reports and saves; the others print only errors */
+        tcl.dist = dist;
+    }
+    const int root = ember_dist_rank(dist) == 0;
     ember_error err;
     memset(&err, 0, sizeof err);
     ember_interactions *d = NULL;
@@ -151,6 +172,34 @@ static int rec_train_tt(const cli_out *o, const char *train, const char *out,
             fprintf(stderr, "%s: %lld items, %lld features\n", items_file,
                     (long long)ember_features_rows(itf), (long long)ember_features_width(itf));
     }
+    if (cli_lineage_start(&lin, argc + 2, argv - 2, &err)) {
+        rc = cli_fail_err(o, "recommend train", &err);
+        goto done;
+    }
+    const char *const files[3] = {train, users_file, items_file};
+    const char *const roles[3] = {"train", "users", "items"};
+    for (int k = 0; k < 3; k++)
+        if (files[k] && cli_lineage_add_data(&lin, roles[k], &files[k], 1, &lines_opt, &err)) {
+            rc = cli_fail_err(o, "recommend train", &err);
+            goto done;
+        }
+    cli_lineage_opt(&lin, "model", "two-tower", 0);
+    cli_lineage_opt(&lin, "train", train, 0);
+    cli_lineage_opt(&lin, "users", users_file, -1);
+    cli_lineage_opt(&lin, "items", items_file, -1);
+    cli_lineage_opt(&lin, "out", out, 0);
+    cli_lineage_opt(&lin, "optimizer", tc->optimizer.kind == EMBER_OPT_ADAM ? "adam" : "sgd", 0);
+    cli_lineage_opt_num(&lin, "lr", tc->optimizer.learning_rate);
+    cli_lineage_opt_num(&lin, "epochs", tc->epochs);
+    cli_lineage_opt_num(&lin, "dim", (double)tc->dim);
+    cli_lineage_opt_num(&lin, "id-dim", (double)tc->id_dim);
+    cli_lineage_opt_num(&lin, "hidden", (double)tc->hidden);
+    cli_lineage_opt_num(&lin, "negatives", (double)tc->negatives);
+    cli_lineage_opt_num(&lin, "batch-size", (double)tc->batch_size);
+    cli_lineage_opt_num(&lin, "id-dropout", tc->id_dropout);
+    cli_lineage_opt_num(&lin, "threads", tc->threads);
+    cli_lineage_opt_num(&lin, "seed", (double)tc->seed);
+    cli_lineage_opt_num(&lin, "ranks", ember_dist_size(dist));
     double t0 = cli_now();
     if (ember_recommender_train_two_tower(&rec, d, uf, itf, tc, on_epoch, &rp, &err)) {
         cli_fail_err(o, "recommend train", &err);
@@ -158,12 +207,14 @@ static int rec_train_tt(const cli_out *o, const char *train, const char *out,
         goto done;
     }
     double secs = cli_now() - t0;
-    if (ember_recommender_save(rec, out, &err)) {
+    if (root && (cli_lineage_finish_recommender(&lin, rec, rp.loss, rp.secs, tc->epochs,
+                                                tc->threads, &err) ||
+                 ember_recommender_save(rec, out, &err))) {
         rc = cli_fail_err(o, "recommend train", &err);
         goto done;
     }
-    if (o->json) {
-        printf("{\"model\":\"two-tower\",\"train\":");
+    if (o->json && root) {
+        printf("{\"model\":\"two-tower\",\"ranks\":%d,\"train\":", ember_dist_size(dist));
         cli_json_str(train);
         printf(",\"out\":");
         cli_json_str(out);
@@ -185,7 +236,14 @@ static int rec_train_tt(const cli_out *o, const char *train, const char *out,
                secs);
         for (int e = 0; e < tc->epochs; e++)
             printf("%s%.9g", e ? "," : "", rp.loss[e]);
-        printf("]}\n");
+        printf("]");
+        if (dist) {
+            ember_dist_stats ds;
+            ember_dist_get_stats(dist, &ds);
+            printf(",\"comm_seconds\":%.3f,\"comm_bytes\":%lld,\"collectives\":%lld",
+                   ds.comm_seconds, (long long)ds.bytes, (long long)ds.calls);
+        }
+        printf("}\n");
     } else if (!o->quiet) {
         printf("saved %s (two-tower, dim %lld, %d epochs, %lld cold users, %lld cold items, "
                "%.2f s)\n", out, (long long)tc->dim, tc->epochs,
@@ -193,6 +251,11 @@ static int rec_train_tt(const cli_out *o, const char *train, const char *out,
                (long long)ember_recommender_cold_items(rec), secs);
     }
 done:
+    /* unless every rank failed alike, the others may wait in a collective */
+    if (rc != EXIT_OK && ember_dist_size(dist) > 1 && !ember_dist_error_is_shared(dist))
+        ember_dist_abort(dist, rc);
+    ember_dist_destroy(dist);
+    cli_lineage_free(&lin);
     free(rp.loss);
     free(rp.secs);
     ember_recommender_destroy(rec);
@@ -202,11 +265,14 @@ done:
     return rc;
 }
 
+/* argv: after "recommend train", which cmd_recommend leaves at argv[-2..-1]
+ * (the lineage records the whole command). */
 static int rec_train(int argc, char **argv)
 {
     cli_out o = {false, false};
     const char *train = NULL, *out = NULL, *model = "mf", *optname = NULL, *v = NULL;
     const char *users_file = NULL, *items_file = NULL, *mf_only = NULL, *tt_only = NULL;
+    int distributed = 0;
     ember_mf_config cfg = ember_mf_config_default();
     ember_two_tower_config tc = ember_two_tower_config_default();
     const char *loss = "mse";
@@ -280,6 +346,9 @@ static int rec_train(int argc, char **argv)
                                 "--batch-size needs an integer in [1, 1000000]");
             tc.batch_size = x;
             tt_only = "--batch-size";
+        } else if (!strcmp(argv[i], "--distributed")) {
+            distributed = 1;
+            tt_only = "--distributed";
         } else if (OPT("--id-dropout")) {
             double p;
             if (r < 0 || cli_parse_float(v, 0.0, 0.99, &p))
@@ -352,7 +421,7 @@ static int rec_train(int argc, char **argv)
         else
             return cli_fail(&o, "recommend train", EXIT_USAGE, "--optimizer '%s': sgd or adam",
                             optname);
-        return rec_train_tt(&o, train, out, users_file, items_file, &tc);
+        return rec_train_tt(&o, argc, argv, train, out, users_file, items_file, &tc, distributed);
     }
     if (strcmp(model, "mf"))
         return cli_fail(&o, "recommend train", EXIT_USAGE, "--model '%s': mf (matrix "
@@ -378,6 +447,8 @@ static int rec_train(int argc, char **argv)
     memset(&err, 0, sizeof err);
     ember_interactions *d = NULL;
     ember_recommender *rec = NULL;
+    cli_lineage lin;
+    memset(&lin, 0, sizeof lin);
     rec_progress rp = {o, calloc((size_t)cfg.epochs, sizeof(double)),
                        calloc((size_t)cfg.epochs, sizeof(double)), cfg.epochs};
     int rc = EXIT_OK;
@@ -393,6 +464,24 @@ static int rec_train(int argc, char **argv)
         fprintf(stderr, "%s: %lld ratings, %lld users, %lld items\n", train,
                 (long long)ember_interactions_size(d), (long long)ember_interactions_user_count(d),
                 (long long)ember_interactions_item_count(d));
+    if (cli_lineage_start(&lin, argc + 2, argv - 2, &err) ||
+        cli_lineage_add_data(&lin, "train", &train, 1, &lines_opt, &err)) {
+        rc = cli_fail_err(&o, "recommend train", &err);
+        goto done;
+    }
+    cli_lineage_opt(&lin, "model", "mf", 0);
+    cli_lineage_opt(&lin, "loss", loss, 0);
+    cli_lineage_opt(&lin, "train", train, 0);
+    cli_lineage_opt(&lin, "out", out, 0);
+    cli_lineage_opt(&lin, "optimizer", optname, 0);
+    cli_lineage_opt_num(&lin, "lr", cfg.optimizer.learning_rate);
+    cli_lineage_opt_num(&lin, "epochs", cfg.epochs);
+    cli_lineage_opt_num(&lin, "dim", (double)cfg.dim);
+    cli_lineage_opt_num(&lin, "l2", cfg.l2);
+    cli_lineage_opt_num(&lin, "l2-bias", cfg.l2_bias);
+    cli_lineage_opt_num(&lin, "lr-decay", cfg.lr_decay);
+    cli_lineage_opt_num(&lin, "threads", cfg.threads);
+    cli_lineage_opt_num(&lin, "seed", (double)cfg.seed);
     double t0 = cli_now();
     if (ember_recommender_train_mf(&rec, d, &cfg, on_epoch, &rp, &err)) {
         cli_fail_err(&o, "recommend train", &err);
@@ -400,7 +489,9 @@ static int rec_train(int argc, char **argv)
         goto done;
     }
     double secs = cli_now() - t0;
-    if (ember_recommender_save(rec, out, &err)) {
+    if (cli_lineage_finish_recommender(&lin, rec, rp.loss, rp.secs, cfg.epochs, cfg.threads,
+                                       &err) ||
+        ember_recommender_save(rec, out, &err)) {
         rc = cli_fail_err(&o, "recommend train", &err);
         goto done;
     }
@@ -425,6 +516,7 @@ static int rec_train(int argc, char **argv)
                cfg.epochs, secs);
     }
 done:
+    cli_lineage_free(&lin);
     free(rp.loss);
     free(rp.secs);
     ember_recommender_destroy(rec);
