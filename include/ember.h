@@ -1391,7 +1391,10 @@ ember_status ember_report_write_html(const ember_model *m, const ember_report_op
  * coverage) for the model next to the `popular` and `random` baselines, as
  * a table (one row per system, <tr data-system="model|popular|random">) and
  * an inline-SVG grouped bar chart (one <rect class="bar" data-system=...
- * data-metric="recall|ndcg|hr|map|coverage"> per system and metric).
+ * data-metric="recall|ndcg|hr|map|coverage"> per system and metric); then
+ * the loss per epoch and the lineage (data files, settings, run) that
+ * `ember recommend train` stored in the file, drawn as the classifier
+ * report draws them.
  * struct ember_recommender and ember_interactions are declared with the
  * recommender below. */
 struct ember_recommender;

@@ -2,8 +2,10 @@
  * recommender.c - the HTML report of a recommender
  * (ember_report_write_recommender_html): the model summary, RMSE/MAE of a
  * rating model, and the top-K metrics of the model next to the popular and
- * random baselines as a table and a grouped bar chart. Same page head,
- * style and atomic save as the classifier's report (report.c).
+ * random baselines as a table and a grouped bar chart, then the loss per
+ * epoch and the lineage that `ember recommend train` stored. Same page
+ * head, style, curves, lineage and atomic save as the classifier's report
+ * (report.c).
  *
  * The model is used through the public ember_recommender_* calls only
  * (DESIGN.md: report and recommend meet at the public API), so whatever
@@ -37,6 +39,11 @@ static double metric_of(const ember_ranking_metrics *m, int j)
     case 3: return m->map;
     default: return m->coverage;
     }
+}
+
+static const char *rec_meta(const void *r, const char *key)
+{
+    return ember_recommender_get_metadata(r, key);
 }
 
 static void summary(ember_sbuf *b, const ember_recommender *r)
@@ -248,5 +255,8 @@ ember_status ember_report_write_recommender_html(const ember_recommender *r,
         sb_lit(&b, "<p class=\"note\">No test data given: RMSE/MAE and the top-K metrics need "
                    "one (<code>ember report MODEL --test TEST --train TRAIN</code>).</p>\n");
     }
+    /* what `ember recommend train` recorded: loss per epoch, data, settings */
+    ember__report_history(&b, rec_meta, r);
+    ember__report_lineage(&b, rec_meta, r);
     return ember__report_finish(&b, path, err);
 }

@@ -56,10 +56,16 @@ static const char *jstr(const cJSON *o, const char *k, const char *dflt)
     return cJSON_IsString(v) ? v->valuestring : dflt;
 }
 
-static cJSON *meta_json(const ember_model *m, const char *key)
+/* A model's metadata value, parsed as JSON (NULL when absent). */
+static cJSON *meta_json(ember__report_meta_fn get, const void *m, const char *key)
 {
-    const char *v = ember_model_get_metadata(m, key);
+    const char *v = get(m, key);
     return v ? cJSON_Parse(v) : NULL;
+}
+
+static const char *model_meta(const void *m, const char *key)
+{
+    return ember_model_get_metadata(m, key);
 }
 
 /* ------------------------------------------------------------ curves */
@@ -157,6 +163,7 @@ static void chart(ember_sbuf *b, const cJSON *hist, const char *title, const cha
 
 static void curves(ember_sbuf *b, const cJSON *hist)
 {
+    /* (also the recommender's: loss and seconds per epoch) */
     sb_lit(b, "<h2>Learning curves</h2>\n");
     if (!cJSON_IsObject(hist)) {
         sb_lit(b, "<p class=\"note\">No history recorded in this model (it was not trained by "
@@ -181,10 +188,17 @@ static void curves(ember_sbuf *b, const cJSON *hist)
 
 /* ------------------------------------------------------------ lineage */
 
-static void lineage(ember_sbuf *b, const ember_model *m)
+void ember__report_history(ember_sbuf *b, ember__report_meta_fn get, const void *m)
 {
-    cJSON *run = meta_json(m, EMBER_META_LINEAGE_RUN), *data = meta_json(m, EMBER_META_LINEAGE_DATA);
-    cJSON *cfg = meta_json(m, EMBER_META_LINEAGE_CONFIG), *fin = meta_json(m, EMBER_META_LINEAGE_METRICS);
+    cJSON *hist = meta_json(get, m, EMBER_META_LINEAGE_HISTORY);
+    curves(b, hist);
+    cJSON_Delete(hist);
+}
+
+void ember__report_lineage(ember_sbuf *b, ember__report_meta_fn get, const void *m)
+{
+    cJSON *run = meta_json(get, m, EMBER_META_LINEAGE_RUN), *data = meta_json(get, m, EMBER_META_LINEAGE_DATA);
+    cJSON *cfg = meta_json(get, m, EMBER_META_LINEAGE_CONFIG), *fin = meta_json(get, m, EMBER_META_LINEAGE_METRICS);
     sb_lit(b, "<h2>Lineage</h2>\n");
     if (!cJSON_IsObject(run)) {
         sb_lit(b, "<p class=\"note\">No lineage recorded.</p>\n");
@@ -502,9 +516,7 @@ ember_status ember_report_write_html(const ember_model *m, const ember_report_op
               ember_model_layer_count(m), (long long)ember_model_param_count(m), ember_version());
     sb_esc(&b, ember_git_commit());
     sb_lit(&b, ").</p>\n");
-    cJSON *hist = meta_json(m, EMBER_META_LINEAGE_HISTORY);
-    curves(&b, hist);
-    cJSON_Delete(hist);
+    ember__report_history(&b, model_meta, m);
     if (o.test) {
         if (o.test_path) {
             sb_lit(&b, "<h2>Test data</h2><p><code>");
@@ -518,7 +530,7 @@ ember_status ember_report_write_html(const ember_model *m, const ember_report_op
         sb_lit(&b, "<p class=\"note\">No test data given: per-class scores and the confusion matrix "
                    "need one (<code>ember report MODEL --test FILE</code>).</p>\n");
     }
-    lineage(&b, m);
+    ember__report_lineage(&b, model_meta, m);
     return ember__report_finish(&b, path, err);
 }
 

@@ -19,6 +19,16 @@ extern const char *const ember__report_colours[4];
 /* A "nice" step for about n axis ticks over [lo, hi]: 1, 2 or 5 times a
  * power of ten. */
 double ember__report_nice_step(double lo, double hi, int n);
+/* A model's metadata by key (NULL when absent): ember_model_get_metadata or
+ * ember_recommender_get_metadata behind one signature. */
+typedef const char *(*ember__report_meta_fn)(const void *model, const char *key);
+/* "Learning curves": loss, accuracy (and validation), skipped batches and
+ * seconds per epoch from the EMBER_META_LINEAGE_HISTORY metadata, the series
+ * it has; a note when it has none. */
+void ember__report_history(ember_sbuf *b, ember__report_meta_fn get, const void *model);
+/* "Lineage": run, data files with their SHA-256, settings, from the
+ * EMBER_META_LINEAGE_* metadata; a note when there is none. */
+void ember__report_lineage(ember_sbuf *b, ember__report_meta_fn get, const void *model);
 /* <!DOCTYPE html> ... <body><h1>Ember report: TITLE</h1>, with the style. */
 void ember__report_head(ember_sbuf *b, const char *title);
 /* Close the page (the table-sorting script, </body></html>), write it to

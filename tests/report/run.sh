@@ -148,6 +148,10 @@ assert all(abs(float(v) - want[s][m]) < 1e-4 for s, m, v in bars), bars
 cells = re.search(r'<table class="grid" id="rating">.*?<tr><td>([0-9.]+)</td><td>([0-9.]+)</td>', html)
 assert cells and abs(float(cells.group(1)) - rating["rmse"]) <= 5.1e-5, cells
 assert abs(float(cells.group(2)) - rating["mae"]) <= 5.1e-5
+# the loss per epoch (20 points) and the lineage `ember recommend train` stored
+curves = re.findall(r'<polyline class="curve" data-metric="([a-z_]+)"[^>]*points="([^"]*)"', html)
+assert [m for m, _ in curves] == ["loss", "seconds"] and len(curves[0][1].split()) == 20, curves
+assert "<h2>Lineage</h2>" in html and "rtr.tsv" in html.split("<h2>Lineage</h2>")[1] and "SHA-256" in html
 # a BPR model has no RMSE/MAE, but the ranking
 assert 'id="rating"' not in bpr and "matrix factorisation (BPR)" in bpr and 'data-system="random"' in bpr
 assert not re.search(r'(src|href)="(https?:)?//', html), "external reference"
