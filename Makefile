@@ -82,7 +82,7 @@ noomp:
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 VALGRIND_PACKAGES := valgrind
 FUZZ_DIR := build-fuzz
-# Seconds per harness for `make fuzz` (11 harnesses, 2 at a time: about half
+# Seconds per harness for `make fuzz` (12 harnesses, 2 at a time: about half
 # an hour). `make fuzz-ci` runs a fixed number of inputs per harness from a
 # fixed seed instead (fuzz/run.sh --ci: reproducible, about 3.5 minutes).
 FUZZ_SECONDS ?= 300
@@ -92,7 +92,7 @@ VALGRIND_DIR := build-valgrind
 # corpora; not the training runs (fashion_*), the scripts (cli, serve_*,
 # install), the long gradient checks (conv) or hash_vocab's 280,000-token case,
 # which take minutes there (ASan covers them).
-VALGRIND_TESTS ?= ^(api_guards|calibrate|conv_edges|data_check|data_manifest|embedding|idx|image_data|layers|metrics|model_file|model_torture|optim|safetensors|serve|share|text_pipeline|text_reader|fuzz_.*)$$
+VALGRIND_TESTS ?= ^(api_guards|calibrate|conv_edges|data_check|data_manifest|embedding|idx|image_data|layers|metrics|model_file|model_torture|optim|safetensors|serve|serve_recommend|share|text_pipeline|text_reader|fuzz_.*)$$
 # memcheck: any error or a definitely/indirectly lost block fails the test
 # (exit 1). No suppressions: with OpenMP off and one OpenBLAS thread nothing
 # outside Ember is reported (libgomp's and OpenBLAS's thread pools, which

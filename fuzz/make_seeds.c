@@ -421,6 +421,14 @@ static void json_seeds(void)
              "you@example.org STRASSE Stra\303\237e \\t\\r\"}");
     seed_str("serve_body", "bad_k.json", -1, "{\"text\": \"x\", \"k\": 0.5}");
     seed_str("serve_body", "unknown.json", -1, "{\"txt\": \"x\"}");
+    seed_str("serve_recommend", "user.json", -1, "{\"user\": \"u0\", \"k\": 3}");
+    seed_str("serve_recommend", "user_exclude.json", -1, "{\"user\": \"u1\", \"k\": 5, \"exclude\": [\"i1\", \"i2\", \"nope\"]}");
+    seed_str("serve_recommend", "unknown_user.json", -1, "{\"user\": \"stranger\"}");
+    seed_str("serve_recommend", "item.json", -1, "{\"item\": \"i0\", \"k\": 4, \"exclude\": [\"i3\"]}");
+    seed_str("serve_recommend", "item_escaped.json", -1, "{\"item\": \"caf\\u00e9 \\\"q\\\"\", \"k\": 1000}");
+    seed_str("serve_recommend", "bad_k.json", -1, "{\"user\": \"u0\", \"k\": 1001}");
+    seed_str("serve_recommend", "bad_exclude.json", -1, "{\"user\": \"u0\", \"exclude\": [\"i1\", 7]}");
+    seed_str("serve_recommend", "both.json", -1, "{\"user\": \"u0\", \"item\": \"i0\"}");
 }
 
 /* ---------------------------------------------------------------- models */

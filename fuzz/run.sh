@@ -36,7 +36,7 @@ set -uo pipefail
 declare -A CI_RUNS=(
     [arch]=280000 [idx]=90000 [image]=40000 [image_options]=1200000
     [model_load]=190000 [pipeline_json]=440000 [rec_load]=150000 [safetensors]=280000
-    [serve_answers]=180000 [serve_body]=120000 [text_csv]=70000 [text_fasttext]=70000
+    [serve_answers]=180000 [serve_body]=120000 [serve_recommend]=240000 [text_csv]=70000 [text_fasttext]=70000
 )
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

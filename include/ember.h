@@ -1344,6 +1344,21 @@ ember_status ember_model_describe_json(const ember_model *m, char **json, ember_
  * Errors: EMBER_ERR_IO, EMBER_ERR_FORMAT (names the field or tensor). */
 ember_status ember_model_load(ember_model **out, const char *path, ember_error *err);
 
+/* Which kind of Ember file `path` is, from its header alone (no tensor is
+ * read or checked): the metadata value ember.format, copied into
+ * format[cap] — EMBER_FILE_FORMAT_MODEL for ember_model_load,
+ * EMBER_FILE_FORMAT_RECOMMENDER for ember_recommender_load, "" when a
+ * safetensors file has no ember.format (not an Ember file; the loaders
+ * refuse it). For programs that accept either kind and then call the
+ * loader that fits. Errors: EMBER_ERR_ARG (NULL, cap < 2), EMBER_ERR_IO
+ * (cannot open), EMBER_ERR_FORMAT (not a safetensors file: too short, a
+ * header length out of range, a header that is not a JSON object; an
+ * ember.format that is not a string or not shorter than cap; each names the
+ * file), EMBER_ERR_NOMEM. */
+#define EMBER_FILE_FORMAT_MODEL "ember-model"
+#define EMBER_FILE_FORMAT_RECOMMENDER "ember-recommender"
+ember_status ember_file_format(const char *path, char *format, size_t cap, ember_error *err);
+
 /* ------------------------------------------------------------- report */
 
 /* What the report shows besides what the model file holds. */
@@ -1378,12 +1393,51 @@ typedef struct ember_report_options {
 ember_status ember_report_write_html(const ember_model *m, const ember_report_options *opt,
                                      const char *path, ember_error *err);
 
+/* The same kind of page for a recommender (`ember report REC.safetensors`):
+ * the model summary (kind, users, items, settings) and, with test data, the
+ * RMSE and MAE of a rating (MSE) model and for every model the top-K metrics
+ * of ember_recommender_evaluate_ranking (Recall, NDCG, HR, MAP at K and
+ * coverage) for the model next to the `popular` and `random` baselines, as
+ * a table (one row per system, <tr data-system="model|popular|random">) and
+ * an inline-SVG grouped bar chart (one <rect class="bar" data-system=...
+ * data-metric="recall|ndcg|hr|map|coverage"> per system and metric); then
+ * the loss per epoch and the lineage (data files, settings, run) that
+ * `ember recommend train` stored in the file, drawn as the classifier
+ * report draws them.
+ * struct ember_recommender and ember_interactions are declared with the
+ * recommender below. */
+struct ember_recommender;
+struct ember_interactions;
+typedef struct ember_recommender_report_options {
+    const char *title;                      /* NULL: model_path, else "recommender" */
+    const char *model_path;                 /* shown in the title */
+    const struct ember_interactions *test;  /* NULL: the summary only */
+    /* The model's training data: each user's training items are left out of
+     * their ranked list. Required with test (EMBER_ERR_ARG without it). */
+    const struct ember_interactions *train;
+    const char *test_path, *train_path;     /* shown with the figures */
+    int k;                                  /* the K of the metrics (0: 10) */
+    uint64_t seed;                          /* the random baseline's shuffle */
+    int threads;                            /* for RMSE/MAE (0: 1) */
+} ember_recommender_report_options;
+
+/* Write the page to path (a temporary file, renamed). The figures are
+ * computed here: ember_recommender_evaluate (MSE models only; a test file
+ * without ratings gives none) and ember_recommender_evaluate_ranking.
+ * Errors: EMBER_ERR_ARG (NULL r or path, test without train, k < 0), those
+ * of the two evaluations, EMBER_ERR_IO (path named), EMBER_ERR_NOMEM. */
+ember_status ember_report_write_recommender_html(const struct ember_recommender *r,
+                                                 const ember_recommender_report_options *opt,
+                                                 const char *path, ember_error *err);
+
 /* ------------------------------------------------------------- serving */
 
 /* An HTTP service for a text model (`ember serve`; docs/serve.md has the
  * endpoints and the JSON): it classifies texts, answers the intents an
  * answers file covers when the top probability reaches the threshold, and
- * hands off to a human otherwise. libmicrohttpd runs `threads` worker
+ * hands off to a human otherwise. Given a recommender file instead (told by
+ * ember_file_format), it answers POST /v1/recommend: the top items for a
+ * user, leaving out the "exclude" ids, or the items similar to an item. libmicrohttpd runs `threads` worker
  * threads, each with its own poll() loop; a request is handled start to end on
  * its thread with its own ember_model_share of the weights.
  *
@@ -1401,7 +1455,8 @@ typedef struct ember_server ember_server;
 typedef void (*ember_log_fn)(void *user, const char *line);
 
 typedef struct ember_server_config {
-    const char *model_path;     /* text model file (required); loads read it again */
+    const char *model_path;     /* text model or recommender file (required); loads
+                                   read it again */
     const char *answers_path;   /* JSON object intent -> reply text; NULL: no answers */
     const char *host;           /* address to bind (numeric or a name); default 127.0.0.1 */
     int port;                   /* 0: an ephemeral port (see ember_server_port) */
@@ -1427,9 +1482,11 @@ ember_status ember_server_create(ember_server **out, const ember_server_config *
 int ember_server_port(const ember_server *s);
 /* Load (or reload) the model and answers files and swap them in. On failure
  * the previous model, if any, keeps serving. Thread-safe; loads run one at a
- * time. Errors: those of ember_model_load, EMBER_ERR_FORMAT (not a text
- * model; an answers file that is not a JSON object of strings or names an
- * intent the model does not have; a stored threshold outside [0, 1]). */
+ * time. Errors: those of ember_file_format, ember_model_load and
+ * ember_recommender_load, EMBER_ERR_FORMAT (not a text model; an answers
+ * file that is not a JSON object of strings or names an intent the model
+ * does not have; a stored threshold outside [0, 1]), EMBER_ERR_ARG (an
+ * answers file or a threshold with a recommender). */
 ember_status ember_server_load(ember_server *s, ember_error *err);
 /* 1 once a model is loaded. */
 int ember_server_ready(const ember_server *s);

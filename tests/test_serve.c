@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "ember.h"
+#include "serve_client.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -91,145 +92,6 @@ static int train_model(const char *path, const char *const names[3], int epochs,
     return ok;
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
-static int copy_file(const char *from, const char *to)
-{
-    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
-    int ok = a && b;
-    char buf[65536];
-    size_t n;
-    while (ok && (n = fread(buf, 1, sizeof buf, a)) > 0)
-        ok = fwrite(buf, 1, n, b) == n;
-    if (a)
-        fclose(a);
-    if (b && fclose(b) != 0)
-        ok = 0;
-    return ok;
-}
-
-/* --------------------------------------------------------- HTTP client */
-
-typedef struct resp {
-    int status;
-    char headers[4096];
-    char *body;
-    size_t len;
-} resp;
-
-static void resp_free(resp *r)
-{
-    free(r->body);
-    memset(r, 0, sizeof *r);
-}
-
-static int dial(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static int send_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-/* Read one response (headers, then Content-Length bytes or until close). */
-static int read_resp(int fd, resp *r)
-{
-    memset(r, 0, sizeof *r);
-    char buf[1 << 16];
-    size_t have = 0;
-    char *end = NULL;
-    while (!end) {
-        if (have == sizeof buf - 1)
-            return -1;
-        ssize_t k = recv(fd, buf + have, sizeof buf - 1 - have, 0);
-        if (k <= 0)
-            return -1;
-        have += (size_t)k;
-        buf[have] = '\0';
-        end = strstr(buf, "\r\n\r\n");
-    }
-    size_t hlen = (size_t)(end - buf) + 4;
-    if (sscanf(buf, "HTTP/1.%*d %d", &r->status) != 1)
-        return -1;
-    snprintf(r->headers, sizeof r->headers, "%.*s", (int)hlen, buf);
-    long clen = -1;
-    for (char *h = buf; h && h < end; h = strstr(h, "\r\n") ? strstr(h, "\r\n") + 2 : NULL)
-        if (!strncasecmp(h, "Content-Length:", 15))
-            clen = strtol(h + 15, NULL, 10);
-    size_t cap = clen >= 0 ? (size_t)clen + 1 : 1 << 16;
-    if (cap < have - hlen + 1) /* more than one response arrived: keep it all */
-        cap = have - hlen + 1;
-    r->body = malloc(cap);
-    r->len = have - hlen;
-    memcpy(r->body, buf + hlen, r->len);
-    while (clen < 0 || r->len < (size_t)clen) {
-        if (r->len + 1 >= cap)
-            r->body = realloc(r->body, cap *= 2);
-        ssize_t k = recv(fd, r->body + r->len, cap - 1 - r->len, 0);
-        if (k <= 0)
-            break;
-        r->len += (size_t)k;
-    }
-    r->body[r->len] = '\0';
-    return clen >= 0 && r->len != (size_t)clen ? -1 : 0;
-}
-
-/* One request on its own connection. */
-static int http(int port, const char *method, const char *path, const char *ctype,
-                const char *body, size_t blen, resp *r)
-{
-    int fd = dial(port);
-    if (fd < 0)
-        return -1;
-    char head[1024];
-    int n = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n",
-                     method, path);
-    if (ctype)
-        n += snprintf(head + n, sizeof head - (size_t)n, "Content-Type: %s\r\n", ctype);
-    if (body)
-        n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %zu\r\n", blen);
-    n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");
-    int rc = send_all(fd, head, (size_t)n);
-    if (!rc && body)
-        send_all(fd, body, blen); /* the server may answer early and close */
-    rc = rc ? rc : read_resp(fd, r);
-    close(fd);
-    return rc;
-}
-
-static int get(int port, const char *path, resp *r)
-{
-    return http(port, "GET", path, NULL, NULL, 0, r);
-}
-
 static int post(int port, const char *json, resp *r)
 {
     return http(port, "POST", "/v1/predict", "application/json", json, strlen(json), r);
@@ -246,14 +108,6 @@ static void expect_error(int port, const char *ctype, const char *body, size_t b
               "body %.60s: status %d (want %d), body %s (want \"%s\")", body, r.status, status,
               r.body ? r.body : "(none)", needle);
     resp_free(&r);
-}
-
-static long long metric(const char *text, const char *name)
-{
-    const char *p = strstr(text, name);
-    while (p && p > text && p[-1] != '\n')
-        p = strstr(p + 1, name);
-    return p ? strtoll(p + strlen(name), NULL, 10) : -1;
 }
 
 /* ----------------------------------------------------------------- tests */
@@ -478,18 +332,9 @@ static void test_before_ready_and_endpoints(const char *model, const char *answe
     cJSON_Delete(j);
     resp_free(&r);
 
-    /* metrics count what happened above. A request is counted by the
-     * completion callback, which can run after its client has read the
-     * response: poll until only this scrape is in flight (2 s at most). */
-    for (int tries = 0; tries < 200; tries++) {
-        CHECK(get(port, "/metrics", &r) == 0 && r.status == 200 && strstr(r.headers, "text/plain"));
-        if (metric(r.body, "ember_http_requests_in_flight ") == 1)
-            break;
-        resp_free(&r);
-        struct timespec ms10 = {0, 10 * 1000000};
-        nanosleep(&ms10, NULL);
-    }
-    CHECK_MSG(metric(r.body, "ember_http_requests_total{code=\"415\"} ") == 3 &&
+    /* metrics count what happened above */
+    CHECK(get_settled_metrics(port, &r) == 0 && strstr(r.headers, "text/plain"));
+    CHECK_MSG(r.body && metric(r.body, "ember_http_requests_total{code=\"415\"} ") == 3 &&
                   metric(r.body, "ember_http_requests_total{code=\"413\"} ") == 3 &&
                   metric(r.body, "ember_http_requests_total{code=\"503\"} ") == 3 &&
                   metric(r.body, "ember_http_requests_total{code=\"404\"} ") == 1 &&
@@ -523,7 +368,12 @@ static void test_threshold_and_load_errors(const char *model, const char *answer
     CHECK(post(port, "{\"text\":\"my card has not arrived yet\"}", &r) == 0 && r.status == 200 &&
           strstr(r.body, "\"handoff\":true,\"reason\":\"low_confidence\",\"reply\":null"));
     resp_free(&r);
-    CHECK(get(port, "/v1/model", &r) == 0 && strstr(r.body, "\"threshold_source\":\"command line\""));
+    CHECK(get(port, "/v1/model", &r) == 0 && strstr(r.body, "\"threshold_source\":\"command line\"") &&
+          strstr(r.body, "{\"kind\":\"classifier\","));
+    resp_free(&r);
+    /* the recommender endpoint of a text model: 404 saying why */
+    CHECK(http(port, "POST", "/v1/recommend", "application/json", "{\"user\":\"u1\"}", 13, &r) == 0 &&
+          r.status == 404 && strstr(r.body, "the loaded model is a text classifier"));
     resp_free(&r);
     ember_server_destroy(s);
 

@@ -1,7 +1,9 @@
 -- predict.lua - the wrk script of bench/serve: POST /v1/predict with one Banking77 text
--- per request, cycling through the texts of the generated prelude, and optionally one
--- malformed body every BAD_EVERY requests. run.sh prepends the prelude (make_bodies.py),
--- which defines:
+-- per request (or POST URL_PATH with the prelude's bodies: make_rec_bodies.py's
+-- /v1/recommend), cycling through the bodies of the generated prelude, and optionally one
+-- malformed body every BAD_EVERY requests. run.sh prepends the prelude (make_bodies.py or
+-- make_rec_bodies.py), which defines:
+--   URL_PATH   (optional) the path to POST to; default /v1/predict
 --   BODIES     the request bodies, {"text": "..."} with the text JSON-escaped
 --   BAD        malformed bodies (bad JSON, bad UTF-8, wrong field, empty)
 --   BAD_EVERY  0: valid bodies only; N: every Nth request of a thread is the next BAD body
@@ -26,11 +28,12 @@ local i, n_good, k_bad = 0, 0, 0
 
 function init(args)
    local headers = { ["Content-Type"] = "application/json" }
+   local path = URL_PATH or "/v1/predict"
    for j, b in ipairs(BODIES) do
-      good[j] = wrk.format("POST", "/v1/predict", headers, b)
+      good[j] = wrk.format("POST", path, headers, b)
    end
    for j, b in ipairs(BAD) do
-      bad[j] = wrk.format("POST", "/v1/predict", headers, b)
+      bad[j] = wrk.format("POST", path, headers, b)
    end
    -- Each thread starts at its own place in the list.
    i = (id * 7919) % #good

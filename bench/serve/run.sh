@@ -26,6 +26,11 @@
 #                         under wrk c=16; prints the top 15 symbols by self time
 #   OUT_DIR               where everything goes (default: a new mktemp -d folder)
 #   DATA (data/banking77) the folder with train.csv and test.csv
+#   ENDPOINT (predict)    recommend: POST /v1/recommend instead, to a recommender (MODEL,
+#                         or BPR with its defaults trained on REC_DATA/u.data), one body
+#                         per MovieLens user {"user": U, "k": 10, "exclude": [the user's
+#                         rated items]} (make_rec_bodies.py; REC_EXCLUDE=0: no exclude)
+#   REC_DATA (../shared/datasets/movielens-100k)  MovieLens 100k, for ENDPOINT=recommend
 # wrk runs on the same machine as the server and takes CPU from it (2 cores here): the
 # table shows the CPU each used and what other processes took. Loopback only.
 set -euo pipefail
@@ -43,6 +48,9 @@ BAD_EVERY=${BAD_EVERY:-100}
 PERF=${PERF:-0}
 PERF_SECONDS=${PERF_SECONDS:-10}
 DATA=${DATA:-$ROOT/data/banking77}
+ENDPOINT=${ENDPOINT:-predict}
+REC_DATA=${REC_DATA:-$ROOT/../shared/datasets/movielens-100k}
+REC_EXCLUDE=${REC_EXCLUDE:-1}
 OUT_DIR=${OUT_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/ember-serve-bench.XXXXXX")}
 PY=/usr/bin/python3
 WRK=${WRK:-wrk}
@@ -55,7 +63,11 @@ die() { log "$*"; exit 1; }
 command -v "$WRK" >/dev/null || die "no wrk (apt-get install wrk)"
 command -v curl >/dev/null || die "no curl (apt-get install curl)"
 [ -x "$PY" ] || die "no $PY (apt-get install python3)"
-[ -f "$DATA/test.csv" ] || die "missing $DATA/test.csv"
+case $ENDPOINT in
+    predict) [ -f "$DATA/test.csv" ] || die "missing $DATA/test.csv" ;;
+    recommend) [ -f "$REC_DATA/u.data" ] || die "missing $REC_DATA/u.data (MovieLens 100k)" ;;
+    *) die "ENDPOINT must be predict or recommend, not '$ENDPOINT'" ;;
+esac
 mkdir -p "$OUT_DIR"
 OUT_DIR=$(cd "$OUT_DIR" && pwd)
 EMBER=$(cd "$(dirname "$EMBER")" && pwd)/$(basename "$EMBER")
@@ -63,7 +75,12 @@ TCK=$(getconf CLK_TCK)
 log "outputs in $OUT_DIR"
 
 # ---------------------------------------------------------------- the model
-if [ -z "$MODEL" ]; then
+if [ -z "$MODEL" ] && [ "$ENDPOINT" = recommend ]; then
+    MODEL=$OUT_DIR/ml100k-bpr.safetensors
+    log "training BPR (the defaults) on $REC_DATA/u.data into $MODEL"
+    "$EMBER" recommend train --train "$REC_DATA/u.data" --loss bpr --threads 2 --out "$MODEL" \
+        > "$OUT_DIR/train.log" 2>&1 || die "ember recommend train failed: $(tail -n 2 "$OUT_DIR/train.log")"
+elif [ -z "$MODEL" ]; then
     [ -f "$DATA/train.csv" ] || die "missing $DATA/train.csv"
     MODEL=$OUT_DIR/banking77.safetensors
     log "training the Banking77 reference model into $MODEL"
@@ -74,8 +91,15 @@ fi
 [ -f "$MODEL" ] || die "no model file $MODEL"
 
 # ---------------------------------------------------------------- the wrk scripts
-"$PY" "$HERE/make_bodies.py" "$DATA/test.csv" "$TEXTS" 0 > "$OUT_DIR/clean.lua"
-"$PY" "$HERE/make_bodies.py" "$DATA/test.csv" "$TEXTS" "$BAD_EVERY" > "$OUT_DIR/mixed.lua" 2>/dev/null
+if [ "$ENDPOINT" = recommend ]; then
+    [ "$TEXTS" -le 943 ] || TEXTS=943   # one body per user: MovieLens 100k has 943
+    "$PY" "$HERE/make_rec_bodies.py" "$REC_DATA/u.data" "$TEXTS" "$REC_EXCLUDE" 0 > "$OUT_DIR/clean.lua"
+    "$PY" "$HERE/make_rec_bodies.py" "$REC_DATA/u.data" "$TEXTS" "$REC_EXCLUDE" "$BAD_EVERY" \
+        > "$OUT_DIR/mixed.lua" 2>/dev/null
+else
+    "$PY" "$HERE/make_bodies.py" "$DATA/test.csv" "$TEXTS" 0 > "$OUT_DIR/clean.lua"
+    "$PY" "$HERE/make_bodies.py" "$DATA/test.csv" "$TEXTS" "$BAD_EVERY" > "$OUT_DIR/mixed.lua" 2>/dev/null
+fi
 cat "$HERE/predict.lua" >> "$OUT_DIR/clean.lua"
 cat "$HERE/predict.lua" >> "$OUT_DIR/mixed.lua"
 
@@ -188,6 +212,8 @@ measure() {
     printf 'nproc\t%s\n' "$(nproc)"
     printf 'server\t%s serve MODEL --port 0 --threads %s (pid %s)\n' "$EMBER" "$THREADS" "$SERVER_PID"
     printf 'model\t%s\n' "$MODEL"
+    printf 'endpoint\t%s\n' "$ENDPOINT"
+    printf 'rec_exclude\t%s\n' "$REC_EXCLUDE"
     printf 'wrk\t%s\n' "$("$WRK" --version 2>&1 | head -n 1 | cut -d' ' -f1-2)"
     printf 'duration\t%s\n' "$DURATION"
     printf 'warmup\t%s\n' "$WARMUP"

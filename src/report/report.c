@@ -11,8 +11,7 @@
  * cell is a rect with class "cell" and data-true / data-pred.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "core.h"
-#include "strbuf.h"
+#include "report/report.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -31,11 +30,9 @@ int stbi_write_png_to_func(stbi_write_func *func, void *context, int w, int h, i
 
 /* ------------------------------------------------------------ buffer */
 
-/* A string literal, its length known at compile time. */
-#define sb_lit(b, lit) ember__sb_put((b), lit, sizeof(lit) - 1)
+#define sb_esc ember__report_esc
 
-/* Text escaped for HTML (element content and quoted attributes). */
-static void sb_esc(ember_sbuf *b, const char *s)
+void ember__report_esc(ember_sbuf *b, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
@@ -59,18 +56,25 @@ static const char *jstr(const cJSON *o, const char *k, const char *dflt)
     return cJSON_IsString(v) ? v->valuestring : dflt;
 }
 
-static cJSON *meta_json(const ember_model *m, const char *key)
+/* A model's metadata value, parsed as JSON (NULL when absent). */
+static cJSON *meta_json(ember__report_meta_fn get, const void *m, const char *key)
 {
-    const char *v = ember_model_get_metadata(m, key);
+    const char *v = get(m, key);
     return v ? cJSON_Parse(v) : NULL;
+}
+
+static const char *model_meta(const void *m, const char *key)
+{
+    return ember_model_get_metadata(m, key);
 }
 
 /* ------------------------------------------------------------ curves */
 
-static const char *const SERIES_COLOURS[] = {"#2459d6", "#d6582a", "#2a9d5c", "#8a4fd6"};
+const char *const ember__report_colours[4] = {"#2459d6", "#d6582a", "#2a9d5c", "#8a4fd6"};
+#define SERIES_COLOURS ember__report_colours
+#define nice_step ember__report_nice_step
 
-/* A "nice" step for about n ticks over [lo, hi]. */
-static double nice_step(double lo, double hi, int n)
+double ember__report_nice_step(double lo, double hi, int n)
 {
     double raw = (hi - lo) / n, p = pow(10, floor(log10(raw))), f = raw / p;
     return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * p;
@@ -159,6 +163,7 @@ static void chart(ember_sbuf *b, const cJSON *hist, const char *title, const cha
 
 static void curves(ember_sbuf *b, const cJSON *hist)
 {
+    /* (also the recommender's: loss and seconds per epoch) */
     sb_lit(b, "<h2>Learning curves</h2>\n");
     if (!cJSON_IsObject(hist)) {
         sb_lit(b, "<p class=\"note\">No history recorded in this model (it was not trained by "
@@ -183,10 +188,17 @@ static void curves(ember_sbuf *b, const cJSON *hist)
 
 /* ------------------------------------------------------------ lineage */
 
-static void lineage(ember_sbuf *b, const ember_model *m)
+void ember__report_history(ember_sbuf *b, ember__report_meta_fn get, const void *m)
 {
-    cJSON *run = meta_json(m, EMBER_META_LINEAGE_RUN), *data = meta_json(m, EMBER_META_LINEAGE_DATA);
-    cJSON *cfg = meta_json(m, EMBER_META_LINEAGE_CONFIG), *fin = meta_json(m, EMBER_META_LINEAGE_METRICS);
+    cJSON *hist = meta_json(get, m, EMBER_META_LINEAGE_HISTORY);
+    curves(b, hist);
+    cJSON_Delete(hist);
+}
+
+void ember__report_lineage(ember_sbuf *b, ember__report_meta_fn get, const void *m)
+{
+    cJSON *run = meta_json(get, m, EMBER_META_LINEAGE_RUN), *data = meta_json(get, m, EMBER_META_LINEAGE_DATA);
+    cJSON *cfg = meta_json(get, m, EMBER_META_LINEAGE_CONFIG), *fin = meta_json(get, m, EMBER_META_LINEAGE_METRICS);
     sb_lit(b, "<h2>Lineage</h2>\n");
     if (!cJSON_IsObject(run)) {
         sb_lit(b, "<p class=\"note\">No lineage recorded.</p>\n");
@@ -499,19 +511,12 @@ ember_status ember_report_write_html(const ember_model *m, const ember_report_op
         return EMBER_FAIL(err, EMBER_ERR_ARG, "ember_report_write_html: the test report has no classes");
     ember_sbuf b = {0};
     const char *title = o.title ? o.title : o.model_path ? o.model_path : "model";
-    sb_lit(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Ember report: ");
-    sb_esc(&b, title);
-    sb_lit(&b, "</title>\n");
-    ember__sb_put(&b, STYLE, sizeof STYLE - 1);
-    sb_lit(&b, "</head><body>\n<h1>Ember report: ");
-    sb_esc(&b, title);
-    ember__sb_printf(&b, "</h1>\n<p class=\"note\">%d layers, %lld parameters. Written by Ember %s (commit ",
+    ember__report_head(&b, title);
+    ember__sb_printf(&b, "<p class=\"note\">%d layers, %lld parameters. Written by Ember %s (commit ",
               ember_model_layer_count(m), (long long)ember_model_param_count(m), ember_version());
     sb_esc(&b, ember_git_commit());
     sb_lit(&b, ").</p>\n");
-    cJSON *hist = meta_json(m, EMBER_META_LINEAGE_HISTORY);
-    curves(&b, hist);
-    cJSON_Delete(hist);
+    ember__report_history(&b, model_meta, m);
     if (o.test) {
         if (o.test_path) {
             sb_lit(&b, "<h2>Test data</h2><p><code>");
@@ -525,11 +530,27 @@ ember_status ember_report_write_html(const ember_model *m, const ember_report_op
         sb_lit(&b, "<p class=\"note\">No test data given: per-class scores and the confusion matrix "
                    "need one (<code>ember report MODEL --test FILE</code>).</p>\n");
     }
-    lineage(&b, m);
-    ember__sb_put(&b, SORT_JS, sizeof SORT_JS - 1);
-    sb_lit(&b, "</body></html>\n");
-    if (b.oom) {
-        free(b.p);
+    ember__report_lineage(&b, model_meta, m);
+    return ember__report_finish(&b, path, err);
+}
+
+void ember__report_head(ember_sbuf *b, const char *title)
+{
+    sb_lit(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Ember report: ");
+    sb_esc(b, title);
+    sb_lit(b, "</title>\n");
+    ember__sb_put(b, STYLE, sizeof STYLE - 1);
+    sb_lit(b, "</head><body>\n<h1>Ember report: ");
+    sb_esc(b, title);
+    sb_lit(b, "</h1>\n");
+}
+
+ember_status ember__report_finish(ember_sbuf *b, const char *path, ember_error *err)
+{
+    ember__sb_put(b, SORT_JS, sizeof SORT_JS - 1);
+    sb_lit(b, "</body></html>\n");
+    if (b->oom) {
+        free(b->p);
         return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory writing the report %s", path);
     }
     /* temporary file, then rename: a reader never sees half a page */
@@ -537,7 +558,7 @@ ember_status ember_report_write_html(const ember_model *m, const ember_report_op
     char *tmp = malloc(tl);
     ember_status s = EMBER_OK;
     if (!tmp) {
-        free(b.p);
+        free(b->p);
         return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory writing the report %s", path);
     }
     snprintf(tmp, tl, "%s.tmp", path);
@@ -545,7 +566,7 @@ ember_status ember_report_write_html(const ember_model *m, const ember_report_op
     if (!f) {
         s = EMBER_FAIL(err, EMBER_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
     } else {
-        int ok = fwrite(b.p, 1, b.n, f) == b.n;
+        int ok = fwrite(b->p, 1, b->n, f) == b->n;
         ok = (fclose(f) == 0) && ok;
         if (!ok || rename(tmp, path) != 0) {
             s = EMBER_FAIL(err, EMBER_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
@@ -553,6 +574,6 @@ ember_status ember_report_write_html(const ember_model *m, const ember_report_op
         }
     }
     free(tmp);
-    free(b.p);
+    free(b->p);
     return s;
 }

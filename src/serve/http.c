@@ -38,6 +38,7 @@ typedef enum route {
     R_MODEL,
     R_METRICS,
     R_PREDICT,
+    R_RECOMMEND,
     R_RELOAD,
     R_NONE
 } route;
@@ -90,6 +91,8 @@ static void sb_json(ember_sbuf *b, const char *s)
     ember__sb_put(b, run, (size_t)(s - run));
     ember__sb_put(b, "\"", 1);
 }
+
+void ember__serve_sb_json(ember_sbuf *b, const char *s) { sb_json(b, s); }
 
 char *ember__serve_json_quote(const char *s)
 {
@@ -208,12 +211,14 @@ static route route_of(const char *url)
         return R_METRICS;
     if (!strcmp(url, "/v1/predict"))
         return R_PREDICT;
+    if (!strcmp(url, "/v1/recommend"))
+        return R_RECOMMEND;
     if (!strcmp(url, "/v1/admin/reload"))
         return R_RELOAD;
     return R_NONE;
 }
 
-static int is_post_route(route r) { return r == R_PREDICT || r == R_RELOAD; }
+static int is_post_route(route r) { return r == R_PREDICT || r == R_RECOMMEND || r == R_RELOAD; }
 
 /* application/json, any case, optional parameters; a charset must be UTF-8. */
 static int json_content_type(const char *ct)
@@ -305,6 +310,9 @@ static enum MHD_Result metrics(ember_server *s, struct MHD_Connection *c, reques
                   "# HELP ember_answers_total Texts answered automatically.\n"
                   "# TYPE ember_answers_total counter\nember_answers_total %llu\n",
               atomic_load(&s->texts), atomic_load(&s->handoffs), atomic_load(&s->answered));
+    ember__sb_printf(&b, "# HELP ember_recommendations_total /v1/recommend requests answered.\n"
+                  "# TYPE ember_recommendations_total counter\nember_recommendations_total %llu\n",
+              atomic_load(&s->recommendations));
     ember__sb_printf(&b, "# HELP ember_model_loads_total Model loads and reloads, by result.\n"
                   "# TYPE ember_model_loads_total counter\n"
                   "ember_model_loads_total{result=\"ok\"} %llu\n"
@@ -318,7 +326,13 @@ static enum MHD_Result metrics(ember_server *s, struct MHD_Connection *c, reques
         sb_str(&b, "# HELP ember_model_info The loaded model file.\n"
                    "# TYPE ember_model_info gauge\nember_model_info{sha256=\"");
         sb_str(&b, g->sha256);
-        ember__sb_printf(&b, "\",intents=\"%lld\",threshold=\"%g\"} 1\n", (long long)g->K, g->threshold);
+        if (g->kind == GEN_RECOMMENDER)
+            ember__sb_printf(&b, "\",kind=\"recommender\",users=\"%lld\",items=\"%lld\"} 1\n",
+                             (long long)ember_recommender_user_count(g->rec),
+                             (long long)g->n_items);
+        else
+            ember__sb_printf(&b, "\",kind=\"classifier\",intents=\"%lld\",threshold=\"%g\"} 1\n",
+                             (long long)g->K, g->threshold);
     }
     ember__serve_release(s, g);
     ember__sb_printf(&b, "# HELP ember_uptime_seconds Seconds since the server started.\n"
@@ -331,6 +345,12 @@ static enum MHD_Result metrics(ember_server *s, struct MHD_Connection *c, reques
 }
 
 /* ---------------------------------------------------------------- predict */
+
+/* The 404 of an endpoint the loaded model does not serve. */
+#define WRONG_KIND_PREDICT "/v1/predict classifies texts, but the loaded model is a " \
+                           "recommender: use POST /v1/recommend"
+#define WRONG_KIND_RECOMMEND "/v1/recommend needs a recommender model, but the loaded model " \
+                             "is a text classifier: use POST /v1/predict"
 
 /* True when the body has a \u0000 escape (cJSON would cut the string there). */
 static int has_nul_escape(const char *s, size_t n)
@@ -397,9 +417,7 @@ static void result_json(ember_server *s, ember_sbuf *b, const generation *g, con
 }
 
 /* A printf-style message into msg[SERVE_BODY_MESSAGE_MAX]; returns status. */
-static int body_fail(char *msg, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int body_fail(char *msg, int status, const char *fmt, ...)
+int ember__serve_body_fail(char *msg, int status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -408,6 +426,7 @@ static int body_fail(char *msg, int status, const char *fmt, ...)
     cut_to_utf8(msg);
     return status;
 }
+#define body_fail ember__serve_body_fail
 
 void ember__serve_body_free(ember__serve_body *b)
 {
@@ -416,34 +435,46 @@ void ember__serve_body_free(ember__serve_body *b)
     memset(b, 0, sizeof *b);
 }
 
-int ember__serve_parse_body(const char *body, size_t len, int max_texts, int64_t default_k,
-                            ember__serve_body *out, char *msg)
+int ember__serve_parse_object(const char *body, size_t len, const char *example, cJSON **root,
+                              char *msg)
 {
-    memset(out, 0, sizeof *out);
+    *root = NULL;
     if (len == 0)
-        return body_fail(msg, 400, "empty body: send a JSON object such as "
-                         "{\"text\": \"...\"} or {\"texts\": [\"...\"]}");
+        return body_fail(msg, 400, "empty body: send a JSON object such as %s", example);
     size_t bad = ember__serve_utf8_check(body, len);
     if (bad != (size_t)-1)
         return body_fail(msg, 400, "the body is not valid UTF-8 (byte %zu)", bad);
     if (has_nul_escape(body, len))
-        return body_fail(msg, 400, "a text holds a NUL character (\\u0000)");
+        return body_fail(msg, 400, "a string holds a NUL character (\\u0000)");
     const char *end = NULL;
     /* the body is NUL-terminated; with require_null_terminated cJSON wants
      * the NUL inside the length */
-    cJSON *root = cJSON_ParseWithLengthOpts(body, len + 1, &end, 1);
-    if (!root)
+    cJSON *r = cJSON_ParseWithLengthOpts(body, len + 1, &end, 1);
+    if (!r)
         return body_fail(msg, 400, "the body is not valid JSON (byte %zu)",
                          end ? (size_t)(end - body) : (size_t)0);
+    if (!cJSON_IsObject(r)) {
+        cJSON_Delete(r);
+        return body_fail(msg, 400, "expected a JSON object such as %s", example);
+    }
+    *root = r;
+    return 0;
+}
+
+int ember__serve_parse_body(const char *body, size_t len, int max_texts, int64_t default_k,
+                            ember__serve_body *out, char *msg)
+{
+    memset(out, 0, sizeof *out);
+    cJSON *root = NULL;
+    int st = ember__serve_parse_object(body, len, "{\"text\": \"...\"} or {\"texts\": "
+                                       "[\"...\"]}", &root, msg);
+    if (st)
+        return st;
     int status = 0;
     const char **texts = NULL;
     int64_t n = 0, k = default_k;
     int batch = 0;
     const cJSON *text = NULL, *arr = NULL, *kk = NULL, *it;
-    if (!cJSON_IsObject(root)) {
-        status = body_fail(msg, 400, "expected a JSON object such as {\"text\": \"...\"}");
-        goto done;
-    }
     cJSON_ArrayForEach(it, root)
     {
         if (!strcmp(it->string, "text"))
@@ -538,6 +569,11 @@ static enum MHD_Result predict(ember_server *s, struct MHD_Connection *c, reques
         res = send_error(s, c, rq, 503, NULL, "no model is loaded yet");
         goto done;
     }
+    if (g->kind != GEN_CLASSIFIER) {
+        ember__serve_release(s, g);
+        res = send_error(s, c, rq, 404, NULL, WRONG_KIND_PREDICT);
+        goto done;
+    }
     if (k > g->K)
         k = g->K;
     ember_error err;
@@ -575,6 +611,38 @@ static enum MHD_Result predict(ember_server *s, struct MHD_Connection *c, reques
     ember__serve_release(s, g);
 done:
     ember__serve_body_free(&body);
+    return res;
+}
+
+/* ---------------------------------------------------------------- recommend */
+
+static enum MHD_Result recommend(ember_server *s, struct MHD_Connection *c, request *rq)
+{
+    char msg[SERVE_BODY_MESSAGE_MAX];
+    ember__serve_rec_body body;
+    int status = ember__serve_parse_rec_body(rq->body, rq->len, &body, msg);
+    if (status)
+        return send_error(s, c, rq, status, NULL, "%s", msg);
+    enum MHD_Result res;
+    generation *g = ember__serve_acquire(s);
+    if (!g) {
+        res = send_error(s, c, rq, 503, NULL, "no model is loaded yet");
+    } else if (g->kind != GEN_RECOMMENDER) {
+        res = send_error(s, c, rq, 404, NULL, WRONG_KIND_RECOMMEND);
+    } else {
+        ember_sbuf b = {0};
+        ember__sb_printf(&b, "{\"model_version\":%lld,", (long long)g->version);
+        status = ember__serve_rec_answer(g, &body, &b, msg);
+        if (status) {
+            free(b.p);
+            res = send_error(s, c, rq, status, NULL, "%s", msg);
+        } else {
+            atomic_fetch_add(&s->recommendations, 1);
+            res = send_json(s, c, rq, 200, &b);
+        }
+    }
+    ember__serve_release(s, g);
+    ember__serve_rec_body_free(&body);
     return res;
 }
 
@@ -642,7 +710,7 @@ enum MHD_Result ember__serve_handle(void *cls, struct MHD_Connection *c, const c
             return send_error(s, c, rq, 405, "GET, HEAD", "%s takes GET, not %s", url, method);
         if (rq->r == R_RELOAD && !client_is_loopback(c))
             return send_error(s, c, rq, 403, NULL, "reload is allowed from this machine only");
-        if (rq->r == R_PREDICT) {
+        if (rq->r == R_PREDICT || rq->r == R_RECOMMEND) {
             const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                          MHD_HTTP_HEADER_CONTENT_TYPE);
             if (!json_content_type(ct))
@@ -694,6 +762,8 @@ enum MHD_Result ember__serve_handle(void *cls, struct MHD_Connection *c, const c
                           (long long)s->cfg.max_body);
     if (rq->r == R_PREDICT)
         return predict(s, c, rq);
+    if (rq->r == R_RECOMMEND)
+        return recommend(s, c, rq);
     if (rq->r == R_RELOAD) {
         ember_error err;
         if (ember_server_load(s, &err))

@@ -13,12 +13,33 @@
 #include <sys/socket.h>
 
 #include "io/hash.h"
+#include "strbuf.h"
+
+/* What a generation serves: a text classifier (/v1/predict) or a
+ * recommender (/v1/recommend). */
+typedef enum gen_kind { GEN_CLASSIFIER = 0, GEN_RECOMMENDER = 1 } gen_kind;
+
+/* An item id and its model index, for looking up "exclude" ids by bsearch
+ * (the public API maps index -> id only). */
+typedef struct rec_item {
+    const char *id;             /* borrowed from the recommender */
+    int64_t index;
+} rec_item;
 
 /* One loaded model with everything a request needs from it. Freed when the
  * server has moved to a newer one and the last request using it is done. */
 typedef struct generation {
     int refs;                   /* under ember_server.lock */
     int64_t version;
+    gen_kind kind;
+    /* GEN_RECOMMENDER (recommend.c): the model, used through the public
+     * ember_recommender_* calls only (they take it const, so requests share
+     * it without a lock), and its item ids sorted by strcmp. The classifier
+     * fields below stay empty. */
+    ember_recommender *rec;
+    rec_item *items;            /* [n_items] */
+    int64_t n_items;
+    /* GEN_CLASSIFIER: */
     ember_model *model;         /* owns the weights */
     ember_pipeline *pipe;
     int64_t K;                  /* classes */
@@ -62,6 +83,7 @@ struct ember_server {
     atomic_ullong latency[SERVE_N_BUCKETS + 1];   /* per bucket (not cumulative); last: +Inf */
     atomic_ullong latency_us_sum;
     atomic_ullong texts, handoffs, answered;
+    atomic_ullong recommendations;     /* /v1/recommend answers (200) */
     atomic_ullong reloads_ok, reloads_failed;
 };
 
@@ -105,6 +127,59 @@ typedef struct ember__serve_body {
 int ember__serve_parse_body(const char *body, size_t len, int max_texts, int64_t default_k,
                             ember__serve_body *out, char *msg);
 void ember__serve_body_free(ember__serve_body *b);
+
+/* The checks every JSON body passes first: not empty, UTF-8, no \u0000
+ * escape, valid JSON, an object. 0 with *root set (the caller deletes it),
+ * or 400 with msg filled; `example` completes "send a JSON object such as".
+ * body[len] must be '\0'. */
+int ember__serve_parse_object(const char *body, size_t len, const char *example,
+                              struct cJSON **root, char *msg);
+/* printf into msg[SERVE_BODY_MESSAGE_MAX], cut to valid UTF-8; returns status. */
+int ember__serve_body_fail(char *msg, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------- recommend (recommend.c) */
+
+/* /v1/recommend: k when the body gives none, the largest k, the most
+ * "exclude" ids (413 beyond; the body limit bounds them too). */
+#define SERVE_REC_DEFAULT_K 10
+#define SERVE_REC_MAX_K 1000
+#define SERVE_REC_MAX_EXCLUDE 10000
+
+/* A /v1/recommend body after parsing: exactly one of user / item. */
+typedef struct ember__serve_rec_body {
+    struct cJSON *root;         /* owns the strings below */
+    const char *user, *item;    /* borrowed from root; one is NULL */
+    int64_t k;                  /* 1..SERVE_REC_MAX_K */
+    const char **exclude;       /* [n_exclude] borrowed from root; NULL when none */
+    int64_t n_exclude;
+} ember__serve_rec_body;
+
+/* Parse and check a /v1/recommend body (body[len] == '\0'). 0 on success
+ * (free *out with ember__serve_rec_body_free), else 400 / 413 / 500 with the
+ * message, naming the field, in msg[SERVE_BODY_MESSAGE_MAX]. No server or
+ * model state is touched. */
+int ember__serve_parse_rec_body(const char *body, size_t len, ember__serve_rec_body *out,
+                                char *msg);
+void ember__serve_rec_body_free(ember__serve_rec_body *b);
+/* Load the recommender at path into g (kind, rec, items). Errors: those of
+ * ember_recommender_load, EMBER_ERR_NOMEM. */
+ember_status ember__serve_rec_load(generation *g, const char *path, ember_error *err);
+/* The same for a recommender already in memory: g takes rec (freed with g,
+ * also on failure) and indexes its items (a loader step, exposed for the
+ * fuzzer). Errors: EMBER_ERR_NOMEM. */
+ember_status ember__serve_rec_adopt(generation *g, ember_recommender *rec, ember_error *err);
+/* g->info (GET /v1/model) for a loaded recommender; g->version and
+ * g->sha256 must be set. Errors: EMBER_ERR_NOMEM. */
+ember_status ember__serve_rec_info(generation *g, const char *path, ember_error *err);
+/* Free what ember__serve_rec_load set. */
+void ember__serve_rec_free(generation *g);
+/* The answer to a parsed body, appended to out as JSON (without
+ * model_version, which the caller writes): 0, or 500 with msg. */
+int ember__serve_rec_answer(const generation *g, const ember__serve_rec_body *b, ember_sbuf *out,
+                            char *msg);
+/* s as a JSON string literal, appended to b. */
+void ember__serve_sb_json(ember_sbuf *b, const char *s);
 
 /* Byte offset of the first invalid UTF-8 sequence in s[0..n), or
  * (size_t)-1 when all of it is valid (http.c; utf8proc decides). */

@@ -97,6 +97,7 @@ static void gen_free(generation *g)
     free(g->label_json);
     free(g->reply_json);
     free(g->info);
+    ember__serve_rec_free(g);
     ember_pipeline_destroy(g->pipe);
     ember_model_destroy(g->model);
     free(g);
@@ -326,6 +327,7 @@ static ember_status load_answers(generation *g, const char *path, ember_error *e
 static ember_status build_info(ember_server *s, generation *g, ember_error *err)
 {
     cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "kind", "classifier");
     cJSON *labels = cJSON_AddArrayToObject(o, "labels");
     for (int64_t k = 0; k < g->K; k++)
         cJSON_AddItemToArray(labels, cJSON_CreateString(ember_pipeline_class_name(g->pipe, k)));
@@ -377,16 +379,12 @@ static ember_status build_info(ember_server *s, generation *g, ember_error *err)
     return EMBER_OK;
 }
 
-static ember_status gen_load(ember_server *s, generation **out, ember_error *err)
+/* A text classifier's generation: the model, its pipeline (which must fit
+ * it), the labels, the answers file and the threshold. */
+static ember_status load_classifier(ember_server *s, generation *g, const char *path,
+                                    ember_error *err)
 {
-    generation *g = calloc(1, sizeof *g);
-    if (!g)
-        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory");
-    pthread_mutex_init(&g->pool_lock, NULL);
-    const char *path = s->cfg.model_path;
-    ember_status st = file_sha256(path, g->sha256, err);
-    if (!st)
-        st = ember_model_load(&g->model, path, err);
+    ember_status st = ember_model_load(&g->model, path, err);
     const char *pj = st ? NULL : ember_model_get_metadata(g->model, EMBER_META_TEXT_PIPELINE);
     if (!st && !pj)
         st = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: not a text model (no %s metadata); "
@@ -444,11 +442,45 @@ static ember_status gen_load(ember_server *s, generation **out, ember_error *err
             g->threshold_source = t ? "calibrated" : "default";
         }
     }
+    return st;
+}
+
+/* A recommender's generation; the settings of a text model are refused. */
+static ember_status load_recommender(ember_server *s, generation *g, const char *path,
+                                     ember_error *err)
+{
+    if (s->cfg.answers_path)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "%s is a recommender model: an answers file (%s) "
+                          "goes with a text model only", path, s->cfg.answers_path);
+    if (s->cfg.threshold >= 0.0)
+        return EMBER_FAIL(err, EMBER_ERR_ARG, "%s is a recommender model: a hand-off "
+                          "threshold goes with a text model only", path);
+    return ember__serve_rec_load(g, path, err);
+}
+
+static ember_status gen_load(ember_server *s, generation **out, ember_error *err)
+{
+    generation *g = calloc(1, sizeof *g);
+    if (!g)
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&g->pool_lock, NULL);
+    const char *path = s->cfg.model_path;
+    ember_status st = file_sha256(path, g->sha256, err);
+    /* The kind of file from its header (ember_file_format), then the one
+     * loader that fits: a corrupt recommender gets the recommender loader's
+     * message, not the classifier's "not an Ember model", and nothing is
+     * loaded twice. */
+    char format[64];
+    if (!st)
+        st = ember_file_format(path, format, sizeof format, err);
+    int rec = !st && !strcmp(format, EMBER_FILE_FORMAT_RECOMMENDER);
+    if (!st)
+        st = rec ? load_recommender(s, g, path, err) : load_classifier(s, g, path, err);
     if (!st) {
         pthread_mutex_lock(&s->lock);
         g->version = s->next_version;
         pthread_mutex_unlock(&s->lock);
-        st = build_info(s, g, err);
+        st = rec ? ember__serve_rec_info(g, path, err) : build_info(s, g, err);
     }
     if (st) {
         gen_free(g);
@@ -488,7 +520,7 @@ ember_status ember_server_load(ember_server *s, ember_error *err)
         atomic_fetch_add(&s->reloads_failed, 1);
         pthread_mutex_unlock(&s->load_lock);
         logf_(s, "load failed (%s): %s", ember_server_ready(s) ? "the previous model keeps serving"
-                                                               : "no model: /v1/predict answers 503",
+                                                               : "no model: requests answer 503",
               err ? err->message : "");
         return st;
     }
@@ -501,10 +533,15 @@ ember_status ember_server_load(ember_server *s, ember_error *err)
     atomic_store(&s->version, g->version);
     atomic_fetch_add(&s->reloads_ok, 1);
     pthread_mutex_unlock(&s->load_lock);
-    logf_(s, "model version %lld loaded from %s in %.2f s: %lld intents, %lld answered, "
-          "threshold %.4g (%s), sha256 %.12s", (long long)g->version, s->cfg.model_path,
-          now_s() - t0, (long long)g->K, (long long)g->n_answers, g->threshold,
-          g->threshold_source, g->sha256);
+    if (g->kind == GEN_RECOMMENDER)
+        logf_(s, "model version %lld loaded from %s in %.2f s: a recommender of %lld users and "
+              "%lld items, sha256 %.12s", (long long)g->version, s->cfg.model_path, now_s() - t0,
+              (long long)ember_recommender_user_count(g->rec), (long long)g->n_items, g->sha256);
+    else
+        logf_(s, "model version %lld loaded from %s in %.2f s: %lld intents, %lld answered, "
+              "threshold %.4g (%s), sha256 %.12s", (long long)g->version, s->cfg.model_path,
+              now_s() - t0, (long long)g->K, (long long)g->n_answers, g->threshold,
+              g->threshold_source, g->sha256);
     gen_release(s, old);
     return EMBER_OK;
 }

@@ -3,7 +3,8 @@
 # errors (exit 1), a bad model or answers file at start (exit 2, nothing
 # left listening), the port printed for --port 0, SIGHUP reloads (a good
 # replacement becomes version 2, a corrupt one is refused and version 2 keeps
-# answering), and SIGTERM / SIGINT stop it with exit 0. HTTP through
+# answering), SIGTERM / SIGINT stop it with exit 0, and a recommender file
+# served on /v1/recommend with the lists of `ember recommend top`/`similar`. HTTP through
 # python3's urllib (no curl needed).
 set -u
 EMBER=$1
@@ -97,5 +98,51 @@ wait_log "model version 1 loaded"
 kill -INT "$PID"
 wait "$PID"; rc=$?; PID=
 [ "$rc" -eq 0 ] && ok || fail "SIGINT: exit $rc, want 0"
+
+# a recommender file: the kind is read from the file; the lists equal
+# `ember recommend top` / `similar` for the same model
+awk 'BEGIN { for (u = 1; u <= 25; u++) for (i = 1; i <= 15; i++) if ((u + i) % 3)
+        printf "u%d\ti%d\t%d\t%d\n", u, i, 1 + (u * 7 + i * 3) % 5, u * 100 + i }' > "$T/ratings.tsv"
+expect 0 "recommend train" -- "$EMBER" recommend train --train "$T/ratings.tsv" --dim 8 --epochs 10 \
+    --out "$T/rec.st" --quiet
+expect 1 "recommender with --answers (a usage error)" -- "$EMBER" serve "$T/rec.st" --port 0 --answers "$T/answers.json"
+contains "$T/err" "rec.st is a recommender model: an answers file" "answers refused for a recommender"
+"$EMBER" serve "$T/rec.st" --port 0 2>"$T/log" &
+PID=$!
+wait_log "model version 1 loaded"
+contains "$T/log" "a recommender of 25 users and 15 items" "recommender load logged"
+PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$T/log" | grep -o '[0-9]*$')
+# same items (in order) and scores as the CLI, for a user with an exclude list
+"$EMBER" recommend top "$T/rec.st" --user u4 -k 7 --json > "$T/top.json"
+http POST /v1/recommend '{"user": "u4", "k": 5, "exclude": ["'"$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["items"][0]["item"])' "$T/top.json")"'", "nope"]}' > "$T/r"
+/usr/bin/env python3 - "$T/top.json" "$T/r" <<'PY' && ok || fail "served top != ember recommend top: $(cat "$T/r")"
+import json, sys
+cli = json.load(open(sys.argv[1]))["items"]
+status, body = open(sys.argv[2]).read().split(" ", 1)
+got = json.loads(body)
+assert status == "200" and got["user"] == "u4" and got["known"] is True, body
+want = cli[1:6]   # the CLI's first item was excluded
+assert [e["item"] for e in got["items"]] == [e["item"] for e in want], (got, want)
+assert all(abs(a["score"] - b["score"]) <= 1e-5 * abs(b["score"]) for a, b in zip(got["items"], want))
+PY
+"$EMBER" recommend similar "$T/rec.st" --item i3 -k 4 --json > "$T/sim.json"
+http POST /v1/recommend '{"item": "i3", "k": 4}' > "$T/r"
+/usr/bin/env python3 - "$T/sim.json" "$T/r" <<'PY' && ok || fail "served similar != ember recommend similar: $(cat "$T/r")"
+import json, sys
+cli = json.load(open(sys.argv[1]))["similar"]
+status, body = open(sys.argv[2]).read().split(" ", 1)
+got = json.loads(body)
+assert status == "200" and got["item"] == "i3" and got["known"] is True, body
+assert [e["item"] for e in got["items"]] == [e["item"] for e in cli], (got, cli)
+PY
+http POST /v1/recommend '{"user": "u4", "k": 0}' > "$T/r"
+contains "$T/r" '^400 .*\\"k\\" must be a whole number' "k 0 refused naming k"
+http POST /v1/predict '{"text": "hello"}' > "$T/r"
+contains "$T/r" '^404 .*use POST /v1/recommend' "predict on a recommender: 404"
+http GET /v1/model > "$T/r"
+contains "$T/r" '^200 {"kind":"recommender".*"users":25,"items":15' "model document: kind, users, items"
+kill -TERM "$PID"
+wait "$PID"; rc=$?; PID=
+[ "$rc" -eq 0 ] && ok || fail "recommender SIGTERM: exit $rc, want 0"
 
 finish serve_cli

@@ -1,6 +1,6 @@
 /*
- * serve.c - `ember serve MODEL`: the customer-service HTTP service
- * (ember_server). This file parses options, turns signals into calls
+ * serve.c - `ember serve MODEL`: the customer-service HTTP service, or the
+ * recommendation service for a recommender file (ember_server). This file parses options, turns signals into calls
  * (SIGHUP: reload; SIGTERM/SIGINT: graceful stop) and logs to stderr.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -18,19 +18,25 @@ static const char serve_usage[] =
     "\n"
     "Serve a text model over HTTP: classify customer messages, answer the intents\n"
     "an answers file covers when the model is confident, hand off to a person when\n"
-    "not. Endpoints (docs/serve.md):\n"
-    "  POST /v1/predict        {\"text\": \"...\"} or {\"texts\": [...]}, optional \"k\"\n"
-    "  GET  /                  a chat page for trying the service in a browser\n"
+    "not. Or serve a recommender (a model of `ember recommend train`; the kind is\n"
+    "read from the file). Endpoints (docs/serve.md):\n"
+    "  POST /v1/predict        text model: {\"text\": \"...\"} or {\"texts\": [...]},\n"
+    "                          optional \"k\"\n"
+    "  POST /v1/recommend      recommender: {\"user\": \"U\", \"k\": 10, \"exclude\": [\"I\", ...]}\n"
+    "                          (top k items for U) or {\"item\": \"I\", \"k\": 10} (similar\n"
+    "                          items); k 1..1000 (default 10); unknown exclude ids ignored\n"
+    "  GET  /                  a chat page for trying a text model in a browser\n"
     "  GET  /healthz, /readyz  liveness; readiness (503 until the model is loaded)\n"
-    "  GET  /v1/model          labels, threshold, metadata of the loaded model\n"
+    "  GET  /v1/model          the model's kind; labels, threshold, metadata (text\n"
+    "                          model) or users, items, settings (recommender)\n"
     "  GET  /metrics           Prometheus text format\n"
     "  POST /v1/admin/reload   reload MODEL and the answers file (loopback clients only)\n"
     "\n"
     "  --port P            TCP port (default 8080; 0: any free port, printed at start)\n"
     "  --host H            address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)\n"
-    "  --answers FILE      JSON object mapping intents to reply texts\n"
+    "  --answers FILE      JSON object mapping intents to reply texts (text model)\n"
     "  --threshold T       hand off below this top probability (default: the model's\n"
-    "                      threshold from `ember calibrate`, else 0.5)\n"
+    "                      threshold from `ember calibrate`, else 0.5; text model)\n"
     "  -k K                top intents in each answer when a request gives no \"k\" (3)\n"
     "  --threads N         worker threads (default 2)\n"
     "  --max-body BYTES    request body limit (default 1048576; 413 beyond)\n"
