@@ -139,13 +139,13 @@ int cmd_inspect(int argc, char **argv)
     ember_model *m = NULL;
     ember_recommender *rec = NULL;
     char *desc = NULL;
-    if (ember_model_load(&m, path, &err)) {
-        /* a recommender file is inspected too (its own loader checks it) */
-        ember_error e2 = {0};
-        if (err.code != EMBER_ERR_FORMAT || !strstr(err.message, "ember-recommender") ||
-            ember_recommender_load(&rec, path, &e2))
-            return cli_fail_err(&o, C, rec || e2.code ? &e2 : &err);
-    }
+    /* a recommender file is inspected too: the header says which loader fits */
+    char fmt[64];
+    if (ember_file_format(path, fmt, sizeof fmt, &err))
+        return cli_fail_err(&o, C, &err);
+    if (!strcmp(fmt, "ember-recommender") ? ember_recommender_load(&rec, path, &err)
+                                          : ember_model_load(&m, path, &err))
+        return cli_fail_err(&o, C, &err);
     cJSON *arch = NULL;
     if (m) {
         if (ember_model_describe_json(m, &desc, &err)) {
