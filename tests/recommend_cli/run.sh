@@ -55,7 +55,15 @@ for key in '"k":5' '"recall":' '"ndcg":' '"hr":' '"map":' '"coverage":' '"popula
 done
 expect 0 "eval --k table" -- "$EMBER" recommend eval "$T/m.st" --test "$T/u1.test" --k 5 --train "$T/u1.base"
 contains "$T/out" "popular" "eval --k prints the popular baseline"
-expect 1 "eval --k without --train" -- "$EMBER" recommend eval "$T/m.st" --test "$T/u1.test" --k 5
+# without --train: the training file the lineage records, checked unchanged
+"$EMBER" recommend eval "$T/m.st" --test "$T/u1.test" --k 5 --train "$T/u1.base" --json > "$T/k_given.json"
+expect 0 "eval --k, the train file from the lineage" -- "$EMBER" recommend eval "$T/m.st" --test "$T/u1.test" --k 5 --json
+if cmp -s "$T/out" "$T/k_given.json"; then ok; else fail "eval --k: the lineage's train file gave other figures"; fi
+cp "$T/u1.base" "$T/moved.base"
+"$EMBER" recommend train --train "$T/moved.base" --out "$T/moved.st" --epochs 2 --quiet
+printf '1\t1\t5\t1\n' >> "$T/moved.base"
+expect 1 "eval --k, the recorded train file changed" -- "$EMBER" recommend eval "$T/moved.st" --test "$T/u1.test" --k 5
+contains "$T/err" "moved.base, is missing or changed since" "eval --k: a changed train file is named"
 expect 0 "top" -- "$EMBER" recommend top "$T/m.st" --user 1 -k 20
 if [ "$(wc -l < "$T/out")" -eq 20 ]; then ok; else fail "top -k 20 (20 items) printed $(wc -l < "$T/out") lines"; fi
 expect 0 "top --exclude-seen" -- "$EMBER" recommend top "$T/m.st" --user 1 -k 20 --exclude-seen --train "$T/u1.base"
@@ -80,7 +88,11 @@ contains "$T/err" "item 'nope' is not in the model" "similar names the unknown i
 printf '1|A|d||u|0|0|2\n' > "$T/bad.item"
 expect 2 "similar: bad u.item" -- "$EMBER" recommend similar "$T/m.st" --item 3 --items "$T/bad.item"
 contains "$T/err" "bad.item:1: 8 '|'-separated fields" "bad u.item names file:line"
-expect 1 "top --exclude-seen without --train" -- "$EMBER" recommend top "$T/m.st" --user 1 --exclude-seen
+"$EMBER" recommend top "$T/m.st" --user 1 -k 20 --exclude-seen --train "$T/u1.base" > "$T/top_given.txt"
+expect 0 "top --exclude-seen, the train file from the lineage" -- "$EMBER" recommend top "$T/m.st" --user 1 -k 20 --exclude-seen
+if cmp -s "$T/out" "$T/top_given.txt"; then ok; else fail "top --exclude-seen: the lineage's train file gave another list"; fi
+expect 1 "top --exclude-seen, the recorded train file changed" -- "$EMBER" recommend top "$T/moved.st" --user 1 --exclude-seen
+expect 1 "top --train without --exclude-seen" -- "$EMBER" recommend top "$T/m.st" --user 1 --train "$T/u1.base"
 
 printf '1\t2\t3\t4\n1\t2\tx\t4\n' > "$T/bad.tsv"
 

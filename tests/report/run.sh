@@ -175,8 +175,13 @@ PY
 expect 0 "a recommender report from the model alone" -- "$EMBER" report "$T/r.st" -o "$T/r0.html"
 grep -q "No test data given" "$T/r0.html" && ! grep -q 'class="bar"' "$T/r0.html" && ok \
     || fail "the model-only recommender report has no figures"
-expect 1 "recommender: --test without --train" -- "$EMBER" report "$T/r.st" --test "$T/rte.tsv" -o "$T/x.html"
-contains "$T/err" "--test needs --train FILE for a recommender" "--train is asked for"
+expect 0 "recommender: --test, the train file from the lineage" -- "$EMBER" report "$T/r.st" --test "$T/rte.tsv" -o "$T/lin.html"
+if [ "$(grep -o '<rect class="bar"' "$T/lin.html" | wc -l)" -eq 15 ]; then ok; else fail "report with the lineage's train file: no bars"; fi
+"$EMBER" recommend train --model two-tower --train "$T/rtr.tsv" --epochs 1 --out "$T/gone.st" --quiet
+mv "$T/rtr.tsv" "$T/rtr_moved.tsv"
+expect 1 "recommender: --test, the recorded train file gone" -- "$EMBER" report "$T/gone.st" --test "$T/rte.tsv" -o "$T/x.html"
+contains "$T/err" "give --train FILE" "--train is asked for"
+mv "$T/rtr_moved.tsv" "$T/rtr.tsv"
 expect 1 "recommender: a classifier-only option" -- "$EMBER" report "$T/r.st" --max-images 3 -o "$T/x.html"
 contains "$T/err" "--max-images goes with a classifier; .*r.st is a recommender" "classifier option named"
 expect 1 "recommender: --labels" -- "$EMBER" report "$T/r.st" --labels "$T/l" -o "$T/x.html"

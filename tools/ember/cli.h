@@ -115,6 +115,14 @@ int cli_lineage_finish_recommender(cli_lineage *L, ember_recommender *r, const d
                                    const double *epoch_seconds, int epochs, int threads,
                                    ember_error *err);
 void cli_lineage_free(cli_lineage *L);
+/* The first input of the data role `role` in a model's lineage.data (JSON
+ * text, NULL ok), when every file of that manifest is still there with its
+ * recorded SHA-256: copied into out, 0. Else -1, the reason in err. */
+int cli_lineage_data_file(const char *lineage_data, const char *role, char *out, size_t cap,
+                          ember_error *err);
+/* The training file a recommender file's lineage records, when unchanged
+ * (for eval --k, top --exclude-seen and report without --train). */
+int cli_recommender_train_file(const char *model, char *out, size_t cap, ember_error *err);
 
 /* Reshape x [N, ...] to [N, model input shape] when the example sizes
  * agree (an image model takes {H, W, C}, an MLP the flattened features);

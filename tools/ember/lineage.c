@@ -225,3 +225,47 @@ int cli_lineage_finish_recommender(cli_lineage *L, ember_recommender *r, const d
     sink to = {NULL, r};
     return store(L, &to, threads, hist, fin, err);
 }
+
+int cli_lineage_data_file(const char *lineage_data, const char *role, char *out, size_t cap,
+                          ember_error *err)
+{
+    cJSON *d = lineage_data ? cJSON_Parse(lineage_data) : NULL;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(d, role);
+    const cJSON *in = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "inputs"), 0);
+    int r = -1;
+    char *text = NULL, *report = NULL;
+    int64_t problems = 0;
+    if (!cJSON_IsString(in)) {
+        snprintf(err->message, sizeof err->message, "the model records no %s data (trained "
+                 "before lineage was recorded?)", role);
+        err->code = EMBER_ERR_ARG;
+    } else if (!(text = cJSON_PrintUnformatted(m))) {
+        nomem(err);
+    } else if (ember_data_verify(text, NULL, &report, &problems, err) == EMBER_OK) {
+        if (problems == 0 && strlen(in->valuestring) < cap) {
+            snprintf(out, cap, "%s", in->valuestring);
+            r = 0;
+        } else {
+            snprintf(err->message, sizeof err->message, "the %s data the model records, %.200s, "
+                     "is %s", role, in->valuestring,
+                     problems ? "missing or changed since (ember data verify tells which)"
+                              : "a path too long");
+            err->code = EMBER_ERR_ARG;
+        }
+    }
+    free(report);
+    free(text);
+    cJSON_Delete(d);
+    return r;
+}
+
+int cli_recommender_train_file(const char *model, char *out, size_t cap, ember_error *err)
+{
+    ember_recommender *r = NULL;
+    if (ember_recommender_load(&r, model, err))
+        return -1;
+    int rc = cli_lineage_data_file(ember_recommender_get_metadata(r, CLI_META_LINEAGE_DATA),
+                                   "train", out, cap, err);
+    ember_recommender_destroy(r);
+    return rc;
+}

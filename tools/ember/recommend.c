@@ -17,8 +17,8 @@
 static const char rec_usage[] =
     "usage: ember recommend train --train FILE --out MODEL [options]\n"
     "       ember recommend eval MODEL --test FILE [--json]\n"
-    "       ember recommend eval MODEL --test FILE --k K --train FILE [--json]\n"
-    "       ember recommend top MODEL --user U [-k K] [--exclude-seen --train FILE]\n"
+    "       ember recommend eval MODEL --test FILE --k K [--train FILE] [--json]\n"
+    "       ember recommend top MODEL --user U [-k K] [--exclude-seen [--train FILE]]\n"
     "       ember recommend similar MODEL --item I [-k K] [--items u.item] [--json]\n"
     "       ember recommend split FILE --train-out TRAIN --test-out TEST\n"
     "\n"
@@ -76,6 +76,8 @@ static const char rec_usage[] =
     "\n"
     "top: the K items (10) of highest score (mf: predicted rating) for user U;\n"
     "--exclude-seen leaves out the user's items in --train FILE. --json: a list.\n"
+    "Without --train, eval --k and top --exclude-seen use the training file the model's\n"
+    "lineage records, if it is still there unchanged (its SHA-256 is checked).\n"
     "\n"
     "similar: the K items (10) whose vectors (mf: factors) have the highest cosine with\n"
     "item I's;\n"
@@ -611,9 +613,17 @@ static int rec_top(int argc, char **argv)
     if (!model || !user)
         return cli_fail(&o, "recommend top", EXIT_USAGE, "usage: ember recommend top MODEL "
                         "--user U [-k K] [--exclude-seen --train FILE]");
-    if (exclude != (train != NULL))
-        return cli_fail(&o, "recommend top", EXIT_USAGE, "--exclude-seen and --train FILE go "
-                        "together (the model file does not keep which items a user has seen)");
+    if (train && !exclude)
+        return cli_fail(&o, "recommend top", EXIT_USAGE, "--train FILE goes with --exclude-seen");
+    char recorded[4096];
+    if (exclude && !train) { /* the training data the model's lineage records, if unchanged */
+        ember_error le;
+        memset(&le, 0, sizeof le);
+        if (cli_recommender_train_file(model, recorded, sizeof recorded, &le))
+            return cli_fail(&o, "recommend top", EXIT_USAGE, "--exclude-seen needs the model's "
+                            "training data: give --train FILE; %s", le.message);
+        train = recorded;
+    }
     ember_error err;
     memset(&err, 0, sizeof err);
     ember_recommender *rec = NULL;
@@ -852,9 +862,18 @@ static int rec_eval(int argc, char **argv)
     if (!model || !test)
         return cli_fail(&o, "recommend eval", EXIT_USAGE, "usage: ember recommend eval MODEL "
                         "--test FILE [--json]");
-    if (k > 0 && !train)
-        return cli_fail(&o, "recommend eval", EXIT_USAGE, "--k needs --train FILE (the model's "
-                        "training data: its items are left out of each user's list)");
+    char recorded[4096];
+    if (k > 0 && !train) { /* the training data the model's lineage records, if unchanged */
+        ember_error le;
+        memset(&le, 0, sizeof le);
+        if (cli_recommender_train_file(model, recorded, sizeof recorded, &le))
+            return cli_fail(&o, "recommend eval", EXIT_USAGE, "--k needs the model's training "
+                            "data (its items are left out of each user's list): give --train "
+                            "FILE; %s", le.message);
+        train = recorded;
+        if (!o.quiet && !o.json)
+            fprintf(stderr, "training data (from the model's lineage, unchanged): %s\n", train);
+    }
     if (k > 0)
         return rank_eval(&o, model, test, train, (int)k, (uint64_t)seed);
     ember_error err;

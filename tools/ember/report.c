@@ -165,10 +165,16 @@ int cmd_report(int argc, char **argv)
         if (cls_only)
             return cli_fail(&o, C, EXIT_USAGE, "%s goes with a classifier; %s is a recommender "
                             "(see ember report --help)", cls_only, model);
-        if (test && !train)
-            return cli_fail(&o, C, EXIT_USAGE, "--test needs --train FILE for a recommender: "
-                            "the model's training data, whose items are left out of each "
-                            "user's ranked list");
+        char recorded[4096];
+        if (test && !train) { /* the training data the lineage records, if unchanged */
+            ember_error le;
+            memset(&le, 0, sizeof le);
+            if (cli_recommender_train_file(model, recorded, sizeof recorded, &le))
+                return cli_fail(&o, C, EXIT_USAGE, "--test needs the model's training data for "
+                                "a recommender (its items are left out of each user's ranked "
+                                "list): give --train FILE; %s", le.message);
+            train = recorded;
+        }
         if (train && !test)
             return cli_fail(&o, C, EXIT_USAGE, "--train goes with --test (the test data to "
                             "score)");
