@@ -199,24 +199,20 @@ static double rel_diff(const ember_model *a, const ember_model *b)
     return worst;
 }
 
-/* Single process vs P ranks; returns the rank-0 model's difference. */
-static void compare(const char *name, const data *d, int P, int64_t batch, int epochs,
-                    int64_t want_sparse, int64_t want_dense)
+/* P ranks as threads, each fitting with its own dist (bucket_kb -1: the default). */
+static void run_ranks(const data *d, int P, int64_t batch, int epochs, int64_t bucket_kb,
+                      job *jobs)
 {
-    job single = {d, NULL, batch, epochs, NULL, EMBER_OK, {0}, -1};
-    run_job(&single);
-    CHECK_MSG(single.s == EMBER_OK, "%s single: %s", name, single.err.message);
     world w;
     memset(&w, 0, sizeof w);
     w.P = P;
     pthread_barrier_init(&w.bar, NULL, (unsigned)P);
-    job jobs[MAX_RANKS];
     pthread_t th[MAX_RANKS];
     for (int r = 0; r < P; r++) {
         fake *f = malloc(sizeof *f);
         f->w = &w;
         f->rank = r;
-        jobs[r] = (job){d, NULL, batch, epochs, NULL, EMBER_OK, {0}, -1};
+        jobs[r] = (job){d, NULL, batch, epochs, NULL, EMBER_OK, {0}, bucket_kb};
         ember_error e;
         CHECK(ember__dist_create(&jobs[r].dist, r, P, &fake_ops, f, &e) == EMBER_OK);
     }
@@ -225,6 +221,17 @@ static void compare(const char *name, const data *d, int P, int64_t batch, int e
     for (int r = 0; r < P; r++)
         pthread_join(th[r], NULL);
     pthread_barrier_destroy(&w.bar);
+}
+
+/* Single process vs P ranks; returns the rank-0 model's difference. */
+static void compare(const char *name, const data *d, int P, int64_t batch, int epochs,
+                    int64_t want_sparse, int64_t want_dense)
+{
+    job single = {d, NULL, batch, epochs, NULL, EMBER_OK, {0}, -1};
+    run_job(&single);
+    CHECK_MSG(single.s == EMBER_OK, "%s single: %s", name, single.err.message);
+    job jobs[MAX_RANKS];
+    run_ranks(d, P, batch, epochs, -1, jobs);
     for (int r = 0; r < P; r++)
         CHECK_MSG(jobs[r].s == EMBER_OK, "%s rank %d: %s", name, r, jobs[r].err.message);
     if (single.m && jobs[0].m && !single.s && !jobs[0].s) {
@@ -309,29 +316,6 @@ static void free_data(data *d)
 /* P ranks with gradient buckets of bucket_kb KiB (their allreduce started
  * in the backward pass) vs one exchange after it: the same sums, so the
  * same weights bit for bit (the fake allreduce adds in rank order). */
-static void run_ranks(const data *d, int P, int64_t batch, int epochs, int64_t bucket_kb,
-                      job *jobs)
-{
-    world w;
-    memset(&w, 0, sizeof w);
-    w.P = P;
-    pthread_barrier_init(&w.bar, NULL, (unsigned)P);
-    pthread_t th[MAX_RANKS];
-    for (int r = 0; r < P; r++) {
-        fake *f = malloc(sizeof *f);
-        f->w = &w;
-        f->rank = r;
-        jobs[r] = (job){d, NULL, batch, epochs, NULL, EMBER_OK, {0}, bucket_kb};
-        ember_error e;
-        CHECK(ember__dist_create(&jobs[r].dist, r, P, &fake_ops, f, &e) == EMBER_OK);
-    }
-    for (int r = 0; r < P; r++)
-        pthread_create(&th[r], NULL, run_job, &jobs[r]);
-    for (int r = 0; r < P; r++)
-        pthread_join(th[r], NULL);
-    pthread_barrier_destroy(&w.bar);
-}
-
 static void compare_buckets(const char *name, const data *d, int P, int64_t batch, int epochs)
 {
     job a[MAX_RANKS], b[MAX_RANKS];

@@ -40,22 +40,6 @@ static const char *const tt_names[TT_N] = {
     "tt.user_embedding", "tt.item_embedding", "tt.user_features", "tt.item_features",
     "tt.user_warm", "tt.item_warm", "tt.user_tower", "tt.item_tower"};
 
-static char *ids_json(const ember_idmap *m)
-{
-    cJSON *a = cJSON_CreateArray();
-    for (int64_t k = 0; a && k < m->n; k++) {
-        cJSON *s = cJSON_CreateString(ember__idmap_get(m, k));
-        if (!s || !cJSON_AddItemToArray(a, s)) {
-            cJSON_Delete(s);
-            cJSON_Delete(a);
-            return NULL;
-        }
-    }
-    char *out = a ? cJSON_PrintUnformatted(a) : NULL;
-    cJSON_Delete(a);
-    return out;
-}
-
 static char *names_json(char *const *names, int64_t n)
 {
     cJSON *a = cJSON_CreateArray();
@@ -69,6 +53,19 @@ static char *names_json(char *const *names, int64_t n)
     }
     char *out = a ? cJSON_PrintUnformatted(a) : NULL;
     cJSON_Delete(a);
+    return out;
+}
+
+/* The ids of m in index order as a JSON array (NULL: out of memory). */
+static char *ids_json(const ember_idmap *m)
+{
+    char **v = malloc((size_t)(m->n ? m->n : 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    for (int64_t k = 0; k < m->n; k++)
+        v[k] = (char *)ember__idmap_get(m, k);
+    char *out = names_json(v, m->n);
+    free(v);
     return out;
 }
 
