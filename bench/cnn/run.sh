@@ -14,6 +14,7 @@
 #   SEED (0)        --seed for both (each system's own RNG; the seeds do not make the runs equal)
 #   EMBER           the CLI (default: build/ember of this checkout; never built by this script)
 #   EMBER_ARCH      --arch for Ember (default cnn; an architecture file also works)
+#   EMBER_EXTRA     more `ember train` options, e.g. "--augment-flip" (default none)
 #   NO_TORCH=1      skip PyTorch
 #   TORCH_OPENBLAS_THREADS   OPENBLAS_NUM_THREADS for PyTorch's Linear layers, one run per
 #                   value, e.g. "2 1" (default: 1, PyTorch's faster setting on this
@@ -32,6 +33,7 @@ THREADS=${THREADS:-2}
 SEED=${SEED:-0}
 EMBER=${EMBER:-$ROOT/build/ember}
 EMBER_ARCH=${EMBER_ARCH:-cnn}
+EMBER_EXTRA=${EMBER_EXTRA:-}
 LAYERS_BIN=${LAYERS_BIN:-$ROOT/build/bench/bench_cnn_layers}
 TORCH_OPENBLAS_THREADS=${TORCH_OPENBLAS_THREADS:-1}
 ORDER=${ORDER:-ember torch}
@@ -61,10 +63,11 @@ run_ember() {
         return
     fi
     note_load "before Ember train"
-    log "Ember: train --arch $EMBER_ARCH, $EPOCHS epochs, $THREADS threads"
+    log "Ember: train --arch $EMBER_ARCH $EMBER_EXTRA, $EPOCHS epochs, $THREADS threads"
+    # shellcheck disable=SC2086 # EMBER_EXTRA is a list of options
     "$EMBER" train --train "$DATA/train-images-idx3-ubyte.gz" \
         --valid "$DATA/t10k-images-idx3-ubyte.gz" --arch "$EMBER_ARCH" --epochs "$EPOCHS" \
-        --batch-size 64 --threads "$THREADS" --seed "$SEED" --json \
+        --batch-size 64 --threads "$THREADS" --seed "$SEED" --json $EMBER_EXTRA \
         --out "$OUT_DIR/ember_cnn.safetensors" \
         > "$OUT_DIR/ember_train.jsonl" 2> "$OUT_DIR/ember_train.err"
     rc=$?
