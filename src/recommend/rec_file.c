@@ -13,6 +13,7 @@
 #include "io/safetensors.h"
 #include "model/checkpoint.h"
 #include "model/model.h"
+#include "optim/optim.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -528,6 +529,18 @@ done:
     return s;
 }
 
+/* A settings check that failed on loaded values (an optimizer field out of
+ * range, a width the model cannot build): name the file and the key. */
+static ember_status settings_error(ember_status s, const char *path, ember_error *err)
+{
+    if (s == EMBER_ERR_NOMEM)
+        return s;
+    char msg[EMBER_ERROR_MESSAGE_MAX] = "";
+    if (err)
+        snprintf(msg, sizeof msg, "%s", err->message);
+    return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata recommend.config: %s", path, msg);
+}
+
 /* Feature names: a JSON array of strings; *n its length, names copied into
  * *out (allocated here). */
 static ember_status names_load(const ember_st_file *f, const char *key, char ***out, int64_t *n,
@@ -613,8 +626,10 @@ static ember_status tt_load(ember_recommender **out, const ember_st_file *f, con
     r->two_tower = 1;
     ember__idmap_init(&r->users);
     ember__idmap_init(&r->items);
-    if ((s = ember__tt_alloc(&r->tt, &cfg, UI[0], UI[1], Fu, Fi, err)))
+    if ((s = ember__tt_alloc(&r->tt, &cfg, UI[0], UI[1], Fu, Fi, err))) {
+        s = settings_error(s, path, err);
         goto done;
+    }
     ember_tt *t = r->tt;
     for (int64_t j = 0; j < Fu; j++)
         t->ucols[j] = ucols[j], ucols[j] = NULL;
@@ -751,6 +766,10 @@ ember_status ember_recommender_load(ember_recommender **out, const char *path, e
     int epochs_done = 0;
     if ((s = config_load(&cfg, &epochs_done, ember__st_meta(f, "recommend.config"), path, err)))
         goto done;
+    if ((s = ember__optim_validate(&cfg.optimizer, err))) { /* kept in the file: must be valid */
+        s = settings_error(s, path, err);
+        goto done;
+    }
     if (ember__st_count(f) != 5) {
         s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: %d tensors, expected 5 (mf.user_factors, "
                        "mf.item_factors, mf.user_bias, mf.item_bias, mf.global_mean)", path,
