@@ -161,27 +161,23 @@ static int select_top(const float *score, const unsigned char *excluded, int64_t
 }
 
 /* Scores of every item for a block of users, as one matrix product
- * (ember__gemm, OpenBLAS):
- *   MF         [p_u, 1] . [q_i, b_i] + mu + b_u   (the predicted rating)
+ * (ember__gemm, OpenBLAS) over the model's own item vectors (no copy):
+ *   MF         p_u . q_i, then + mu + b_u + b_i   (the predicted rating)
  *   two-tower  u . v_i
  * An unknown user (-1) has p = 0 and b_u = 0 (MF: mu + b_i) or the unknown
  * user's vector (two-tower). */
 typedef struct scorer {
     const ember_recommender *r;
     int64_t I, W;        /* items, vector width */
-    const float *iv;     /* [I][W] item vectors */
-    float *own;          /* MF: the [q_i, b_i] rows built here */
+    const float *iv;     /* [I][W] item vectors (MF: the factors q), borrowed */
+    const float *ib;     /* MF: [I] item biases, borrowed; two-tower: NULL */
     float *ub;           /* [SCORE_BLOCK][W] user vectors of a block */
 } scorer;
 
 #define SCORE_BLOCK 64
 #define SCORE_CELLS ((int64_t)1 << 22) /* at most this many scores per block */
 
-static void scorer_free(scorer *sc)
-{
-    free(sc->own);
-    free(sc->ub);
-}
+static void scorer_free(scorer *sc) { free(sc->ub); }
 
 static ember_status scorer_init(scorer *sc, const ember_recommender *r, ember_error *err)
 {
@@ -192,22 +188,13 @@ static ember_status scorer_init(scorer *sc, const ember_recommender *r, ember_er
         sc->W = r->tt->D;
         sc->iv = r->tt->ivec;
     } else {
-        const ember_mf_layout *L = &r->L;
-        sc->W = L->D + 1;
-        sc->own = malloc((size_t)((sc->I ? sc->I : 1) * sc->W) * sizeof(float));
-        if (sc->own)
-            for (int64_t i = 0; i < sc->I; i++) {
-                memcpy(sc->own + i * sc->W, r->w + L->q + i * L->D, (size_t)L->D * sizeof(float));
-                sc->own[i * sc->W + L->D] = r->w[L->bi + i];
-            }
-        sc->iv = sc->own;
+        sc->W = r->L.D;
+        sc->iv = r->w + r->L.q;
+        sc->ib = r->w + r->L.bi;
     }
-    sc->ub = malloc((size_t)(SCORE_BLOCK * sc->W) * sizeof(float));
-    if (!sc->ub || !sc->iv) {
-        scorer_free(sc);
-        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory for the item vectors of %lld "
-                          "items", (long long)sc->I);
-    }
+    if (!(sc->ub = malloc((size_t)(SCORE_BLOCK * sc->W) * sizeof(float))))
+        return EMBER_FAIL(err, EMBER_ERR_NOMEM, "out of memory scoring %lld items",
+                          (long long)sc->I);
     return EMBER_OK;
 }
 
@@ -225,22 +212,19 @@ static void scorer_run(const scorer *sc, const int64_t *u, int64_t nb, float *S)
     int64_t W = sc->W;
     for (int64_t b = 0; b < nb; b++) {
         float *x = sc->ub + b * W;
-        if (r->two_tower) {
+        if (r->two_tower)
             memcpy(x, r->tt->uvec + (u[b] >= 0 ? u[b] : r->tt->U) * W, (size_t)W * sizeof(float));
-        } else {
-            if (u[b] >= 0)
-                memcpy(x, r->w + r->L.p + u[b] * r->L.D, (size_t)r->L.D * sizeof(float));
-            else
-                memset(x, 0, (size_t)r->L.D * sizeof(float));
-            x[W - 1] = 1.0f;
-        }
+        else if (u[b] >= 0)
+            memcpy(x, r->w + r->L.p + u[b] * W, (size_t)W * sizeof(float));
+        else
+            memset(x, 0, (size_t)W * sizeof(float));
     }
     ember__gemm(1, 0, 1, nb, sc->I, W, 1.0f, sc->ub, sc->iv, 0.0f, S);
-    if (!r->two_tower)
+    if (sc->ib) /* MF: + mu + b_u + b_i */
         for (int64_t b = 0; b < nb; b++) {
             float c = r->mu + (u[b] >= 0 ? r->w[r->L.bu + u[b]] : 0.0f);
             for (int64_t i = 0; i < sc->I; i++)
-                S[b * sc->I + i] += c;
+                S[b * sc->I + i] += c + sc->ib[i];
         }
 }
 
