@@ -26,6 +26,23 @@
 #define MAX_DIM 4096    /* a bound on D that keeps every row product in range */
 #define MAX_THREADS 256
 
+void ember__rec_epoch_end(ember_progress_fn progress, void *user, int epoch, int epochs,
+                          int64_t steps, double t0, double loss)
+{
+    if (!progress)
+        return;
+    ember_progress p;
+    memset(&p, 0, sizeof p);
+    p.event = EMBER_PROGRESS_EPOCH_END;
+    p.epoch = epoch;
+    p.epochs = epochs;
+    p.step = p.steps = steps;
+    p.elapsed_s = p.train_s = ember__now() - t0;
+    p.loss = loss;
+    p.accuracy = p.val_loss = p.val_accuracy = NAN;
+    progress(&p, user);
+}
+
 ember_mf_config ember_mf_config_default(void)
 {
     ember_mf_config c;
@@ -438,18 +455,7 @@ ember_status ember_recommender_train_mf(ember_recommender **out, const ember_int
             goto fail;
         }
         r->epochs_done = ep + 1;
-        if (progress) {
-            ember_progress p;
-            memset(&p, 0, sizeof p);
-            p.event = EMBER_PROGRESS_EPOCH_END;
-            p.epoch = ep;
-            p.epochs = cfg->epochs;
-            p.step = p.steps = d->n;
-            p.elapsed_s = p.train_s = ember__now() - t0;
-            p.loss = loss;
-            p.accuracy = p.val_loss = p.val_accuracy = NAN;
-            progress(&p, user);
-        }
+        ember__rec_epoch_end(progress, user, ep, cfg->epochs, d->n, t0, loss);
     }
     *out = r;
     r = NULL; /* the caller's now */

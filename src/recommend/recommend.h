@@ -73,6 +73,11 @@ ember_status ember__interactions_create(ember_interactions **out, int has_rating
 ember_status ember__interactions_add(ember_interactions *d, const char *user, const char *item,
                                      float rating, int64_t time, ember_error *err);
 
+/* One EMBER_PROGRESS_EPOCH_END event (NULL progress: nothing): the epoch's
+ * mean loss and the seconds since t0 (ember__now()); shared by both models. */
+void ember__rec_epoch_end(ember_progress_fn progress, void *user, int epoch, int epochs,
+                          int64_t steps, double t0, double loss);
+
 /* ------------------------------------------------- biased MF internals
  * Parameters sit in one flat block of n = (U + I) (D + 1) floats:
  *   P  [U][D] user factors   at 0

@@ -51,32 +51,29 @@ ember_two_tower_config ember_two_tower_config_default(void)
     return c;
 }
 
+/* The integer settings and their ranges, checked in this order. */
 static ember_status check_config(const ember_two_tower_config *c, ember_error *err)
 {
     if (!c)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "two-tower: NULL config");
-    if (c->dim < 1 || c->dim > TT_MAX_WIDTH)
-        return EMBER_FAIL(err, EMBER_ERR_ARG, "two-tower dim must be in [1, %d], got %lld",
-                          TT_MAX_WIDTH, (long long)c->dim);
-    if (c->id_dim < 1 || c->id_dim > TT_MAX_WIDTH)
-        return EMBER_FAIL(err, EMBER_ERR_ARG, "two-tower id_dim must be in [1, %d], got %lld",
-                          TT_MAX_WIDTH, (long long)c->id_dim);
-    if (c->hidden < 0 || c->hidden > TT_MAX_WIDTH)
-        return EMBER_FAIL(err, EMBER_ERR_ARG, "two-tower hidden must be in [0, %d], got %lld",
-                          TT_MAX_WIDTH, (long long)c->hidden);
-    if (c->epochs < 1)
-        return EMBER_FAIL(err, EMBER_ERR_ARG, "two-tower epochs must be >= 1, got %d", c->epochs);
-    if (c->batch_size < 1 || c->batch_size > TT_MAX_NEG)
-        return EMBER_FAIL(err, EMBER_ERR_ARG, "two-tower batch_size must be in [1, %d], got %lld",
-                          TT_MAX_NEG, (long long)c->batch_size);
-    if (c->negatives < 1 || c->negatives > TT_MAX_NEG)
-        return EMBER_FAIL(err, EMBER_ERR_ARG, "two-tower negatives must be in [1, %d], got %lld",
-                          TT_MAX_NEG, (long long)c->negatives);
+    const struct {
+        const char *name;
+        int64_t v, lo, hi;
+    } range[] = {{"dim", c->dim, 1, TT_MAX_WIDTH},
+                 {"id_dim", c->id_dim, 1, TT_MAX_WIDTH},
+                 {"hidden", c->hidden, 0, TT_MAX_WIDTH},
+                 {"epochs", c->epochs, 1, INT32_MAX},
+                 {"batch_size", c->batch_size, 1, TT_MAX_NEG},
+                 {"negatives", c->negatives, 1, TT_MAX_NEG},
+                 {"threads", c->threads, 1, INT32_MAX}};
+    for (size_t k = 0; k < sizeof range / sizeof range[0]; k++)
+        if (range[k].v < range[k].lo || range[k].v > range[k].hi)
+            return EMBER_FAIL(err, EMBER_ERR_ARG, "two-tower %s must be in [%lld, %lld], got %lld",
+                              range[k].name, (long long)range[k].lo, (long long)range[k].hi,
+                              (long long)range[k].v);
     if (!(c->id_dropout >= 0.0f && c->id_dropout < 1.0f))
         return EMBER_FAIL(err, EMBER_ERR_ARG, "two-tower id_dropout must be in [0, 1), got %g",
                           (double)c->id_dropout);
-    if (c->threads < 1)
-        return EMBER_FAIL(err, EMBER_ERR_ARG, "threads must be >= 1, got %d", c->threads);
     if (c->optimizer.weight_decay != 0.0f || c->optimizer.clip_norm != 0.0f)
         return EMBER_FAIL(err, EMBER_ERR_ARG, "two-tower: optimizer weight_decay and clip_norm "
                           "must be 0");
@@ -672,18 +669,7 @@ ember_status ember_recommender_train_two_tower(ember_recommender **out,
                            "learning rate (%g)", ep + 1, loss, (double)cfg->optimizer.learning_rate);
             goto fail;
         }
-        if (progress) {
-            ember_progress pr;
-            memset(&pr, 0, sizeof pr);
-            pr.event = EMBER_PROGRESS_EPOCH_END;
-            pr.epoch = ep;
-            pr.epochs = cfg->epochs;
-            pr.step = pr.steps = steps;
-            pr.elapsed_s = pr.train_s = ember__now() - t0;
-            pr.loss = loss;
-            pr.accuracy = pr.val_loss = pr.val_accuracy = NAN;
-            progress(&pr, user);
-        }
+        ember__rec_epoch_end(progress, user, ep, cfg->epochs, steps, t0, loss);
     }
     if ((s = ember__tt_refresh(t, cfg->threads, err)))
         goto fail;
