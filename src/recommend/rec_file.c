@@ -70,30 +70,45 @@ static char *ids_json(const ember_idmap *m)
     return out;
 }
 
-static void add_optimizer(cJSON *j, cJSON *o, const ember_optimizer_config *c)
+/* The settings JSON of both models: {"version": 1, <the model's keys>,
+ * "seed" (a decimal string: exact for any uint64), "threads", "optimizer"}.
+ * config_begin opens it (NULL: out of memory); config_end adds the shared
+ * tail, prints it and frees j (NULL: out of memory). */
+static cJSON *config_begin(void)
 {
-    cJSON_AddStringToObject(o, "name", c->kind == EMBER_OPT_ADAM ? "adam" : "sgd");
-    cJSON_AddNumberToObject(o, "learning_rate", c->learning_rate);
-    cJSON_AddNumberToObject(o, "momentum", c->momentum);
-    cJSON_AddBoolToObject(o, "nesterov", c->nesterov);
-    cJSON_AddNumberToObject(o, "beta1", c->beta1);
-    cJSON_AddNumberToObject(o, "beta2", c->beta2);
-    cJSON_AddNumberToObject(o, "epsilon", c->epsilon);
-    cJSON_AddItemToObject(j, "optimizer", o);
+    cJSON *j = cJSON_CreateObject();
+    if (j)
+        cJSON_AddNumberToObject(j, "version", 1);
+    return j;
+}
+
+static char *config_end(cJSON *j, uint64_t seed, int threads, const ember_optimizer_config *c)
+{
+    char sd[32];
+    snprintf(sd, sizeof sd, "%" PRIu64, seed);
+    cJSON_AddStringToObject(j, "seed", sd);
+    cJSON_AddNumberToObject(j, "threads", threads);
+    cJSON *o = cJSON_AddObjectToObject(j, "optimizer");
+    if (o) {
+        cJSON_AddStringToObject(o, "name", c->kind == EMBER_OPT_ADAM ? "adam" : "sgd");
+        cJSON_AddNumberToObject(o, "learning_rate", c->learning_rate);
+        cJSON_AddNumberToObject(o, "momentum", c->momentum);
+        cJSON_AddBoolToObject(o, "nesterov", c->nesterov);
+        cJSON_AddNumberToObject(o, "beta1", c->beta1);
+        cJSON_AddNumberToObject(o, "beta2", c->beta2);
+        cJSON_AddNumberToObject(o, "epsilon", c->epsilon);
+    }
+    char *s = o ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    return s;
 }
 
 static char *config_json(const ember_recommender *r)
 {
     const ember_mf_config *c = &r->cfg;
-    char seed[32];
-    snprintf(seed, sizeof seed, "%" PRIu64, c->seed);
-    cJSON *j = cJSON_CreateObject(), *o = cJSON_CreateObject();
-    if (!j || !o) {
-        cJSON_Delete(j);
-        cJSON_Delete(o);
+    cJSON *j = config_begin();
+    if (!j)
         return NULL;
-    }
-    cJSON_AddNumberToObject(j, "version", 1);
     cJSON_AddStringToObject(j, "loss", c->loss == EMBER_MF_LOSS_BPR ? "bpr" : "mse");
     cJSON_AddNumberToObject(j, "dim", (double)c->dim);
     cJSON_AddNumberToObject(j, "epochs", c->epochs);
@@ -102,25 +117,14 @@ static char *config_json(const ember_recommender *r)
     cJSON_AddNumberToObject(j, "l2_bias", c->l2_bias);
     cJSON_AddNumberToObject(j, "lr_decay", c->lr_decay);
     cJSON_AddNumberToObject(j, "init_std", c->init_std);
-    cJSON_AddStringToObject(j, "seed", seed);
-    cJSON_AddNumberToObject(j, "threads", c->threads);
-    add_optimizer(j, o, &c->optimizer);
-    char *s = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    return s;
+    return config_end(j, c->seed, c->threads, &c->optimizer);
 }
 
 static char *tt_config_json(const ember_two_tower_config *c)
 {
-    char seed[32];
-    snprintf(seed, sizeof seed, "%" PRIu64, c->seed);
-    cJSON *j = cJSON_CreateObject(), *o = cJSON_CreateObject();
-    if (!j || !o) {
-        cJSON_Delete(j);
-        cJSON_Delete(o);
+    cJSON *j = config_begin();
+    if (!j)
         return NULL;
-    }
-    cJSON_AddNumberToObject(j, "version", 1);
     cJSON_AddNumberToObject(j, "dim", (double)c->dim);
     cJSON_AddNumberToObject(j, "id_dim", (double)c->id_dim);
     cJSON_AddNumberToObject(j, "hidden", (double)c->hidden);
@@ -128,12 +132,7 @@ static char *tt_config_json(const ember_two_tower_config *c)
     cJSON_AddNumberToObject(j, "batch_size", (double)c->batch_size);
     cJSON_AddNumberToObject(j, "negatives", (double)c->negatives);
     cJSON_AddNumberToObject(j, "id_dropout", c->id_dropout);
-    cJSON_AddStringToObject(j, "seed", seed);
-    cJSON_AddNumberToObject(j, "threads", c->threads);
-    add_optimizer(j, o, &c->optimizer);
-    char *s = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    return s;
+    return config_end(j, c->seed, c->threads, &c->optimizer);
 }
 
 static int reserved_key(const char *key)
