@@ -267,6 +267,27 @@ done:
     return rc;
 }
 
+/* In rec_train's option loop (r, v, x and o in scope): a value that parses
+ * within [lo, hi], or the usage failure naming the option and the range. */
+#define INT_OPT(name, lo, hi)                                                              \
+    do {                                                                                   \
+        if (r < 0 || cli_parse_int(v, lo, hi, &x))                                         \
+            return cli_fail(&o, "recommend train", EXIT_USAGE,                             \
+                            name " needs an integer in [%lld, %lld]", (long long)(lo),     \
+                            (long long)(hi));                                              \
+    } while (0)
+#define NUM_OPT(name, lo, hi, dst)                                                         \
+    do {                                                                                   \
+        if (r < 0 || cli_parse_float(v, lo, hi, &(dst)))                                   \
+            return cli_fail(&o, "recommend train", EXIT_USAGE,                             \
+                            name " needs a number in [%g, %g]", (double)(lo), (double)(hi)); \
+    } while (0)
+#define STR_OPT()                                                                          \
+    do {                                                                                   \
+        if (r < 0)                                                                         \
+            goto missing;                                                                  \
+    } while (0)
+
 /* argv: after "recommend train", which cmd_recommend leaves at argv[-2..-1]
  * (the lineage records the whole command). */
 static int rec_train(int argc, char **argv)
@@ -299,53 +320,39 @@ static int rec_train(int argc, char **argv)
             return EXIT_OK;
         if (c) {
         } else if (OPT("--train")) {
-            if (r < 0)
-                goto missing;
+            STR_OPT();
             train = v;
         } else if (OPT("--out")) {
-            if (r < 0)
-                goto missing;
+            STR_OPT();
             out = v;
         } else if (OPT("--model")) {
-            if (r < 0)
-                goto missing;
+            STR_OPT();
             model = v;
         } else if (OPT("--loss")) {
-            if (r < 0)
-                goto missing;
+            STR_OPT();
             mf_only = "--loss";
         } else if (OPT("--users")) {
-            if (r < 0)
-                goto missing;
+            STR_OPT();
             users_file = v;
             tt_only = "--users";
         } else if (OPT("--items")) {
-            if (r < 0)
-                goto missing;
+            STR_OPT();
             items_file = v;
             tt_only = "--items";
         } else if (OPT("--hidden")) {
-            if (r < 0 || cli_parse_int(v, 0, 65536, &x))
-                return cli_fail(&o, "recommend train", EXIT_USAGE,
-                                "--hidden needs an integer in [0, 65536]");
+            INT_OPT("--hidden", 0, 65536);
             tc.hidden = x;
             tt_only = "--hidden";
         } else if (OPT("--id-dim")) {
-            if (r < 0 || cli_parse_int(v, 1, 65536, &x))
-                return cli_fail(&o, "recommend train", EXIT_USAGE,
-                                "--id-dim needs an integer in [1, 65536]");
+            INT_OPT("--id-dim", 1, 65536);
             tc.id_dim = x;
             tt_only = "--id-dim";
         } else if (OPT("--negatives")) {
-            if (r < 0 || cli_parse_int(v, 1, 1000000, &x))
-                return cli_fail(&o, "recommend train", EXIT_USAGE,
-                                "--negatives needs an integer in [1, 1000000]");
+            INT_OPT("--negatives", 1, 1000000);
             tc.negatives = x;
             tt_only = "--negatives";
         } else if (OPT("--batch-size")) {
-            if (r < 0 || cli_parse_int(v, 1, 1000000, &x))
-                return cli_fail(&o, "recommend train", EXIT_USAGE,
-                                "--batch-size needs an integer in [1, 1000000]");
+            INT_OPT("--batch-size", 1, 1000000);
             tc.batch_size = x;
             tt_only = "--batch-size";
         } else if (!strcmp(argv[i], "--distributed")) {
@@ -353,53 +360,34 @@ static int rec_train(int argc, char **argv)
             tt_only = "--distributed";
         } else if (OPT("--id-dropout")) {
             double p;
-            if (r < 0 || cli_parse_float(v, 0.0, 0.99, &p))
-                return cli_fail(&o, "recommend train", EXIT_USAGE,
-                                "--id-dropout needs a number in [0, 0.99]");
+            NUM_OPT("--id-dropout", 0.0, 0.99, p);
             tc.id_dropout = (float)p;
             tt_only = "--id-dropout";
         } else if (OPT("--optimizer")) {
-            if (r < 0)
-                goto missing;
+            STR_OPT();
             optname = v;
         } else if (OPT("--epochs")) {
-            if (r < 0 || cli_parse_int(v, 1, 100000, &x))
-                return cli_fail(&o, "recommend train", EXIT_USAGE,
-                                "--epochs needs an integer in [1, 100000]");
+            INT_OPT("--epochs", 1, 100000);
             cfg.epochs = tc.epochs = (int)x;
         } else if (OPT("--dim")) {
-            if (r < 0 || cli_parse_int(v, 1, 4096, &x))
-                return cli_fail(&o, "recommend train", EXIT_USAGE,
-                                "--dim needs an integer in [1, 4096]");
+            INT_OPT("--dim", 1, 4096);
             cfg.dim = tc.dim = x;
         } else if (OPT("--threads")) {
-            if (r < 0 || cli_parse_int(v, 1, 256, &x))
-                return cli_fail(&o, "recommend train", EXIT_USAGE,
-                                "--threads needs an integer in [1, 256]");
+            INT_OPT("--threads", 1, 256);
             cfg.threads = tc.threads = (int)x;
         } else if (OPT("--seed")) {
-            if (r < 0 || cli_parse_int(v, 0, 9007199254740992LL, &x))
-                return cli_fail(&o, "recommend train", EXIT_USAGE,
-                                "--seed needs an integer in [0, 2^53]");
+            INT_OPT("--seed", 0, 9007199254740992LL);
             cfg.seed = tc.seed = (uint64_t)x;
         } else if (OPT("--lr")) {
-            if (r < 0 || cli_parse_float(v, 1e-9, 10.0, &lr))
-                return cli_fail(&o, "recommend train", EXIT_USAGE,
-                                "--lr needs a number in [1e-9, 10]");
+            NUM_OPT("--lr", 1e-9, 10.0, lr);
         } else if (OPT("--l2-bias")) {
-            if (r < 0 || cli_parse_float(v, 0.0, 100.0, &l2b))
-                return cli_fail(&o, "recommend train", EXIT_USAGE,
-                                "--l2-bias needs a number in [0, 100]");
+            NUM_OPT("--l2-bias", 0.0, 100.0, l2b);
             mf_only = "--l2-bias";
         } else if (OPT("--lr-decay")) {
-            if (r < 0 || cli_parse_float(v, 1e-6, 1.0, &decay))
-                return cli_fail(&o, "recommend train", EXIT_USAGE,
-                                "--lr-decay needs a number in (0, 1]");
+            NUM_OPT("--lr-decay", 1e-6, 1.0, decay);
             mf_only = "--lr-decay";
         } else if (OPT("--l2")) {
-            if (r < 0 || cli_parse_float(v, 0.0, 100.0, &l2))
-                return cli_fail(&o, "recommend train", EXIT_USAGE,
-                                "--l2 needs a number in [0, 100]");
+            NUM_OPT("--l2", 0.0, 100.0, l2);
             mf_only = "--l2";
         } else {
             return cli_fail(&o, "recommend train", EXIT_USAGE, "unknown option '%s' (see ember "
