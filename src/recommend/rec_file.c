@@ -441,20 +441,27 @@ static ember_status optimizer_load(const cJSON *j, ember_optimizer_config *c, co
     return EMBER_OK;
 }
 
+/* Parse recommend.config into *j (the caller deletes it, also on failure):
+ * a JSON object whose keys are all among keys[0..n). */
+static ember_status config_open(cJSON **j, const char *json, const char *const *keys, size_t n,
+                                const char *path, ember_error *err)
+{
+    *j = cJSON_Parse(json);
+    if (!cJSON_IsObject(*j))
+        return EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata recommend.config is not a JSON "
+                          "object", path);
+    return only_keys(*j, keys, n, "", path, err);
+}
+
 static ember_status config_load(ember_mf_config *c, int *epochs_done, const char *json,
                                 const char *path, ember_error *err)
 {
     static const char *const keys[] = {"version", "loss", "dim", "epochs", "epochs_done", "l2", "l2_bias", "lr_decay",
                                        "init_std", "seed", "threads", "optimizer"};
-    cJSON *j = cJSON_Parse(json);
-    ember_status s = EMBER_OK;
+    cJSON *j = NULL;
     double v = 0.0;
-    if (!cJSON_IsObject(j)) {
-        s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata recommend.config is not a JSON object",
-                       path);
-        goto done;
-    }
-    if ((s = only_keys(j, keys, sizeof keys / sizeof keys[0], "", path, err)))
+    ember_status s = config_open(&j, json, keys, sizeof keys / sizeof keys[0], path, err);
+    if (s)
         goto done;
     memset(c, 0, sizeof *c);
     const cJSON *ls = cJSON_GetObjectItemCaseSensitive(j, "loss");
@@ -500,18 +507,13 @@ static ember_status tt_config_load(ember_two_tower_config *c, const char *json, 
     static const char *const keys[] = {"version", "dim", "id_dim", "hidden", "epochs",
                                        "batch_size", "negatives", "id_dropout", "seed",
                                        "threads", "optimizer"};
-    cJSON *j = cJSON_Parse(json);
-    ember_status s = EMBER_OK;
+    cJSON *j = NULL;
     double v[8];
     const char *names[8] = {"version", "dim", "id_dim", "hidden", "epochs", "batch_size",
                             "negatives", "id_dropout"};
     const double lo[8] = {1, 1, 1, 0, 1, 1, 1, 0}, hi[8] = {1, 65536, 65536, 65536, 1e9, 1e6, 1e6, 0.99};
-    if (!cJSON_IsObject(j)) {
-        s = EMBER_FAIL(err, EMBER_ERR_FORMAT, "%s: metadata recommend.config is not a JSON object",
-                       path);
-        goto done;
-    }
-    if ((s = only_keys(j, keys, sizeof keys / sizeof keys[0], "", path, err)))
+    ember_status s = config_open(&j, json, keys, sizeof keys / sizeof keys[0], path, err);
+    if (s)
         goto done;
     for (int k = 0; k < 8; k++)
         if ((s = cfg_num(j, names[k], lo[k], hi[k], &v[k], path, err)))
